@@ -31,7 +31,8 @@
     X(AGENTEX_EHTTP, "HTTP error status")                                                      \
     X(AGENTEX_EPROTO, "protocol error: malformed or unexpected response")                      \
     X(AGENTEX_EIO, "local I/O error")                                                          \
-    X(AGENTEX_EINTERNAL, "internal error")
+    X(AGENTEX_EINTERNAL, "internal error")                                                     \
+    X(AGENTEX_ERPC, "the peer answered with a JSON-RPC error")
 
 const char *agentex_strerror(agentex_err_t err)
 {

@@ -42,7 +42,8 @@ typedef enum agentex_err {
     AGENTEX_EPROTO = 10,    /* malformed or unexpected JSON / JSON-RPC / HTTP */
     AGENTEX_EIO = 11,       /* local I/O failure: bind, socket, file */
     AGENTEX_EINTERNAL = 12, /* a bug in libagentex or a dependency */
-    AGENTEX_ERR_LAST_ = 13  /* not an error: one past the last code */
+    AGENTEX_ERPC = 13,      /* the peer answered with a JSON-RPC error object */
+    AGENTEX_ERR_LAST_ = 14  /* not an error: one past the last code */
 } agentex_err_t;
 
 /* A static English sentence for err; "unknown error" for an unknown code.  Never NULL.
