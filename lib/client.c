@@ -839,9 +839,9 @@ static agentex_err_t map_curl_error(CURLcode cc)
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* also: an HTTP/0.9 (garbage) answer */
         return AGENTEX_EPROTO;
     case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
         return AGENTEX_EINVAL;
     default:
         return AGENTEX_ECONNECT;
