@@ -69,10 +69,10 @@ static int ok(const tour_t *t, agentex_err_t err, const char *what)
     return 0;
 }
 
-#define CHECK(call, what)                                                                     \
-    do {                                                                                      \
-        if (!ok(&t, (call), (what)))                                                          \
-            goto fail;                                                                        \
+#define CHECK(call, what)                                                                          \
+    do {                                                                                           \
+        if (!ok(&t, (call), (what)))                                                               \
+            goto fail;                                                                             \
     } while (0)
 
 /* Replaces t->json with the parse of text (a constant of this program). */
@@ -104,16 +104,14 @@ int main(int argc, char **argv)
 
     if (!json_of(&t, "{\"topic\":\"weather\"}"))
         goto nomem;
-    CHECK(adk_rpc_task_create(t.c, agent_name, NULL, t.json, NULL, &t.task),
-          "adk_rpc_task_create");
+    CHECK(adk_rpc_task_create(t.c, agent_name, NULL, t.json, NULL, &t.task), "adk_rpc_task_create");
     snprintf(task_id, sizeof task_id, "%s", adk_task_id(t.task));
     printf("rpc task/create     id=%s status=%s\n", task_id,
            show(adk_task_status_name(adk_task_status(t.task))));
 
     CHECK(adk_content_text_new(ADK_AUTHOR_USER, "What is the forecast?", &t.question),
           "adk_content_text_new");
-    CHECK(adk_rpc_event_send(t.c, agent_name, task_id, t.question, &t.event),
-          "adk_rpc_event_send");
+    CHECK(adk_rpc_event_send(t.c, agent_name, task_id, t.question, &t.event), "adk_rpc_event_send");
     snprintf(event_id, sizeof event_id, "%s", adk_event_id(t.event));
     printf("rpc event/send      id=%s sequence_id=%lld\n", event_id,
            (long long)adk_event_sequence_id(t.event));
@@ -135,8 +133,7 @@ int main(int argc, char **argv)
     adk_message_free(t.msg);
     t.msg = NULL;
 
-    CHECK(adk_content_text_new(ADK_AUTHOR_AGENT, "Sunny, 21 C", &t.answer),
-          "adk_content_text_new");
+    CHECK(adk_content_text_new(ADK_AUTHOR_AGENT, "Sunny, 21 C", &t.answer), "adk_content_text_new");
     CHECK(adk_content_set_format(t.answer, ADK_FORMAT_MARKDOWN), "adk_content_set_format");
     CHECK(adk_messages_update(t.c, task_id, msg_id, t.answer, ADK_STREAMING_DONE, &t.msg),
           "adk_messages_update");
@@ -200,8 +197,7 @@ int main(int argc, char **argv)
     t.state = NULL;
     if (!json_of(&t, "{\"turns\":1}"))
         goto nomem;
-    CHECK(adk_state_update(t.c, state_id, task_id, agent_id, t.json, &t.state),
-          "adk_state_update");
+    CHECK(adk_state_update(t.c, state_id, task_id, agent_id, t.json, &t.state), "adk_state_update");
     printf("state update        turns=%d\n",
            cJSON_GetObjectItem(adk_state_value(t.state), "turns")->valueint);
     CHECK(adk_state_delete(t.c, state_id, NULL), "adk_state_delete");
@@ -220,8 +216,7 @@ int main(int argc, char **argv)
           "adk_tracker_update");
     printf("tracker update      cursor=%s\n", event_id);
     CHECK(adk_tracker_get(t.c, tracker_id, &t.tracker), "adk_tracker_get");
-    printf("tracker get         status=%s\n",
-           show(adk_tracker_status(t.tracker)));
+    printf("tracker get         status=%s\n", show(adk_tracker_status(t.tracker)));
 
     /* ---- adk_tasks and adk_agents ---- */
     adk_task_free(t.task);
@@ -238,7 +233,8 @@ int main(int argc, char **argv)
     t.task = NULL;
     CHECK(adk_tasks_complete(t.c, task_id, "rest tour done", &t.task), "adk_tasks_complete");
     printf("tasks complete      status=%s reason=%s\n",
-           show(adk_task_status_name(adk_task_status(t.task))), show(adk_task_status_reason(t.task)));
+           show(adk_task_status_name(adk_task_status(t.task))),
+           show(adk_task_status_reason(t.task)));
 
     adk_agent_free(t.agent);
     t.agent = NULL;

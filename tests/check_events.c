@@ -60,8 +60,7 @@ START_TEST(test_events_list_cursor_walk_of_protocol)
     adk_event_list_t *l = NULL;
     fake_backend_push(fx_fb, 200, "[" FX_EVENT_JSON "]");
     ck_assert_int_eq(adk_events_list(fx_c, FX_TASK, FX_AGENT, NULL, 100, &l), AGENTEX_OK);
-    adk_fx_expect(0, "GET", "/events", "task_id=" FX_TASK "&agent_id=" FX_AGENT "&limit=100",
-                  NULL);
+    adk_fx_expect(0, "GET", "/events", "task_id=" FX_TASK "&agent_id=" FX_AGENT "&limit=100", NULL);
     ck_assert_uint_eq(adk_event_list_count(l), 1);
     const adk_event_t *e = adk_event_list_at(l, 0);
     ck_assert_str_eq(adk_event_id(e), FX_EVENT);
@@ -146,6 +145,17 @@ START_TEST(test_events_list_errors_map)
 }
 END_TEST
 
+START_TEST(test_events_slow_backend_is_etimedout)
+{
+    adk_event_list_t *l = (adk_event_list_t *)&l;
+    ck_assert_int_eq(agentex_client_set_timeouts(fx_c, 500, 300), AGENTEX_OK);
+    fake_backend_push_delayed(fx_fb, 1500, 200, "[]");
+    ck_assert_int_eq(adk_events_list(fx_c, FX_TASK, FX_AGENT, NULL, 0, &l), AGENTEX_ETIMEDOUT);
+    ck_assert_ptr_null(l);
+    ck_assert_str_ne(agentex_client_errmsg(fx_c), "");
+}
+END_TEST
+
 START_TEST(test_events_calls_survive_every_allocation_failure)
 {
     fake_backend_route(fx_fb, "GET", "/events", 200, "[" FX_EVENT_JSON "]");
@@ -182,6 +192,7 @@ Suite *events_suite(void)
     tcase_add_test(tc, test_events_list_escapes_query_values);
     tcase_add_test(tc, test_events_list_rejects_bad_arguments);
     tcase_add_test(tc, test_events_list_errors_map);
+    tcase_add_test(tc, test_events_slow_backend_is_etimedout);
     tcase_add_test(tc, test_events_calls_survive_every_allocation_failure);
     suite_add_tcase(s, tc);
     return s;

@@ -38,9 +38,9 @@ START_TEST(test_messages_create_sends_protocol_body_and_parses_answer)
     adk_content_t *ct = text_content(ADK_AUTHOR_AGENT, "", ADK_FORMAT_MARKDOWN);
     adk_message_t *m = NULL;
     fake_backend_push(fx_fb, 200, MSG_CREATED);
-    ck_assert_int_eq(adk_messages_create(fx_c, FX_TASK, ct, ADK_STREAMING_IN_PROGRESS,
-                                         ADK_TIME_NONE, &m),
-                     AGENTEX_OK);
+    ck_assert_int_eq(
+        adk_messages_create(fx_c, FX_TASK, ct, ADK_STREAMING_IN_PROGRESS, ADK_TIME_NONE, &m),
+        AGENTEX_OK);
     /* Protocol 8.8 byte for byte, plus "attachments":null, which the types module always
      * writes (the backend's own rendering of a text content, see 8.3). */
     adk_fx_expect(0, "POST", "/messages", "",
@@ -109,9 +109,9 @@ START_TEST(test_messages_create_out_null_ignores_answer_body)
 {
     adk_content_t *ct = text_content(ADK_AUTHOR_AGENT, "x", ADK_FORMAT_PLAIN);
     fake_backend_push(fx_fb, 200, "not json at all");
-    ck_assert_int_eq(adk_messages_create(fx_c, FX_TASK, ct, ADK_STREAMING_NONE, ADK_TIME_NONE,
-                                         NULL),
-                     AGENTEX_OK);
+    ck_assert_int_eq(
+        adk_messages_create(fx_c, FX_TASK, ct, ADK_STREAMING_NONE, ADK_TIME_NONE, NULL),
+        AGENTEX_OK);
     adk_fx_expect_count(1);
     adk_content_free(ct);
 }
@@ -131,12 +131,13 @@ START_TEST(test_messages_create_rejects_bad_arguments_without_request)
     ck_assert_str_eq(agentex_client_errmsg(fx_c), "adk_messages_create: task_id is NULL or empty");
     ck_assert_int_eq(adk_messages_create(fx_c, "", ct, ADK_STREAMING_NONE, ADK_TIME_NONE, &m),
                      AGENTEX_EINVAL);
-    ck_assert_int_eq(adk_messages_create(fx_c, FX_TASK, NULL, ADK_STREAMING_NONE, ADK_TIME_NONE, &m),
-                     AGENTEX_EINVAL);
+    ck_assert_int_eq(
+        adk_messages_create(fx_c, FX_TASK, NULL, ADK_STREAMING_NONE, ADK_TIME_NONE, &m),
+        AGENTEX_EINVAL);
     ck_assert_str_eq(agentex_client_errmsg(fx_c), "adk_messages_create: content is NULL");
-    ck_assert_int_eq(adk_messages_create(fx_c, FX_TASK, ct, (adk_streaming_status_t)7,
-                                         ADK_TIME_NONE, &m),
-                     AGENTEX_EINVAL);
+    ck_assert_int_eq(
+        adk_messages_create(fx_c, FX_TASK, ct, (adk_streaming_status_t)7, ADK_TIME_NONE, &m),
+        AGENTEX_EINVAL);
     ck_assert_str_eq(agentex_client_errmsg(fx_c),
                      "adk_messages_create: streaming_status is not an adk_streaming_status_t");
     ck_assert_int_eq(agentex_client_http_status(fx_c), 0);
@@ -223,8 +224,8 @@ END_TEST
 
 START_TEST(test_messages_list_all_paging_options_and_escaping)
 {
-    adk_list_opts_t o = {.limit = 5, .page_number = 3, .order_by = "created_at",
-                         .order_direction = "asc"};
+    adk_list_opts_t o = {
+        .limit = 5, .page_number = 3, .order_by = "created_at", .order_direction = "asc"};
     adk_message_list_t *l = NULL;
     fake_backend_push(fx_fb, 200, "[]");
     ck_assert_int_eq(adk_messages_list(fx_c, "t&1=2", &o, &l), AGENTEX_OK);
@@ -321,9 +322,9 @@ START_TEST(test_messages_update_rejects_bad_arguments)
                      "adk_messages_update: message_id is NULL or empty");
     ck_assert_int_eq(adk_messages_update(fx_c, FX_TASK, FX_MESSAGE, NULL, ADK_STREAMING_NONE, &m),
                      AGENTEX_EINVAL);
-    ck_assert_int_eq(adk_messages_update(fx_c, FX_TASK, FX_MESSAGE, ct, (adk_streaming_status_t)-1,
-                                         &m),
-                     AGENTEX_EINVAL);
+    ck_assert_int_eq(
+        adk_messages_update(fx_c, FX_TASK, FX_MESSAGE, ct, (adk_streaming_status_t)-1, &m),
+        AGENTEX_EINVAL);
     adk_fx_expect_count(0);
     adk_content_free(ct);
 }
@@ -336,12 +337,12 @@ START_TEST(test_messages_create_batch_sends_protocol_body)
     cJSON *args = cJSON_Parse("{\"city\":\"Paris\"}");
     cJSON *res = cJSON_Parse("{\"temp_c\":21}");
     adk_content_t *req = NULL, *resp = NULL;
-    ck_assert_int_eq(adk_content_tool_request_new(ADK_AUTHOR_AGENT, "call_1", "get_weather", args,
-                                                  &req),
-                     AGENTEX_OK);
-    ck_assert_int_eq(adk_content_tool_response_new(ADK_AUTHOR_AGENT, "call_1", "get_weather", res,
-                                                   0, &resp),
-                     AGENTEX_OK);
+    ck_assert_int_eq(
+        adk_content_tool_request_new(ADK_AUTHOR_AGENT, "call_1", "get_weather", args, &req),
+        AGENTEX_OK);
+    ck_assert_int_eq(
+        adk_content_tool_response_new(ADK_AUTHOR_AGENT, "call_1", "get_weather", res, 0, &resp),
+        AGENTEX_OK);
     const adk_content_t *contents[] = {req, resp};
     adk_message_list_t *l = NULL;
     fake_backend_push(fx_fb, 200, "[" MSG_DONE "," MSG_DONE "]");
@@ -419,8 +420,9 @@ START_TEST(test_messages_update_batch_sends_protocol_body)
     cJSON *b = cJSON_Parse(r->body);
     cJSON_DeleteItemFromObject(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "updates"), FX_MESSAGE),
                                "style");
-    cJSON *want = cJSON_Parse("{\"task_id\":\"" FX_TASK "\",\"updates\":{\"" FX_MESSAGE
-                              "\":{\"type\":\"data\",\"author\":\"agent\",\"data\":{\"done\":true}}}}");
+    cJSON *want =
+        cJSON_Parse("{\"task_id\":\"" FX_TASK "\",\"updates\":{\"" FX_MESSAGE
+                    "\":{\"type\":\"data\",\"author\":\"agent\",\"data\":{\"done\":true}}}}");
     ck_assert_msg(cJSON_Compare(b, want, 1), "body %s", r->body);
     adk_fx_expect_json(0, "PUT", "/messages/batch", "", r->body);
     ck_assert_uint_eq(adk_message_list_count(l), 1);

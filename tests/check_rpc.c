@@ -183,8 +183,7 @@ START_TEST(test_rpc_bad_envelopes_are_eproto)
         snprintf(buf, sizeof buf, answers[i], id + (long)i);
         fake_backend_push(fx_fb, 200, buf);
         cJSON *res = (cJSON *)&res;
-        ck_assert_msg(adk_rpc_call(fx_c, "a", "m", NULL, &res) == AGENTEX_EPROTO, "answer %s",
-                      buf);
+        ck_assert_msg(adk_rpc_call(fx_c, "a", "m", NULL, &res) == AGENTEX_EPROTO, "answer %s", buf);
         ck_assert_ptr_null(res);
         if (msgs[i])
             ck_assert_str_eq(agentex_client_errmsg(fx_c), msgs[i]);
@@ -236,23 +235,19 @@ START_TEST(test_rpc_task_create_params)
 
     /* a null or wrong result is not a Task */
     push_result(id + 2, "null");
-    ck_assert_int_eq(adk_rpc_task_create(fx_c, "demo-agent", NULL, NULL, NULL, &t),
-                     AGENTEX_EPROTO);
+    ck_assert_int_eq(adk_rpc_task_create(fx_c, "demo-agent", NULL, NULL, NULL, &t), AGENTEX_EPROTO);
     ck_assert_str_eq(agentex_client_errmsg(fx_c),
                      "adk_rpc_task_create: the backend's answer is not a Task");
     ck_assert_ptr_null(t);
 
     cJSON *arr = cJSON_CreateArray();
     ck_assert_int_eq(adk_rpc_task_create(fx_c, "demo-agent", "", NULL, NULL, &t), AGENTEX_EINVAL);
-    ck_assert_int_eq(adk_rpc_task_create(fx_c, "demo-agent", NULL, arr, NULL, &t),
-                     AGENTEX_EINVAL);
-    ck_assert_int_eq(adk_rpc_task_create(fx_c, "demo-agent", NULL, NULL, arr, &t),
-                     AGENTEX_EINVAL);
+    ck_assert_int_eq(adk_rpc_task_create(fx_c, "demo-agent", NULL, arr, NULL, &t), AGENTEX_EINVAL);
+    ck_assert_int_eq(adk_rpc_task_create(fx_c, "demo-agent", NULL, NULL, arr, &t), AGENTEX_EINVAL);
     ck_assert_int_eq(adk_rpc_task_create(fx_c, NULL, NULL, NULL, NULL, &t), AGENTEX_EINVAL);
     ck_assert_str_eq(agentex_client_errmsg(fx_c),
                      "adk_rpc_task_create: agent_name is NULL or empty");
-    ck_assert_int_eq(adk_rpc_task_create(NULL, "demo-agent", NULL, NULL, NULL, &t),
-                     AGENTEX_EINVAL);
+    ck_assert_int_eq(adk_rpc_task_create(NULL, "demo-agent", NULL, NULL, NULL, &t), AGENTEX_EINVAL);
     adk_fx_expect_count(4);
     cJSON_Delete(arr);
     cJSON_Delete(md);

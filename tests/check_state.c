@@ -144,8 +144,7 @@ START_TEST(test_state_update_sends_state_first)
     ck_assert_str_eq(agentex_client_errmsg(fx_c), "adk_state_update: state_id is NULL or empty");
     ck_assert_int_eq(adk_state_update(fx_c, FX_STATE, "", FX_AGENT, st, &s), AGENTEX_EINVAL);
     ck_assert_int_eq(adk_state_update(fx_c, FX_STATE, FX_TASK, NULL, st, &s), AGENTEX_EINVAL);
-    ck_assert_int_eq(adk_state_update(fx_c, FX_STATE, FX_TASK, FX_AGENT, NULL, &s),
-                     AGENTEX_EINVAL);
+    ck_assert_int_eq(adk_state_update(fx_c, FX_STATE, FX_TASK, FX_AGENT, NULL, &s), AGENTEX_EINVAL);
     adk_fx_expect_count(1);
     cJSON_Delete(st);
 }

@@ -12,10 +12,10 @@
 #define T_TASK 1772355900123456LL
 #define T_AGENT 1772355600412000LL
 
-#define TASK_WITH_AGENTS                                                                      \
-    "{\"id\":\"" FX_TASK "\",\"name\":\"weather-1\",\"status\":\"RUNNING\",\"status_reason\":" \
-    "\"Task created, forwarding to ACP server\",\"created_at\":\"2026-03-01T09:05:00.123456Z\"," \
-    "\"updated_at\":\"2026-03-01T09:05:00.123456Z\",\"cleaned_at\":null,\"params\":{\"topic\":" \
+#define TASK_WITH_AGENTS                                                                           \
+    "{\"id\":\"" FX_TASK "\",\"name\":\"weather-1\",\"status\":\"RUNNING\",\"status_reason\":"     \
+    "\"Task created, forwarding to ACP server\",\"created_at\":\"2026-03-01T09:05:00.123456Z\","   \
+    "\"updated_at\":\"2026-03-01T09:05:00.123456Z\",\"cleaned_at\":null,\"params\":{\"topic\":"    \
     "\"weather\"},\"task_metadata\":null,\"agents\":null}"
 
 START_TEST(test_tasks_get_parses_task)
@@ -74,8 +74,7 @@ START_TEST(test_tasks_list_filters_and_summary_shape)
     adk_list_opts_t o = {.limit = 10, .order_by = "updated_at"};
     ck_assert_int_eq(adk_tasks_list(fx_c, FX_AGENT, "demo-agent", &o, &l), AGENTEX_OK);
     adk_fx_expect(0, "GET", "/tasks",
-                  "agent_id=" FX_AGENT "&agent_name=demo-agent&limit=10&order_by=updated_at",
-                  NULL);
+                  "agent_id=" FX_AGENT "&agent_name=demo-agent&limit=10&order_by=updated_at", NULL);
     ck_assert_uint_eq(adk_task_list_count(l), 1);
     const adk_task_t *t = adk_task_list_at(l, 0);
     ck_assert_int_eq(adk_task_status(t), ADK_TASK_COMPLETED);
@@ -251,8 +250,8 @@ START_TEST(test_agents_list_paging)
     ck_assert_str_eq(adk_agent_name(adk_agent_list_at(l, 0)), "demo-agent");
     adk_agent_list_free(l);
 
-    adk_list_opts_t o = {.limit = 1, .page_number = 2, .order_by = "name",
-                         .order_direction = "asc"};
+    adk_list_opts_t o = {
+        .limit = 1, .page_number = 2, .order_by = "name", .order_direction = "asc"};
     fake_backend_push(fx_fb, 200, "[]");
     ck_assert_int_eq(adk_agents_list(fx_c, &o, &l), AGENTEX_OK);
     adk_fx_expect(1, "GET", "/agents", "limit=1&page_number=2&order_by=name&order_direction=asc",

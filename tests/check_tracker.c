@@ -7,8 +7,7 @@
 #include "internal.h"
 #include "support/adk_fixture.h"
 
-#define TRK_READY                                                                             \
-    FX_TRACKER_JSON_FULL("\"" FX_EVENT "\"", "\"READY\"", "\"processed 1 event\"")
+#define TRK_READY FX_TRACKER_JSON_FULL("\"" FX_EVENT "\"", "\"READY\"", "\"processed 1 event\"")
 #define T_TRK 1772355900123456LL
 
 START_TEST(test_tracker_get_by_task_and_agent_protocol_vector)
@@ -98,9 +97,9 @@ START_TEST(test_tracker_update_sends_all_three_keys)
 {
     adk_tracker_t *t = NULL;
     fake_backend_push(fx_fb, 200, TRK_READY);
-    ck_assert_int_eq(adk_tracker_update(fx_c, FX_TRACKER, FX_EVENT, "READY", "processed 1 event",
-                                        false, &t),
-                     AGENTEX_OK);
+    ck_assert_int_eq(
+        adk_tracker_update(fx_c, FX_TRACKER, FX_EVENT, "READY", "processed 1 event", false, &t),
+        AGENTEX_OK);
     adk_fx_expect(0, "PUT", "/tracker/" FX_TRACKER, "",
                   "{\"last_processed_event_id\":\"" FX_EVENT
                   "\",\"status\":\"READY\",\"status_reason\":\"processed 1 event\"}");
@@ -120,8 +119,7 @@ END_TEST
 START_TEST(test_tracker_update_keep_status_resends_current_status)
 {
     adk_tracker_t *t = NULL;
-    fake_backend_push(fx_fb, 200,
-                      FX_TRACKER_JSON_FULL("null", "\"PROCESSING\"", "\"batch 3\""));
+    fake_backend_push(fx_fb, 200, FX_TRACKER_JSON_FULL("null", "\"PROCESSING\"", "\"batch 3\""));
     fake_backend_push(fx_fb, 200, TRK_READY);
     ck_assert_int_eq(adk_tracker_update(fx_c, FX_TRACKER, FX_EVENT, NULL, NULL, true, &t),
                      AGENTEX_OK);
@@ -133,8 +131,7 @@ START_TEST(test_tracker_update_keep_status_resends_current_status)
     adk_tracker_free(t);
 
     /* keep_status with an explicit reason keeps the status but sends the new reason */
-    fake_backend_push(fx_fb, 200,
-                      FX_TRACKER_JSON_FULL("null", "\"PROCESSING\"", "\"batch 3\""));
+    fake_backend_push(fx_fb, 200, FX_TRACKER_JSON_FULL("null", "\"PROCESSING\"", "\"batch 3\""));
     fake_backend_push(fx_fb, 200, TRK_READY);
     ck_assert_int_eq(adk_tracker_update(fx_c, FX_TRACKER, FX_EVENT, NULL, "new", true, NULL),
                      AGENTEX_OK);

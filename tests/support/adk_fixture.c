@@ -28,10 +28,7 @@ void adk_fx_teardown(void)
     fx_fb = NULL;
 }
 
-void adk_fx_expect_count(size_t n)
-{
-    ck_assert_uint_eq(fake_backend_count(fx_fb), n);
-}
+void adk_fx_expect_count(size_t n) { ck_assert_uint_eq(fake_backend_count(fx_fb), n); }
 
 static const fake_request_t *expect_head(size_t i, const char *method, const char *path,
                                          const char *query, const char *body)
@@ -72,8 +69,8 @@ void adk_fx_expect_json(size_t i, const char *method, const char *path, const ch
     cJSON *got = cJSON_ParseWithLength(r->body, r->body_len);
     cJSON *want = cJSON_Parse(body);
     ck_assert_ptr_nonnull(want);
-    ck_assert_msg(got && cJSON_Compare(got, want, 1), "body %s\n  expected (as JSON) %s",
-                  r->body, body);
+    ck_assert_msg(got && cJSON_Compare(got, want, 1), "body %s\n  expected (as JSON) %s", r->body,
+                  body);
     cJSON_Delete(got);
     cJSON_Delete(want);
 }

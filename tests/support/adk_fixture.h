@@ -22,45 +22,45 @@
 #define FX_STATE "66a1f0c2b9e4d83a17c5e9aa"
 
 /* Protocol 8: AGENT and TASK as the real backend sends them. */
-#define FX_AGENT_JSON                                                                         \
-    "{\"id\":\"" FX_AGENT "\",\"docker_image\":null,\"name\":\"demo-agent\",\"description\":" \
-    "\"Demo agent\",\"acp_type\":\"async\",\"status\":\"Ready\",\"status_reason\":\"Agent "   \
-    "registered successfully.\",\"acp_url\":\"http://host.docker.internal:8000\","           \
-    "\"created_at\":\"2026-03-01T09:00:00.412000Z\",\"updated_at\":\"2026-03-01T09:00:00."    \
-    "412000Z\",\"registration_metadata\":null,\"registered_at\":\"2026-03-01T09:00:00."       \
+#define FX_AGENT_JSON                                                                              \
+    "{\"id\":\"" FX_AGENT "\",\"docker_image\":null,\"name\":\"demo-agent\",\"description\":"      \
+    "\"Demo agent\",\"acp_type\":\"async\",\"status\":\"Ready\",\"status_reason\":\"Agent "        \
+    "registered successfully.\",\"acp_url\":\"http://host.docker.internal:8000\","                 \
+    "\"created_at\":\"2026-03-01T09:00:00.412000Z\",\"updated_at\":\"2026-03-01T09:00:00."         \
+    "412000Z\",\"registration_metadata\":null,\"registered_at\":\"2026-03-01T09:00:00."            \
     "412000Z\",\"agent_input_type\":null,\"production_deployment_id\":null}"
-#define FX_TASK_JSON_STATUS(status, reason)                                                   \
-    "{\"id\":\"" FX_TASK "\",\"name\":null,\"status\":\"" status "\",\"status_reason\":\""    \
-    reason "\",\"created_at\":\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:" \
-    "05:00.123456Z\",\"cleaned_at\":null,\"params\":{\"topic\":\"weather\"},"                \
+#define FX_TASK_JSON_STATUS(status, reason)                                                        \
+    "{\"id\":\"" FX_TASK "\",\"name\":null,\"status\":\"" status "\",\"status_reason\":\"" reason  \
+    "\",\"created_at\":\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:"            \
+    "05:00.123456Z\",\"cleaned_at\":null,\"params\":{\"topic\":\"weather\"},"                      \
     "\"task_metadata\":null}"
 #define FX_TASK_JSON FX_TASK_JSON_STATUS("RUNNING", "Task created, forwarding to ACP server")
-#define FX_EVENT_JSON                                                                         \
-    "{\"id\":\"" FX_EVENT "\",\"sequence_id\":1042,\"task_id\":\"" FX_TASK "\",\"agent_id\":" \
-    "\"" FX_AGENT "\",\"created_at\":\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":"  \
-    "\"text\",\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\",\"content\":"     \
+#define FX_EVENT_JSON                                                                              \
+    "{\"id\":\"" FX_EVENT "\",\"sequence_id\":1042,\"task_id\":\"" FX_TASK "\",\"agent_id\":"      \
+    "\"" FX_AGENT "\",\"created_at\":\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":"       \
+    "\"text\",\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\",\"content\":"          \
     "\"What is the forecast?\",\"attachments\":null}}"
 /* Mongo-backed: timestamps without zone. */
-#define FX_MESSAGE_JSON_STATUS(text, status)                                                  \
-    "{\"id\":\"" FX_MESSAGE "\",\"task_id\":\"" FX_TASK "\",\"content\":{\"type\":\"text\","  \
-    "\"author\":\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"" text   \
-    "\",\"attachments\":null},\"streaming_status\":" status ",\"created_at\":\"2026-03-01T09" \
+#define FX_MESSAGE_JSON_STATUS(text, status)                                                       \
+    "{\"id\":\"" FX_MESSAGE "\",\"task_id\":\"" FX_TASK "\",\"content\":{\"type\":\"text\","       \
+    "\"author\":\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"" text        \
+    "\",\"attachments\":null},\"streaming_status\":" status ",\"created_at\":\"2026-03-01T09"      \
     ":06:11.250000\",\"updated_at\":\"2026-03-01T09:06:11.250000\"}"
-#define FX_TRACKER_JSON_FULL(cursor, status, reason)                                          \
-    "{\"id\":\"" FX_TRACKER "\",\"agent_id\":\"" FX_AGENT "\",\"task_id\":\"" FX_TASK "\","   \
-    "\"status\":" status ",\"status_reason\":" reason ",\"last_processed_event_id\":" cursor  \
-    ",\"created_at\":\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:05:00."   \
+#define FX_TRACKER_JSON_FULL(cursor, status, reason)                                               \
+    "{\"id\":\"" FX_TRACKER "\",\"agent_id\":\"" FX_AGENT "\",\"task_id\":\"" FX_TASK "\","        \
+    "\"status\":" status ",\"status_reason\":" reason ",\"last_processed_event_id\":" cursor       \
+    ",\"created_at\":\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:05:00."        \
     "123456Z\"}"
 #define FX_TRACKER_JSON FX_TRACKER_JSON_FULL("null", "null", "null")
-#define FX_STATE_JSON(turns)                                                                  \
-    "{\"task_id\":\"" FX_TASK "\",\"agent_id\":\"" FX_AGENT "\",\"state\":{\"turns\":" turns  \
-    "},\"id\":\"" FX_STATE "\",\"created_at\":\"2026-03-01T09:05:01.730000\",\"updated_at\":" \
+#define FX_STATE_JSON(turns)                                                                       \
+    "{\"task_id\":\"" FX_TASK "\",\"agent_id\":\"" FX_AGENT "\",\"state\":{\"turns\":" turns       \
+    "},\"id\":\"" FX_STATE "\",\"created_at\":\"2026-03-01T09:05:01.730000\",\"updated_at\":"      \
     "null}"
 
 /* Protocol 4.0 error bodies. */
 #define FX_404_BODY "{\"message\":\"Item with id 'x' does not exist.\",\"code\":404,\"data\":null}"
-#define FX_422_BODY                                                                           \
-    "{\"status_code\":10422,\"message\":\"query.limit: Input should be greater than or "      \
+#define FX_422_BODY                                                                                \
+    "{\"status_code\":10422,\"message\":\"query.limit: Input should be greater than or "           \
     "equal to 1\",\"data\":null}"
 
 extern fake_backend_t *fx_fb;
