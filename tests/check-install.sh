@@ -17,8 +17,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/agx-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 D=$tmp/root
 status=0
-fail() { echo "  FAIL: $*"; status=1; }
-ok() { echo "  ok: $*"; }
+# "ok" lines are shown with AGX_VERBOSE=1, or when something failed (as context)
+: > "$tmp/log"
+fail() { echo "  FAIL: $*" >> "$tmp/log"; status=1; }
+ok() { echo "  ok: $*" >> "$tmp/log"; }
 
 for t in make pkg-config readelf nm "$CC"; do
   command -v "$t" >/dev/null || { echo "check-install: $t not found"; exit 1; }
@@ -42,7 +44,7 @@ if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory install \
 fi
 if grep -qE '^(cc|gcc|clang|ar) ' "$tmp/install.log"; then
   fail "make install rebuilt something (the release tree was not up to date):"
-  grep -E '^(cc|gcc|clang|ar) ' "$tmp/install.log" | sed 's/^/    /' | head -5
+  grep -E '^(cc|gcc|clang|ar) ' "$tmp/install.log" | sed 's/^/    /' | head -5 >> "$tmp/log"
 fi
 L=$D/usr/lib
 
@@ -85,7 +87,7 @@ export PKG_CONFIG_PATH=$L/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 pcver=$(pkg-config --modversion agentex 2>&1)
 [ "$pcver" = "$version" ] && ok "pkg-config --modversion agentex = $pcver" || fail "agentex.pc Version '$pcver' != version.h $version"
 flags=$(pkg-config --cflags --libs agentex 2>&1) || { fail "pkg-config --cflags --libs agentex: $flags"; flags=; }
-echo "  pkg-config --cflags --libs agentex: $flags"
+echo "  pkg-config --cflags --libs agentex: $flags" >> "$tmp/log"
 
 # ---- a program built against the installation ----
 have() { nm -D --defined-only "$L/$real" 2>/dev/null | grep -q " $1@"; }
@@ -122,7 +124,7 @@ if $CC -std=c11 -Wall -Wextra -Werror "${defs[@]}" "$tmp/prog.c" -o "$tmp/prog" 
   lib_used=$(LD_LIBRARY_PATH=$L ldd "$tmp/prog" 2>/dev/null | awk '/libagentex/ {print $3}')
   [ "$lib_used" = "$L/$soname" ] && ok "it loads $L/$soname" || fail "it loads '$lib_used', not $L/$soname"
   out=$(LD_LIBRARY_PATH=$L "$tmp/prog" 2>&1); rc=$?
-  echo "$out" | sed 's/^/    | /'
+  echo "$out" | sed 's/^/    | /' >> "$tmp/log"
   [ $rc = 0 ] || fail "the program exited with $rc"
   vnum=$(( (vmaj << 16) | (vmin << 8) | vpat ))
   expect=("version $version $vnum" "name AGENTEX_EAUTH AGENTEX_UNKNOWN" "cjson ok")
@@ -133,10 +135,10 @@ if $CC -std=c11 -Wall -Wextra -Werror "${defs[@]}" "$tmp/prog.c" -o "$tmp/prog" 
   s=$(sed -n 's/^strerror //p' <<< "$out")
   [ -n "$s" ] && [ "$s" != "unknown error" ] || fail "agentex_strerror(AGENTEX_ENOTFOUND) gave '$s'"
   grep -q MISMATCH <<< "$out" && fail "the run-time version differs from the installed header"
-  [ ${#defs[@]} -gt 0 ] || echo "  note: agentex_client_* not exported yet, client part skipped"
+  [ ${#defs[@]} -gt 0 ] || echo "check-install: note: agentex_client_* not exported yet, the program skips the client"
 else
   fail "the program does not build with \`pkg-config --cflags --libs agentex\`:"
-  sed 's/^/    /' "$tmp/cc.log"
+  sed 's/^/    /' "$tmp/cc.log" >> "$tmp/log"
 fi
 
 # ---- uninstall ----
@@ -148,5 +150,7 @@ else
   fail "make uninstall failed: $(tail -3 "$tmp/uninstall.log")"
 fi
 
-[ $status = 0 ] && echo "check-install: OK" || echo "check-install: FAILED"
+if [ $status != 0 ] || [ "${AGX_VERBOSE:-0}" = 1 ]; then cat "$tmp/log"; fi
+[ $status = 0 ] && echo "check-install: OK ($real, soname $soname, agentex.pc $version, a program built with pkg-config ran)" \
+  || echo "check-install: FAILED"
 exit $status
