@@ -18,6 +18,8 @@ mkdir -p "$tmp/agentex"
 cp "$SRC"/include/agentex/*.h "$tmp/agentex/"
 sed -i -e 's/^\([[:space:]]*#[[:space:]]*define[[:space:]]\+AGENTEX_API\)\([[:space:]].*\)\?$/\1 __agx_api_marker__/' \
   "$tmp/agentex/common.h"
+grep -q '__agx_api_marker__' "$tmp/agentex/common.h" || {
+  echo "api-list: no '#define AGENTEX_API ...' line found in include/agentex/common.h" >&2; exit 1; }
 for h in "$tmp"/agentex/*.h; do printf '#include <agentex/%s>\n' "${h##*/}"; done > "$tmp/all.c"
 "$CC" -E -std=c11 -I"$tmp" "$tmp/all.c" -o "$tmp/all.i" 2> "$tmp/err" || {
   echo "api-list: the public headers do not preprocess:" >&2; cat "$tmp/err" >&2; exit 1; }
