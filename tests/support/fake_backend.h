@@ -8,6 +8,9 @@
  *   3. 404 {"message":"fake backend: no response scripted","code":404,"data":null}.
  * Keep-alive is supported (as the real backend); Content-Length and chunked bodies are read.
  * Thread-safe: tests may call every function while requests are served.
+ * Start it inside the test or in a checked fixture (tcase_add_checked_fixture), which
+ * runs in the test's forked process: its threads do not survive a fork.
+ * It allocates with libc malloc, so agx_alloc_fail_after never makes it fail.
  */
 #ifndef FAKE_BACKEND_H
 #define FAKE_BACKEND_H
