@@ -743,7 +743,8 @@ START_TEST(test_client_maps_http_statuses_and_messages)
         {"PUT", 422,
          "{\"detail\":[{\"loc\":[\"body\",\"items\",0],\"msg\":\"field required\",\"type\":\"x\"},"
          "{\"loc\":[\"query\",\"limit\"],\"msg\":\"too big\"}]}",
-         AGENTEX_EHTTP, "PUT /tasks/x: HTTP 422: body.items.0: field required; query.limit: too big"},
+         AGENTEX_EHTTP,
+         "PUT /tasks/x: HTTP 422: body.items.0: field required; query.limit: too big"},
         {"POST", 409, "{}", AGENTEX_EHTTP, "POST /tasks/x: HTTP 409"},
         {"POST", 500, "", AGENTEX_EHTTP, "POST /tasks/x: HTTP 500"},
         {"POST", 502, "<html>\n<b>Bad Gateway</b>\n</html>", AGENTEX_EHTTP,
@@ -806,7 +807,8 @@ START_TEST(test_client_bad_success_bodies_are_eproto)
                               "Content-Length: 100\r\n\r\n{\"id\":\"trunc");
     ck_assert_int_eq(req("GET", "/t", NULL, NULL, &out), AGENTEX_EPROTO);
     ck_assert_ptr_null(out);
-    ck_assert_ptr_nonnull(strstr(agentex_client_errmsg(cl), "GET /t: HTTP 200: response truncated"));
+    ck_assert_ptr_nonnull(
+        strstr(agentex_client_errmsg(cl), "GET /t: HTTP 200: response truncated"));
 
     /* garbage instead of HTTP */
     fake_backend_push_raw(fb, "this is not http\r\n\r\n");

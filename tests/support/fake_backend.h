@@ -21,12 +21,12 @@ typedef struct fake_backend fake_backend_t;
 
 typedef struct fake_request {
     char *method;
-    char *path;   /* raw path, no query */
-    char *query;  /* raw query after '?', "" if none */
-    char *body;   /* NUL-terminated, "" if none */
+    char *path;  /* raw path, no query */
+    char *query; /* raw query after '?', "" if none */
+    char *body;  /* NUL-terminated, "" if none */
     size_t body_len;
     size_t n_headers;
-    char **header_names;  /* lower-cased */
+    char **header_names; /* lower-cased */
     char **header_values;
 } fake_request_t;
 
@@ -50,8 +50,8 @@ void fake_backend_push_raw(fake_backend_t *fb, const char *raw);
 /* Closes the connection without answering. */
 void fake_backend_push_close(fake_backend_t *fb);
 /* A persistent answer for method + path prefix, used when the FIFO is empty. */
-void fake_backend_route(fake_backend_t *fb, const char *method, const char *path_prefix,
-                        int status, const char *body);
+void fake_backend_route(fake_backend_t *fb, const char *method, const char *path_prefix, int status,
+                        const char *body);
 
 /* Recorded requests. */
 size_t fake_backend_count(fake_backend_t *fb);
