@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agentex/client.h"
@@ -742,7 +743,8 @@ START_TEST(test_client_maps_http_statuses_and_messages)
         {"PUT", 422,
          "{\"detail\":[{\"loc\":[\"body\",\"items\",0],\"msg\":\"field required\",\"type\":\"x\"},"
          "{\"loc\":[\"query\",\"limit\"],\"msg\":\"too big\"}]}",
-         AGENTEX_EHTTP, "PUT /tasks/x: HTTP 422: body.items.0: field required; query.limit: too big"},
+         AGENTEX_EHTTP,
+         "PUT /tasks/x: HTTP 422: body.items.0: field required; query.limit: too big"},
         {"POST", 409, "{}", AGENTEX_EHTTP, "POST /tasks/x: HTTP 409"},
         {"POST", 500, "", AGENTEX_EHTTP, "POST /tasks/x: HTTP 500"},
         {"POST", 502, "<html>\n<b>Bad Gateway</b>\n</html>", AGENTEX_EHTTP,
@@ -805,7 +807,8 @@ START_TEST(test_client_bad_success_bodies_are_eproto)
                               "Content-Length: 100\r\n\r\n{\"id\":\"trunc");
     ck_assert_int_eq(req("GET", "/t", NULL, NULL, &out), AGENTEX_EPROTO);
     ck_assert_ptr_null(out);
-    ck_assert_ptr_nonnull(strstr(agentex_client_errmsg(cl), "GET /t: HTTP 200: response truncated"));
+    ck_assert_ptr_nonnull(
+        strstr(agentex_client_errmsg(cl), "GET /t: HTTP 200: response truncated"));
 
     /* garbage instead of HTTP */
     fake_backend_push_raw(fb, "this is not http\r\n\r\n");
@@ -949,18 +952,30 @@ START_TEST(test_client_honours_retry_after_and_x_should_retry)
     ck_assert_int_eq(req("GET", "/x", NULL, NULL, NULL), AGENTEX_OK);
     ck_assert_uint_eq(fake_backend_count(fb), 4);
 
+    /* an HTTP date one second ahead */
+    char hdr[128];
+    time_t t = time(NULL) + 1;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(hdr, sizeof(hdr), "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    fake_backend_push_full(fb, 503, NULL, hdr, "{}");
+    fake_backend_push(fb, 200, "{}");
+    ck_assert_int_eq(req("PUT", "/x", NULL, "{}", NULL), AGENTEX_OK);
+    ck_assert_uint_eq(fake_backend_count(fb), 6);
+    fake_backend_reset(fb);
+
     /* an out-of-range Retry-After falls back to the (small) backoff */
     ck_assert_int_eq(agentex_client_set_retries(cl, 1, 1, 1), AGENTEX_OK);
     fake_backend_push_full(fb, 503, NULL, "Retry-After: 3600\r\n", "{}");
     fake_backend_push(fb, 200, "{}");
     ck_assert_int_eq(req("GET", "/x", NULL, NULL, NULL), AGENTEX_OK);
-    ck_assert_uint_eq(fake_backend_count(fb), 6);
+    ck_assert_uint_eq(fake_backend_count(fb), 2);
 
     /* x-should-retry: false wins over a retryable status */
     fake_backend_push_full(fb, 503, NULL, "x-should-retry: false\r\n", "{\"message\":\"no\"}");
     fake_backend_push(fb, 200, "{}");
     ck_assert_int_eq(req("GET", "/x", NULL, NULL, NULL), AGENTEX_EHTTP);
-    ck_assert_uint_eq(fake_backend_count(fb), 7);
+    ck_assert_uint_eq(fake_backend_count(fb), 3);
     fake_backend_reset(fb);
     /* x-should-retry: true makes a 400 retryable (GET) */
     fake_backend_push_full(fb, 400, NULL, "X-Should-Retry: true\r\n", "{}");
@@ -1024,19 +1039,64 @@ START_TEST(test_client_connection_dropped_without_answer)
 }
 END_TEST
 
+/* Log lines collected by a test (each test runs in its own process). */
+static char log_text[65536];
+static size_t log_len;
+static int log_retries;
+
+static void collect_log(agentex_log_level_t level, const char *msg, void *ud)
+{
+    (void)level;
+    (void)ud;
+    if (strstr(msg, "; retry "))
+        log_retries++;
+    size_t n = strlen(msg);
+    if (log_len + n + 2 < sizeof(log_text)) {
+        memcpy(log_text + log_len, msg, n);
+        log_len += n;
+        log_text[log_len++] = '\n';
+        log_text[log_len] = '\0';
+    }
+}
+
 START_TEST(test_client_post_retried_when_connect_fails)
 {
     /* nobody listens: POST is retried (the request cannot have arrived), then ECONNECT */
+    agentex_set_log_cb(AGENTEX_LOG_INFO, collect_log, NULL);
     int fd;
     int port = refused_port(&fd);
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
     agentex_client_t *c = NULL;
     ck_assert_int_eq(agentex_client_new(url, &c), AGENTEX_OK);
-    ck_assert_int_eq(agentex_client_set_retries(c, 1, 1, 1), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_retries(c, 2, 1, 1), AGENTEX_OK);
     ck_assert_int_eq(agx_client_request(c, "POST", "/x", NULL, NULL, NULL), AGENTEX_ECONNECT);
+    ck_assert_int_eq(log_retries, 2);
     agentex_client_free(c);
     close(fd);
+    /* whereas a POST answered with 503 is not */
+    log_retries = 0;
+    fake_backend_push(fb, 503, "{}");
+    ck_assert_int_eq(req("POST", "/x", NULL, NULL, NULL), AGENTEX_EHTTP);
+    ck_assert_int_eq(log_retries, 0);
+    agentex_set_log_cb(AGENTEX_LOG_OFF, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_client_debug_log_never_shows_keys)
+{
+    agentex_set_log_cb(AGENTEX_LOG_DEBUG, collect_log, NULL);
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(fake_backend_url(fb), &c), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_agent_api_key(c, "agent-secret-123"), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_sdk_api_key(c, "sdk-secret-456"), AGENTEX_OK);
+    fake_backend_push(fb, 200, "{}");
+    ck_assert_int_eq(agx_client_request(c, "GET", "/tasks", NULL, NULL, NULL), AGENTEX_OK);
+    ck_assert_str_eq(fake_request_header(last_request(), "x-agent-api-key"), "agent-secret-123");
+    agentex_client_free(c);
+    agentex_set_log_cb(AGENTEX_LOG_OFF, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(log_text, "GET /tasks -> 200"));
+    ck_assert_ptr_null(strstr(log_text, "secret"));
 }
 END_TEST
 
@@ -1053,6 +1113,7 @@ static TCase *retry_tcase(void)
     tcase_add_test(tc, test_client_post_is_not_retried_after_a_timeout);
     tcase_add_test(tc, test_client_connection_dropped_without_answer);
     tcase_add_test(tc, test_client_post_retried_when_connect_fails);
+    tcase_add_test(tc, test_client_debug_log_never_shows_keys);
     return tc;
 }
 
