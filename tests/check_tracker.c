@@ -158,6 +158,15 @@ START_TEST(test_tracker_update_keep_status_get_failure_sends_nothing)
     adk_fx_expect(0, "GET", "/tracker/" FX_TASK, "", NULL);
     adk_fx_expect_count(1);
     ck_assert_ptr_nonnull(strstr(agentex_client_errmsg(fx_c), "No record found for given key"));
+
+    /* a GET answer that is not a tracker: EPROTO, and still no PUT */
+    fake_backend_push(fx_fb, 200, "{\"id\":\"" FX_TRACKER "\",\"status\":5}");
+    ck_assert_int_eq(adk_tracker_update(fx_c, FX_TRACKER, FX_EVENT, NULL, NULL, true, NULL),
+                     AGENTEX_EPROTO);
+    ck_assert_str_eq(agentex_client_errmsg(fx_c),
+                     "adk_tracker_update: the backend's answer is not an AgentTaskTracker");
+    adk_fx_expect(1, "GET", "/tracker/" FX_TRACKER, "", NULL);
+    adk_fx_expect_count(2);
 }
 END_TEST
 
