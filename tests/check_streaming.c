@@ -339,6 +339,162 @@ START_TEST(test_streamer_from_env)
 }
 END_TEST
 
+
+/* ---- websocket transport against a minimal in-test websocket server ---- */
+
+#include <pthread.h>
+
+typedef struct wsrv {
+    int lfd;
+    int port;
+    pthread_t th;
+    agx_buf_t head;   /* the upgrade request */
+    agx_buf_t frames; /* payloads, each followed by '\n' */
+    int bad;          /* a frame that was not FIN+text+masked */
+} wsrv_t;
+
+static bool read_n(int fd, unsigned char *b, size_t n)
+{
+    while (n) {
+        ssize_t r = recv(fd, b, n, 0);
+        if (r <= 0)
+            return false;
+        b += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+static void *wsrv_main(void *arg)
+{
+    wsrv_t *w = arg;
+    int fd = accept(w->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    char c;
+    while (recv(fd, &c, 1, 0) == 1) {
+        agx_buf_append(&w->head, &c, 1);
+        if (w->head.len >= 4 && memcmp(w->head.data + w->head.len - 4, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n";
+    send(fd, resp, strlen(resp), MSG_NOSIGNAL);
+    unsigned char h[2];
+    while (read_n(fd, h, 2)) {
+        if (h[0] != 0x81 || !(h[1] & 0x80))
+            w->bad++;
+        uint64_t len = h[1] & 0x7f;
+        unsigned char ext[8];
+        if (len == 126) {
+            if (!read_n(fd, ext, 2))
+                break;
+            len = (uint64_t)ext[0] << 8 | ext[1];
+        } else if (len == 127) {
+            if (!read_n(fd, ext, 8))
+                break;
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | ext[i];
+        }
+        unsigned char mk[4];
+        if (!read_n(fd, mk, 4))
+            break;
+        unsigned char *pl = malloc(len + 1);
+        if (!read_n(fd, pl, len)) {
+            free(pl);
+            break;
+        }
+        for (uint64_t i = 0; i < len; i++)
+            pl[i] ^= mk[i & 3];
+        agx_buf_append(&w->frames, pl, len);
+        agx_buf_append(&w->frames, "\n", 1);
+        free(pl);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void wsrv_start(wsrv_t *w)
+{
+    memset(w, 0, sizeof *w);
+    w->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(bind(w->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(w->lfd, 4), 0);
+    ck_assert_int_eq(getsockname(w->lfd, (struct sockaddr *)&a, &len), 0);
+    w->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&w->th, NULL, wsrv_main, w), 0);
+}
+
+START_TEST(test_streamer_ws_sends_one_text_frame_per_update)
+{
+    wsrv_t w;
+    wsrv_start(&w);
+    char url[80];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/stream/publish", w.port);
+    adk_streamer_t *s = NULL;
+    ck_assert_int_eq(adk_streamer_new_ws(url, &s), AGENTEX_OK);
+    adk_message_t *m = message_from(M_POSTED);
+    ck_assert_int_eq(adk_streamer_publish_full(s, m), AGENTEX_OK);
+    // a 16-bit and a 64-bit payload length
+    size_t sizes[2] = {300, 70000};
+    agx_buf_t want;
+    agx_buf_init(&want);
+    agx_buf_puts(&want, "{\"content\":" C_EMPTY_MD TAIL ",\"type\":\"full\"}\n");
+    for (int k = 0; k < 2; k++) {
+        char *big = malloc(sizes[k] + 1);
+        memset(big, 'z', sizes[k]);
+        big[sizes[k]] = '\0';
+        cJSON *u = cJSON_CreateObject();
+        cJSON_AddStringToObject(u, "type", "delta");
+        cJSON *pm = cJSON_AddObjectToObject(u, "parent_task_message");
+        cJSON_AddStringToObject(pm, "task_id", TASK);
+        cJSON_AddStringToObject(u, "pad", big);
+        ck_assert_int_eq(adk_streamer_publish(s, u), AGENTEX_OK);
+        char *t = cJSON_PrintUnformatted(u);
+        agx_buf_puts(&want, t);
+        agx_buf_puts(&want, "\n");
+        free(t);
+        free(big);
+        cJSON_Delete(u);
+    }
+    adk_streamer_free(s); // closes the connection: the server thread ends
+    pthread_join(w.th, NULL);
+    close(w.lfd);
+    ck_assert_int_eq(w.bad, 0);
+    ck_assert_ptr_nonnull(strstr(w.head.data, "GET /stream/publish HTTP/1.1\r\n"));
+    ck_assert_ptr_nonnull(strstr(w.head.data, "Upgrade: websocket\r\n"));
+    ck_assert_ptr_nonnull(strstr(w.head.data, "Sec-WebSocket-Version: 13\r\n"));
+    ck_assert_uint_eq(w.frames.len, want.len);
+    ck_assert_int_eq(memcmp(w.frames.data, want.data, want.len), 0);
+    agx_buf_free(&want);
+    agx_buf_free(&w.head);
+    agx_buf_free(&w.frames);
+    adk_message_free(m);
+}
+END_TEST
+
+START_TEST(test_streamer_ws_refused_upgrade)
+{
+    fake_backend_t *fb = fake_backend_start();
+    char url[80];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/stream/publish", fake_backend_port(fb));
+    adk_streamer_t *s = NULL;
+    ck_assert_int_eq(adk_streamer_new_ws(url, &s), AGENTEX_OK);
+    adk_message_t *m = message_from(M_POSTED);
+    ck_assert_int_eq(adk_streamer_publish_full(s, m), AGENTEX_EPROTO);
+    ck_assert_ptr_nonnull(strstr(adk_streamer_errmsg(s), "upgrade refused: HTTP/1.1 404"));
+    adk_message_free(m);
+    adk_streamer_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 /* ======================================================================================
  * publishing: one streamed message (fake backend for REST, Redis for the stream)
  * ==================================================================================== */
@@ -953,6 +1109,8 @@ Suite *streaming_suite(void)
     tcase_add_test(tr, test_streamer_publish_needs_task_id);
     tcase_add_test(tr, test_streamer_urls_and_setters);
     tcase_add_test(tr, test_streamer_from_env);
+    tcase_add_test(tr, test_streamer_ws_sends_one_text_frame_per_update);
+    tcase_add_test(tr, test_streamer_ws_refused_upgrade);
     suite_add_tcase(s, tr);
     TCase *msg = tcase_create("message");
     tcase_set_timeout(msg, 10);
