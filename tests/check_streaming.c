@@ -871,6 +871,83 @@ START_TEST(test_accum_rules)
 }
 END_TEST
 
+
+/* ---- allocation failures: every allocation of a call, one at a time ---- */
+
+START_TEST(test_streaming_enomem_never_leaks)
+{
+    pubfix_t f;
+    pub_setup(&f);
+    adk_streamer_t *s = NULL;
+    ck_assert_int_eq(adk_streamer_new_redis("redis://127.0.0.1:1", &s), AGENTEX_OK);
+    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 8), AGENTEX_OK);
+    adk_content_t *init = md_text("");
+    int ok_runs = 0;
+    for (long n = 1; n < 400 && ok_runs < 3; n++) {
+        fake_backend_reset(f.fb);
+        fake_backend_push(f.fb, 200, M_POSTED);
+        fake_backend_push(f.fb, 200, M_DONE);
+        adk_streaming_msg_t *m = NULL;
+        agx_alloc_fail_after(n);
+        agentex_err_t err = adk_streaming_open(f.c, s, TASK, init, &m);
+        bool all_ok = err == AGENTEX_OK;
+        for (int i = 0; i < 6 && err == AGENTEX_OK; i++) {
+            agentex_err_t e = adk_streaming_text(m, "word ");
+            ck_assert(e == AGENTEX_OK || e == AGENTEX_ENOMEM);
+            all_ok = all_ok && e == AGENTEX_OK;
+        }
+        if (err == AGENTEX_OK) {
+            agentex_err_t e = adk_streaming_close(m, NULL);
+            ck_assert_msg(e == AGENTEX_OK || e == AGENTEX_ENOMEM || e == AGENTEX_ECONNECT,
+                          "close at %ld: %s", n, agentex_err_name(e));
+            all_ok = all_ok && e == AGENTEX_OK;
+        } else {
+            ck_assert_msg(err == AGENTEX_ENOMEM || err == AGENTEX_ECONNECT, "open at %ld: %s", n,
+                          agentex_err_name(err));
+            ck_assert_ptr_null(m);
+        }
+        agx_alloc_fail_after(0);
+        adk_streaming_msg_free(m);
+        if (all_ok)
+            ok_runs++;
+    }
+    ck_assert_int_ge(ok_runs, 1); // the loop got past the last allocation
+    adk_content_free(init);
+    adk_streamer_free(s);
+    pub_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_accum_and_stream_new_enomem)
+{
+    for (long n = 1; n < 40; n++) {
+        agx_accum_t a;
+        agx_accum_init(&a);
+        agx_alloc_fail_after(n);
+        agentex_err_t e1 = agx_accum_add(&a, AGX_DELTA_REASONING_SUMMARY, NULL, NULL, 3, "ab", 2);
+        agentex_err_t e2 = agx_accum_add(&a, AGX_DELTA_REASONING_CONTENT, NULL, NULL, 1, "c", 1);
+        adk_content_t *c = NULL;
+        agentex_err_t e3 = agx_accum_content(&a, NULL, &c);
+        agx_alloc_fail_after(0);
+        ck_assert(e1 == AGENTEX_OK || e1 == AGENTEX_ENOMEM);
+        ck_assert(e2 == AGENTEX_OK || e2 == AGENTEX_ENOMEM);
+        ck_assert(e3 == AGENTEX_OK || e3 == AGENTEX_ENOMEM);
+        if (e3 != AGENTEX_OK)
+            ck_assert_ptr_null(c);
+        adk_content_free(c);
+        agx_accum_free(&a);
+        adk_stream_t *st = NULL;
+        agx_alloc_fail_after(n);
+        agentex_err_t e4 = adk_stream_new("http://127.0.0.1:1", "t 1", &st);
+        agx_alloc_fail_after(0);
+        ck_assert(e4 == AGENTEX_OK || e4 == AGENTEX_ENOMEM);
+        if (e4 != AGENTEX_OK)
+            ck_assert_ptr_null(st);
+        adk_stream_free(st);
+    }
+}
+END_TEST
+
 /* ======================================================================================
  * subscribing (the fake backend replays raw SSE responses)
  * ==================================================================================== */
@@ -1122,6 +1199,8 @@ Suite *streaming_suite(void)
     tcase_add_test(msg, test_streaming_publish_failure_keeps_message);
     tcase_add_test(msg, test_streaming_open_post_failure);
     tcase_add_test(msg, test_accum_rules);
+    tcase_add_test(msg, test_streaming_enomem_never_leaks);
+    tcase_add_test(msg, test_accum_and_stream_new_enomem);
     suite_add_tcase(s, msg);
     TCase *sub = tcase_create("subscribe");
     tcase_set_timeout(sub, 10);
