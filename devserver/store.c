@@ -181,7 +181,7 @@ int dev_agent_put(dsrv_t *d, const cJSON *agent)
     int rc = dev_exec(d,
                       "INSERT INTO agents(id,name,created_us,json) VALUES(?,?,?,?) "
                       "ON CONFLICT(id) DO UPDATE SET name=excluded.name, json=excluded.json",
-                      "sis", dev_jstr(agent, "id"), dev_jstr(agent, "name"), created, text);
+                      "ssis", dev_jstr(agent, "id"), dev_jstr(agent, "name"), created, text);
     cJSON_free(text);
     return rc;
 }
