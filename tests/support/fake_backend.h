@@ -57,7 +57,10 @@ size_t fake_backend_wait(fake_backend_t *fb, size_t n, long timeout_ms);
 /* The i-th request (0-based); the pointer stays valid until fake_backend_stop. */
 const fake_request_t *fake_backend_request(fake_backend_t *fb, size_t i);
 const char *fake_request_header(const fake_request_t *r, const char *name);
-/* Forgets recorded requests and scripted responses. */
+/* Forgets recorded requests and scripted responses.  Pointers to forgotten requests
+ * stay valid until fake_backend_stop. */
 void fake_backend_reset(fake_backend_t *fb);
+/* The number of TCP connections accepted so far (to test keep-alive reuse). */
+size_t fake_backend_connections(fake_backend_t *fb);
 
 #endif
