@@ -13,12 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "acp_internal.h"
 #include "agentex/agentex.h"
-#include "fake_backend.h"
+#include "support/fake_backend.h"
 #include "internal.h"
 #include "jsonrpc.h"
 #include "types_internal.h"
@@ -106,6 +107,18 @@ static char *simple_body(const char *method, const char *id_json, const char *ta
                                     id_json ? id_json : ""),
                      0);
     return agx_buf_steal(&b);
+}
+
+Suite *acp_suite(void);
+
+/* case-insensitive substring search (strcasestr is a GNU extension) */
+static const char *ci_contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; hay && *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return hay;
+    return NULL;
 }
 
 /* =============================== unit tests =============================== */
@@ -415,7 +428,7 @@ static struct {
     atomic_int max_running;
     atomic_bool release; /* lets a blocked handler go */
     long sleep_ms;
-} R = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+} R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void rec_add(const rec_t *r)
 {
@@ -718,7 +731,7 @@ START_TEST(test_healthz_and_404)
     resp_t r;
     ck_assert_int_eq(http("GET", "/healthz", NULL, 0, NULL, &r), 200);
     ck_assert_str_eq(r.body.data, "{\"status\":\"healthy\",\"agent_id\":\"" AGENT_ID "\"}");
-    ck_assert_ptr_nonnull(strcasestr(r.head.data, "content-type: application/json"));
+    ck_assert_ptr_nonnull(ci_contains(r.head.data, "content-type: application/json"));
     resp_free(&r);
     ck_assert_int_eq(http("GET", "/nope", NULL, 0, NULL, &r), 404);
     ck_assert_str_eq(r.body.data, "{\"detail\":\"Not Found\"}");
@@ -826,9 +839,8 @@ END_TEST
 
 START_TEST(test_registration_failure)
 {
-    fake_backend_reset(fb);
-    fake_backend_route(fb, "POST", "/agents/register", 422,
-                       "{\"status_code\":10422,\"message\":\"bad name\",\"data\":null}");
+    for (int i = 0; i < 2; i++)
+        fake_backend_push(fb, 422, "{\"status_code\":10422,\"message\":\"bad name\",\"data\":null}");
     ck_assert_int_eq(acp_server_set_register_retries(srv, 2, 10), AGENTEX_OK);
     agentex_err_t err = acp_server_start(srv);
     ck_assert_int_eq(err, AGENTEX_EHTTP);
@@ -1042,7 +1054,7 @@ START_TEST(test_1000_events_50_tasks_in_order)
         snprintf(text, sizeof text, "%d:%d", t, ++seq[t]);
         snprintf(id, sizeof id, "\"AgentRPCMethod.EVENT_SEND-%s\"", tid);
         char *b = event_body(id, tid, text);
-        char expect[160];
+        char expect[256];
         snprintf(expect, sizeof expect, ACK("%s"), id);
         rpc_expect(b, good_key, expect);
         free(b);
@@ -1222,9 +1234,9 @@ START_TEST(test_message_send_ndjson)
     resp_t r;
     ck_assert_int_eq(http("POST", "/api", b, strlen(b), hdrs, &r), 200);
     free(b);
-    ck_assert_ptr_nonnull(strcasestr(r.head.data, "content-type: application/x-ndjson"));
-    ck_assert_ptr_nonnull(strcasestr(r.head.data, "cache-control: no-cache"));
-    ck_assert_ptr_nonnull(strcasestr(r.head.data, "x-accel-buffering: no"));
+    ck_assert_ptr_nonnull(ci_contains(r.head.data, "content-type: application/x-ndjson"));
+    ck_assert_ptr_nonnull(ci_contains(r.head.data, "cache-control: no-cache"));
+    ck_assert_ptr_nonnull(ci_contains(r.head.data, "x-accel-buffering: no"));
     /* four lines (protocol 8.5) */
     char *lines[8] = {0};
     int n = 0;
