@@ -1888,15 +1888,13 @@ agentex_err_t agx_httpd_run(agx_httpd_t *h)
 
     /* stop: no new connections, no new items; write what is queued (bounded) */
     h->stopping = true;
-    if (h->lwsi) {
-        lws_set_timeout(h->lwsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    }
+    if (h->lwsi) /* closes the listening socket now (we are outside its callback) */
+        lws_set_timeout(h->lwsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
     pthread_mutex_lock(&sh->mu);
     sh->stopped = true;
     pthread_mutex_unlock(&sh->mu);
     drain_queue(h);
     int64_t until = now_ms() + STOP_DRAIN_MS;
-    lws_service(h->ctx, 0); /* lets the listener close */
     while (any_output(h) && now_ms() < until)
         if (lws_service(h->ctx, 0) < 0)
             break;
