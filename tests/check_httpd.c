@@ -430,6 +430,81 @@ START_TEST(test_httpd_request_split_into_single_bytes)
 }
 END_TEST
 
+START_TEST(test_httpd_head_and_http10)
+{
+    start_server(0, 0);
+    int fd = raw_connect();
+    const char req[] = "HEAD /x HTTP/1.0\r\n\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 3000)); /* HTTP/1.0 without keep-alive: closed */
+    ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9"
+                               "\r\nConnection: close\r\nX-Echo: 1\r\n\r\n");
+    close(fd);
+    fd = raw_connect();
+    const char req2[] = "GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    raw_send(fd, req2, sizeof req2 - 1);
+    agx_buf_reset(&out);
+    ck_assert(!raw_read(fd, &out, 113, 3000)); /* kept open */
+    ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 31"
+                               "\r\nConnection: keep-alive\r\nX-Echo: 1\r\n\r\n"
+                               "GET /k\nconnection: keep-alive\n\n");
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_httpd_expect_100_continue)
+{
+    start_server(0, 0);
+    int fd = raw_connect();
+    const char head[] = "POST /e HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+    raw_send(fd, head, sizeof head - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    raw_read(fd, &out, 25, 3000);
+    ck_assert_str_eq(out.data, "HTTP/1.1 100 Continue\r\n\r\n");
+    raw_send(fd, "hello", 5);
+    agx_buf_reset(&out);
+    raw_read(fd, &out, 110, 3000);
+    ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nPOST /e\ncontent-length: 5\n"
+                                           "expect: 100-continue\n\nhello"));
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+static _Atomic int second_rc;
+static void answer_twice(agx_http_req_t *r, void *ud)
+{
+    (void)ud;
+    agx_http_respond(r, 200, NULL, NULL, "1", 1);
+    atomic_store(&second_rc, agx_http_respond(r, 200, NULL, NULL, "2", 1));
+}
+
+START_TEST(test_httpd_second_answer_is_refused)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = answer_twice;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int fd = raw_connect();
+    const char req[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 1\r\nConnection: close\r\n\r\n1");
+    ck_assert_int_eq(atomic_load(&second_rc), -1);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_httpd_responds_from_other_thread_after_delay)
 {
     mode = M_DELAYED;
@@ -1038,6 +1113,9 @@ Suite *httpd_suite(void)
     tcase_add_test(tc, test_httpd_keep_alive_reuses_one_connection);
     tcase_add_test(tc, test_httpd_pipelined_requests_answered_in_order);
     tcase_add_test(tc, test_httpd_request_split_into_single_bytes);
+    tcase_add_test(tc, test_httpd_head_and_http10);
+    tcase_add_test(tc, test_httpd_expect_100_continue);
+    tcase_add_test(tc, test_httpd_second_answer_is_refused);
     tcase_add_test(tc, test_httpd_responds_from_other_thread_after_delay);
     tcase_add_test(tc, test_httpd_streams_chunks_from_other_thread);
     tcase_add_test(tc, test_httpd_streams_with_curl);
