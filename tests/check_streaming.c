@@ -1176,6 +1176,191 @@ START_TEST(test_stream_stop_and_bad_args)
 }
 END_TEST
 
+
+/* ======================================================================================
+ * end to end through agentex-dev: websocket publish in, SSE out
+ * ==================================================================================== */
+
+#include "client_internal.h"
+
+typedef struct devproc {
+    pid_t pid;
+    char base[256];
+} devproc_t;
+
+static bool dev_start(devproc_t *d)
+{
+    static char path[1024];
+    const char *dir = getenv("AGX_BUILD_DIR");
+    snprintf(path, sizeof path, "%s/bin/agentex-dev", dir && *dir ? dir : "build/asan");
+    if (access(path, X_OK) != 0) {
+        fprintf(stderr, "SKIP: %s not built; agentex-dev streaming tests skipped\n", path);
+        return false;
+    }
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    d->pid = fork();
+    ck_assert_int_ge(d->pid, 0);
+    if (d->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 2);
+        execl(path, "agentex-dev", "--port", "0", "--log-level", "warn", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[200];
+    size_t len = 0;
+    while (len < sizeof line - 1 && read(fds[0], line + len, 1) == 1 && line[len] != '\n')
+        len++;
+    line[len] = '\0';
+    close(fds[0]);
+    const char *prefix = "agentex-dev listening on ";
+    ck_assert_msg(strncmp(line, prefix, strlen(prefix)) == 0, "agentex-dev said '%s'", line);
+    snprintf(d->base, sizeof d->base, "%s", line + strlen(prefix));
+    return true;
+}
+
+static void dev_stop(devproc_t *d)
+{
+    kill(d->pid, SIGTERM);
+    waitpid(d->pid, NULL, 0);
+}
+
+typedef struct subthread {
+    adk_stream_t *s;
+    seen_t seen;
+    pthread_mutex_t mu;
+    agentex_err_t result;
+    pthread_t th;
+} subthread_t;
+
+static void *sub_main(void *arg)
+{
+    subthread_t *t = arg;
+    t->result = adk_stream_run(t->s, 8000);
+    return NULL;
+}
+
+static void lcb_connected(adk_stream_t *s, const char *task_id, void *ud)
+{
+    subthread_t *t = ud;
+    pthread_mutex_lock(&t->mu);
+    cb_connected(s, task_id, &t->seen);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void lcb_update(adk_stream_t *s, const adk_stream_update_t *u, void *ud)
+{
+    subthread_t *t = ud;
+    pthread_mutex_lock(&t->mu);
+    cb_update(s, u, &t->seen);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void lcb_task(adk_stream_t *s, const adk_task_t *task, void *ud)
+{
+    subthread_t *t = ud;
+    pthread_mutex_lock(&t->mu);
+    cb_task(s, task, &t->seen);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static bool seen_has(subthread_t *t, const char *needle)
+{
+    pthread_mutex_lock(&t->mu);
+    bool has = t->seen.log.data && strstr(t->seen.log.data, needle);
+    pthread_mutex_unlock(&t->mu);
+    return has;
+}
+
+START_TEST(test_devserver_ws_publish_reaches_sse_subscriber)
+{
+    devproc_t d;
+    if (!dev_start(&d))
+        return;
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(d.base, &c), AGENTEX_OK);
+    // a sync agent: task/create makes the task without calling the agent
+    cJSON *body = cJSON_Parse("{\"name\":\"s-agent\",\"description\":\"d\",\"acp_url\":"
+                              "\"http://127.0.0.1:1\",\"acp_type\":\"sync\"}");
+    cJSON *out = NULL;
+    ck_assert_int_eq(agx_client_request(c, "POST", "/agents/register", NULL, body, &out),
+                     AGENTEX_OK);
+    cJSON_Delete(body);
+    cJSON_Delete(out);
+    body = cJSON_Parse("{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":"
+                       "{\"name\":\"stream-task\"},\"id\":1}");
+    ck_assert_int_eq(agx_client_request(c, "POST", "/agents/name/s-agent/rpc", NULL, body, &out),
+                     AGENTEX_OK);
+    cJSON_Delete(body);
+    char task_id[64];
+    const char *tid = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(out, "result"), "id"));
+    ck_assert_ptr_nonnull(tid);
+    snprintf(task_id, sizeof task_id, "%s", tid);
+    cJSON_Delete(out);
+
+    subthread_t t;
+    memset(&t, 0, sizeof t);
+    pthread_mutex_init(&t.mu, NULL);
+    ck_assert_int_eq(adk_stream_new(d.base, task_id, &t.s), AGENTEX_OK);
+    adk_stream_on_connected(t.s, lcb_connected, &t);
+    adk_stream_on_update(t.s, lcb_update, &t);
+    adk_stream_on_task_updated(t.s, lcb_task, &t);
+    ck_assert_int_eq(pthread_create(&t.th, NULL, sub_main, &t), 0);
+    for (int i = 0; i < 500 && !seen_has(&t, "connected("); i++)
+        usleep(10000);
+    ck_assert(seen_has(&t, "connected("));
+
+    // the transport agentex_streamer_from_env derives from AGENTEX_BASE_URL
+    unsetenv("REDIS_URL");
+    unsetenv("AGENTEX_STREAM_WS_URL");
+    unsetenv("AGENTEX_STREAMING_MODE");
+    setenv("AGENTEX_BASE_URL", d.base, 1);
+    adk_streamer_t *s = NULL;
+    ck_assert_int_eq(adk_streamer_from_env(&s), AGENTEX_OK);
+    ck_assert_int_eq(adk_streamer_set_mode(s, ADK_STREAM_MODE_PER_TOKEN), AGENTEX_OK);
+    adk_content_t *init = md_text("");
+    adk_streaming_msg_t *m = NULL;
+    ck_assert_int_eq(adk_streaming_open(c, s, task_id, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_text(m, "Sunny, "), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_text(m, "21C"), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_close(m, NULL), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_publish_error(m), AGENTEX_OK);
+    char id[64];
+    snprintf(id, sizeof id, "%s", adk_message_id(adk_streaming_message(m)));
+    char want[512];
+    snprintf(want, sizeof want,
+             "start(%s,-,);delta(%s,Sunny, ,Sunny, );delta(%s,21C,Sunny, 21C);"
+             "done(%s,-,Sunny, 21C);",
+             id, id, id, id);
+    for (int i = 0; i < 500 && !seen_has(&t, want); i++)
+        usleep(10000);
+    ck_assert_msg(seen_has(&t, want), "subscriber saw: %s", t.seen.log.data);
+
+    char path[256];
+    snprintf(path, sizeof path, "/tasks/%s/complete", task_id);
+    body = cJSON_Parse("{\"reason\":\"answered\"}");
+    ck_assert_int_eq(agx_client_request(c, "POST", path, NULL, body, NULL), AGENTEX_OK);
+    cJSON_Delete(body);
+    pthread_join(t.th, NULL);
+    ck_assert_int_eq(t.result, AGENTEX_OK);
+    ck_assert(seen_has(&t, "task(COMPLETED);"));
+
+    adk_content_free(init);
+    adk_streaming_msg_free(m);
+    adk_streamer_free(s);
+    adk_stream_free(t.s);
+    agx_buf_free(&t.seen.log);
+    pthread_mutex_destroy(&t.mu);
+    agentex_client_free(c);
+    dev_stop(&d);
+}
+END_TEST
+
 Suite *streaming_suite(void)
 {
     Suite *s = suite_create("streaming");
@@ -1212,5 +1397,9 @@ Suite *streaming_suite(void)
     tcase_add_test(sub, test_stream_full_frame_and_by_name);
     tcase_add_test(sub, test_stream_stop_and_bad_args);
     suite_add_tcase(s, sub);
+    TCase *dev = tcase_create("devserver");
+    tcase_set_timeout(dev, 10);
+    tcase_add_test(dev, test_devserver_ws_publish_reaches_sse_subscriber);
+    suite_add_tcase(s, dev);
     return s;
 }
