@@ -56,7 +56,8 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_new_ws(const char *ws_u
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_from_env(adk_streamer_t **out);
 AGENTEX_API void adk_streamer_free(adk_streamer_t *s);
 
-/* Setters (any time; they apply to messages opened afterwards). */
+/* Setters: not synchronised, so call them before the streamer is shared between threads;
+ * a message takes the mode and coalescing settings when it is opened. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_set_mode(adk_streamer_t *s,
                                                                   adk_stream_mode_t mode);
 /* MAXLEN ~ maxlen on each XADD; 0 omits MAXLEN.  Negative: EINVAL. */
@@ -75,7 +76,8 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_set_timeout_ms(adk_stre
                                                                         long timeout_ms);
 AGENTEX_API adk_stream_mode_t adk_streamer_mode(const adk_streamer_t *s);
 
-/* Publishes one TaskMessageUpdate exactly as given (compact JSON text); the task id is
+/* Publishing is thread-safe: publishes from several threads are serialised on the one
+ * connection.  Publishes one TaskMessageUpdate exactly as given (compact JSON text); the task id is
  * update.parent_task_message.task_id (EINVAL when missing).  Blocks for one round trip. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_publish(adk_streamer_t *s,
                                                                  const cJSON *update);
