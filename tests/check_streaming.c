@@ -1088,6 +1088,25 @@ START_TEST(test_stream_gives_up_after_attempts)
 }
 END_TEST
 
+
+START_TEST(test_stream_silent_connection_is_reopened)
+{
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_delayed(fb, 3000, 200, ""); // says nothing for 3 s
+    fake_backend_push_raw(fb, SSE_HEAD F_CONNECTED F_TASK("TIMED_OUT"));
+    seen_t seen = {0};
+    adk_stream_t *s = sub_new(fb, &seen);
+    ck_assert_int_eq(adk_stream_set_idle_timeout_ms(s, 200), AGENTEX_OK);
+    ck_assert_int_eq(adk_stream_set_idle_timeout_ms(s, 0), AGENTEX_EINVAL);
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
+    ck_assert_str_eq(seen.log.data, "error(AGENTEX_ECONNECT);connected(" TASK ");task(TIMED_OUT);");
+    ck_assert_uint_eq(fake_backend_count(fb), 2);
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 START_TEST(test_stream_http_errors_are_final)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1404,6 +1423,7 @@ Suite *streaming_suite(void)
     tcase_add_test(sub, test_stream_reconnects_after_drop);
     tcase_add_test(sub, test_stream_gives_up_after_attempts);
     tcase_add_test(sub, test_stream_http_errors_are_final);
+    tcase_add_test(sub, test_stream_silent_connection_is_reopened);
     tcase_add_test(sub, test_stream_timeout_and_error_frame);
     tcase_add_test(sub, test_stream_full_frame_and_by_name);
     tcase_add_test(sub, test_stream_stop_and_bad_args);
