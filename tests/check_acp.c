@@ -1169,10 +1169,14 @@ START_TEST(test_run_stops_on_sigterm)
     ck_assert_int_eq(acp_server_set_listen(srv, "127.0.0.1", 0), AGENTEX_OK);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, run_main, srv), 0);
-    for (int i = 0; i < 500 && !acp_server_agent_id(srv); i++)
+    /* the port is published as soon as it is bound; /healthz answers once serving */
+    for (int i = 0; i < 500 && acp_server_port(srv) == 0; i++)
         msleep(10);
-    msleep(50);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", acp_server_port(srv));
+    resp_t r;
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0, NULL, &r), 200);
+    ck_assert_str_eq(r.body.data, "{\"status\":\"healthy\",\"agent_id\":\"" AGENT_ID "\"}");
+    resp_free(&r);
     char *b = event_body("1", TASK_ID, "before signal");
     rpc_expect(b, good_key, ACK("1"));
     free(b);
