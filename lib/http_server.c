@@ -80,6 +80,7 @@ struct agx_http_req {
     int fd;
     _Atomic int refs;
     _Atomic bool closed;
+    _Atomic bool resp_live; /* a responder reference is outstanding */
     conn_t *prev, *next;  /* h->conns */
     conn_t *dirty_next;   /* h->dirty */
     bool dirty;
@@ -922,6 +923,16 @@ static void resp_done(conn_t *c)
     if (rest && c->req_end)
         memmove(c->in, c->in + c->req_end, rest);
     c->in_len = rest;
+    if (c->in_cap > 256 * 1024 && c->in_len + c->pend.len < 4096) {
+        /* give back the room a large body needed */
+        char *small = agx_malloc(4096);
+        if (small) {
+            memcpy(small, c->in, c->in_len);
+            agx_free(c->in);
+            c->in = small;
+            c->in_cap = 4096;
+        }
+    }
     if (c->pend.len) {
         if (reserve(&c->in, &c->in_cap, c->in_len + c->pend.len + 1) < 0) {
             conn_kill(c);
@@ -963,6 +974,7 @@ static void dispatch(conn_t *c)
         return;
     }
     conn_ref(c); /* the responder */
+    atomic_store_explicit(&c->resp_live, true, memory_order_relaxed);
     h->cfg.on_request(c, h->cfg.userdata);
 }
 
@@ -980,6 +992,8 @@ static void process_input(conn_t *c)
 static void process_input_loop(conn_t *c)
 {
     agx_httpd_t *h = c->h;
+    if (h->stopping)
+        return; /* no new requests while the server drains */
     while (c->wsi && (c->state == ST_IDLE || c->state == ST_HEAD || c->state == ST_BODY)) {
         if (c->state == ST_IDLE) {
             size_t skip = 0; /* empty lines before a request line are ignored */
@@ -1399,24 +1413,23 @@ static void run_item(agx_httpd_t *h, qitem_t *it)
     conn_unref(c);
 }
 
+/* Runs the items queued so far.  One batch only: an item pushed meanwhile found the
+ * queue empty and woke the loop again, so a function that re-posts itself cannot starve
+ * the sockets. */
 static void drain_queue(agx_httpd_t *h)
 {
     shared_t *sh = h->sh;
-    for (;;) {
-        pthread_mutex_lock(&sh->mu);
-        qitem_t *it = sh->head;
-        sh->head = sh->tail = NULL;
-        pthread_mutex_unlock(&sh->mu);
-        if (!it)
-            break;
-        while (it) {
-            qitem_t *n = it->next;
-            run_item(h, it);
-            agx_free(it);
-            it = n;
-        }
-        flush_dirty(h);
+    pthread_mutex_lock(&sh->mu);
+    qitem_t *it = sh->head;
+    sh->head = sh->tail = NULL;
+    pthread_mutex_unlock(&sh->mu);
+    while (it) {
+        qitem_t *n = it->next;
+        run_item(h, it);
+        agx_free(it);
+        it = n;
     }
+    flush_dirty(h);
 }
 
 /* Pushes an item; on refusal frees it and returns -1 (the caller drops its reference). */
@@ -1888,15 +1901,13 @@ agentex_err_t agx_httpd_run(agx_httpd_t *h)
 
     /* stop: no new connections, no new items; write what is queued (bounded) */
     h->stopping = true;
-    if (h->lwsi) {
-        lws_set_timeout(h->lwsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    }
+    if (h->lwsi) /* closes the listening socket now (we are outside its callback) */
+        lws_set_timeout(h->lwsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
     pthread_mutex_lock(&sh->mu);
     sh->stopped = true;
     pthread_mutex_unlock(&sh->mu);
     drain_queue(h);
     int64_t until = now_ms() + STOP_DRAIN_MS;
-    lws_service(h->ctx, 0); /* lets the listener close */
     while (any_output(h) && now_ms() < until)
         if (lws_service(h->ctx, 0) < 0)
             break;
@@ -1907,6 +1918,7 @@ agentex_err_t agx_httpd_run(agx_httpd_t *h)
     lws_context_destroy(h->ctx); /* closes every connection (RAW_CLOSE) */
     h->ctx = NULL;
     drain_queue(h); /* items pushed cannot exist now, but be thorough */
+    atomic_store_explicit(&sh->svc_valid, false, memory_order_release);
     return AGENTEX_OK;
 }
 
@@ -2056,6 +2068,11 @@ void *agx_http_req_userdata(const agx_http_req_t *r) { return r ? r->userdata : 
 static int emit(conn_t *c, const char *head, size_t hl, const char *body, size_t bl,
                 const char *tail, size_t tl, unsigned flags)
 {
+    /* a second end of the same responder would drop a reference it does not own */
+    if ((flags & QI_END) && !atomic_exchange(&c->resp_live, false)) {
+        AGX_WARN("httpd: a request was answered twice; the second answer is ignored");
+        return -1;
+    }
     if (on_svc_thread(c->sh)) {
         int rc = -1;
         if (c->wsi && !atomic_load(&c->closed)) {
