@@ -227,7 +227,7 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299) {
-        snprintf(errbuf, errlen, "%s error '%ld' for url '%s'",
+        snprintf(errbuf, errlen, "%s error '%ld' for url '%.900s'",
                  status >= 500 ? "Server" : "Client", status, url);
         goto out;
     }
