@@ -1020,9 +1020,13 @@ START_TEST(rpc_cancel_interrupt_and_rules)
     char *ackb = ack("TASK_INTERRUPT", f.task_id);
     fake_backend_push(f.fb, 200, ackb);
     free(ackb);
-    cJSON *env = rpc("demo-agent", "task/interrupt", params, NULL);
+    cJSON *env = rpc("demo-agent", "task/interrupt", params, "x-agent-api-key: spoofed");
     ck_assert_str_eq(js(rpc_result(env), "status"), "RUNNING");
     cJSON_Delete(env);
+    /* the client's credential headers are never forwarded; the agent's key is */
+    ck_assert_str_eq(fake_request_header(fake_backend_request(f.fb, 2), "x-agent-api-key"), f.key);
+    ck_assert_str_ne(fake_request_header(fake_backend_request(f.fb, 2), "x-request-id"),
+                     fake_request_header(fake_backend_request(f.fb, 1), "x-request-id"));
     /* cancel, agent error: status unchanged */
     snprintf(params, sizeof params, "{\"task_name\":\"job\"}");
     char err[512];
@@ -1136,9 +1140,11 @@ START_TEST(rpc_message_send_sync_agent)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.ctype, "application/x-ndjson");
     int lines = 0;
-    char *save = NULL;
     char *copy = strdup(r.body);
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = copy, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
         cJSON *l = cJSON_Parse(line);
         ck_assert_ptr_nonnull(l);
         ck_assert_str_eq(js(l, "id"), "s1");
@@ -1186,6 +1192,7 @@ typedef struct sse {
     char url[512];
     bool finished;
     CURLcode rc;
+    char ctype[128];
 } sse_t;
 
 static void *sse_main(void *arg)
@@ -1198,6 +1205,11 @@ static void *sse_main(void *arg)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->buf);
     CURLcode rc = curl_easy_perform(c);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->ctype, sizeof s->ctype, "%s", ct ? ct : "");
+    pthread_mutex_unlock(&s->mu);
     curl_easy_cleanup(c);
     pthread_mutex_lock(&s->mu);
     s->rc = rc;
@@ -1279,6 +1291,7 @@ START_TEST(sse_stream_frames)
     ck_assert(sse_wait(&s, "\"status\":\"COMPLETED\"", 3000));
     ck_assert(sse_finished(&s, 3000));
     ck_assert_int_eq(s.rc, CURLE_OK);
+    ck_assert_str_eq(s.ctype, "text/event-stream");
     pthread_mutex_lock(&s.mu);
     size_t len = s.buf.len;
     ck_assert(len > 2 && strcmp(s.buf.data + len - 2, "\n\n") == 0);
@@ -1328,7 +1341,7 @@ END_TEST
 
 static int ws_connect(const char *path, char *status_line, size_t sl)
 {
-    int port = atoi(strrchr(g_base, ':') + 1);
+    int port = (int)strtol(strrchr(g_base, ':') + 1, NULL, 10);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
