@@ -175,6 +175,7 @@ struct agx_httpd {
     int port;
     _Atomic bool stop;
     bool stopping;
+    bool accept_paused;
     bool ran;
     pthread_t thread;
     bool thread_started;
@@ -1542,8 +1543,17 @@ static void accept_all(agx_httpd_t *h)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* the listener stays readable: stop watching it until the next tick,
+                 * or the loop would spin */
+                AGX_WARN("httpd: accept: %s; pausing accepts", strerror(errno));
+                if (!h->accept_paused && h->lwsi) {
+                    h->accept_paused = true;
+                    lws_rx_flow_control(h->lwsi, 0);
+                }
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 AGX_WARN("httpd: accept: %s", strerror(errno));
+            }
             return;
         }
         if (h->stopping) {
@@ -1663,6 +1673,10 @@ static void sweep(lws_sorted_usec_list_t *sul)
         }
     }
     flush_dirty(h);
+    if (h->accept_paused && h->lwsi && !h->stopping) {
+        h->accept_paused = false;
+        lws_rx_flow_control(h->lwsi, 1);
+    }
     lws_sul_schedule(h->ctx, 0, &h->sul, sweep, h->tick_ms * LWS_US_PER_MS);
 }
 
