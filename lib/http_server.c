@@ -50,6 +50,7 @@
 #define MAX_HEAD_BYTES (64 * 1024) /* request line + headers */
 #define MAX_HEADERS 128
 #define MAX_PEND_BYTES (256 * 1024) /* pipelined input buffered while a request is active */
+#define MAX_OUT_BYTES ((size_t)64 << 20) /* unsent output before a reader counts as gone */
 #define LINGER_MS 1000
 #define STOP_DRAIN_MS 2000
 #define ACCEPT_BATCH 64
@@ -107,6 +108,7 @@ struct agx_http_req {
     bool close_after; /* close once out is written */
     bool lingering;   /* half-closed, waiting (bounded) for the peer to close */
     bool in_process;  /* process_input is on the stack */
+    bool method_checked;
 
     /* the current request */
     const char *method, *path, *query;
@@ -353,8 +355,19 @@ static int out_append(conn_t *c, const char *data, size_t n)
 {
     if (c->lingering)
         return -1;
-    if (c->out_off == c->out_len)
+    if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
+    } else if (c->out_off > 65536 && c->out_off > c->out_len / 2) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    if (c->out_len - c->out_off + n > MAX_OUT_BYTES) {
+        AGX_WARN("httpd: peer %s reads too slowly (%zu bytes queued); closing", c->peer,
+                 c->out_len - c->out_off);
+        conn_kill(c);
+        return -1;
+    }
     if (reserve(&c->out, &c->out_cap, c->out_len + n) < 0) {
         AGX_ERROR("httpd: out of memory for a response; closing the connection");
         conn_kill(c);
@@ -767,6 +780,7 @@ static int parse_head(conn_t *c, size_t end, const char **detail)
 static void reset_request(conn_t *c)
 {
     c->hdr_scan = 0;
+    c->method_checked = false;
     c->body_start = c->req_end = 0;
     c->clen = 0;
     c->chunked = c->expect_continue = c->sent_continue = false;
@@ -1014,13 +1028,14 @@ static void process_input_loop(conn_t *c)
             if (!end) {
                 if (c->in_len > MAX_HEAD_BYTES)
                     send_error(c, 431, "Request header too large");
-                else if (c->hdr_scan == c->in_len && c->in_len >= 16 &&
-                         !memchr(c->in, '\n', c->in_len)) {
-                    /* reject an obviously bad request line early */
+                else if (!c->method_checked && c->in_len >= 33) {
+                    /* reject what cannot be a request line early (once per request):
+                     * the method is a token of at most 32 characters, then a space */
+                    c->method_checked = true;
                     size_t i = 0;
-                    while (i < c->in_len && is_tchar((unsigned char)c->in[i]))
+                    while (i < 33 && is_tchar((unsigned char)c->in[i]))
                         i++;
-                    if (i == 0 || (i < c->in_len && c->in[i] != ' '))
+                    if (i == 0 || c->in[i] != ' ')
                         send_error(c, 400, "Bad request");
                 }
                 return;
