@@ -530,59 +530,15 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen)
 
 /* ---- jobs ----------------------------------------------------------------------------- */
 
-struct job {
-    dsrv_t *d;
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void *job_main(void *p)
+int dev_spawn(dsrv_t *d, agx_job_fn fn, void *arg)
 {
-    struct job *j = p;
-    dsrv_t *d = j->d;
-    j->fn(j->arg);
-    free(j);
-    pthread_mutex_lock(&d->jobmu);
-    d->jobs--;
-    pthread_cond_broadcast(&d->jobcv);
-    pthread_mutex_unlock(&d->jobmu);
-    return NULL;
-}
-
-int dev_spawn(dsrv_t *d, void (*fn)(void *), void *arg)
-{
-    struct job *j = malloc(sizeof *j);
-    if (!j)
-        return -1;
-    j->d = d;
-    j->fn = fn;
-    j->arg = arg;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_mutex_lock(&d->jobmu);
-    d->jobs++;
-    pthread_mutex_unlock(&d->jobmu);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, job_main, j);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        free(j);
-        pthread_mutex_lock(&d->jobmu);
-        d->jobs--;
-        pthread_cond_broadcast(&d->jobcv);
-        pthread_mutex_unlock(&d->jobmu);
-        return -1;
-    }
-    return 0;
+    return agx_pool_submit(d->pool, NULL, fn, arg) == AGENTEX_OK ? 0 : -1;
 }
 
 void dev_wait_jobs(dsrv_t *d)
 {
-    pthread_mutex_lock(&d->jobmu);
-    while (d->jobs > 0)
-        pthread_cond_wait(&d->jobcv, &d->jobmu);
-    pthread_mutex_unlock(&d->jobmu);
+    if (d->pool)
+        agx_pool_shutdown(d->pool);
 }
 
 /* ---- logging --------------------------------------------------------------------------- */
