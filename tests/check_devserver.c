@@ -23,6 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentex/client.h"
+#include "agentex/events.h"
+#include "agentex/messages.h"
+#include "agentex/tracker.h"
+#include "agentex/types.h"
 #include "support/fake_backend.h"
 
 /* ---- the server process ----------------------------------------------------------------- */
@@ -1565,6 +1570,66 @@ START_TEST(shutdown_with_streams_and_rpc_in_flight)
 }
 END_TEST
 
+
+/* ---- the SDK's adk calls against agentex-dev ---------------------------------------------------- */
+
+START_TEST(sdk_adk_calls_roundtrip)
+{
+    agentfix_t f;
+    async_agent_with_task(&f);
+    char *ackb = ack("EVENT_SEND", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    char params[256];
+    snprintf(params, sizeof params,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"q\"}}",
+             f.task_id);
+    cJSON *env = rpc("demo-agent", "event/send", params, NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(g_base, &c), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_agent_api_key(c, f.key), AGENTEX_OK);
+    adk_content_t *txt = NULL;
+    ck_assert_int_eq(adk_content_text_new(ADK_AUTHOR_AGENT, "from the sdk", &txt), AGENTEX_OK);
+    adk_message_t *m = NULL;
+    ck_assert_int_eq(adk_messages_create(c, f.task_id, txt, ADK_STREAMING_IN_PROGRESS, ADK_TIME_NONE, &m),
+                     AGENTEX_OK);
+    ck_assert_uint_eq(strlen(adk_message_id(m)), 24);
+    adk_message_t *m2 = NULL;
+    ck_assert_int_eq(adk_messages_update(c, f.task_id, adk_message_id(m), txt, ADK_STREAMING_DONE, &m2),
+                     AGENTEX_OK);
+    ck_assert_str_eq(adk_content_text(adk_message_content(m2)), "from the sdk");
+    adk_message_list_t *ml = NULL;
+    ck_assert_int_eq(adk_messages_list(c, f.task_id, NULL, &ml), AGENTEX_OK);
+    ck_assert_uint_eq(adk_message_list_count(ml), 1);
+    adk_message_list_free(ml);
+    adk_message_free(m2);
+    adk_message_free(m);
+    adk_content_free(txt);
+
+    adk_event_list_t *el = NULL;
+    ck_assert_int_eq(adk_events_list(c, f.task_id, f.agent_id, NULL, 100, &el), AGENTEX_OK);
+    ck_assert_uint_eq(adk_event_list_count(el), 1);
+    char evid[64];
+    snprintf(evid, sizeof evid, "%s", adk_event_id(adk_event_list_at(el, 0)));
+    adk_event_list_free(el);
+    adk_tracker_t *t = NULL;
+    ck_assert_int_eq(adk_tracker_get_by_task_and_agent(c, f.task_id, f.agent_id, &t), AGENTEX_OK);
+    adk_tracker_t *t2 = NULL;
+    ck_assert_int_eq(adk_tracker_update(c, adk_tracker_id(t), evid, "READY", NULL, false, &t2), AGENTEX_OK);
+    ck_assert_str_eq(adk_tracker_last_processed_event_id(t2), evid);
+    ck_assert_int_eq(adk_events_list(c, f.task_id, f.agent_id, evid, 0, &el), AGENTEX_OK);
+    ck_assert_uint_eq(adk_event_list_count(el), 0);
+    adk_event_list_free(el);
+    adk_tracker_free(t2);
+    adk_tracker_free(t);
+    agentex_client_free(c);
+    fake_backend_stop(f.fb);
+}
+END_TEST
+
 /* ---- persistence and errors --------------------------------------------------------------------- */
 
 START_TEST(restart_with_db_keeps_data)
@@ -1697,6 +1762,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_event_send_persist_before_deliver);
     tcase_add_test(tc, rpc_cancel_interrupt_and_rules);
     tcase_add_test(tc, rpc_message_send_sync_agent);
+    tcase_add_test(tc, sdk_adk_calls_roundtrip);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");
