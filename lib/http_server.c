@@ -26,7 +26,7 @@
  * lock live in a separately counted `shared_t`, so a responder finishing after
  * agx_httpd_free still has a valid lock to look at.
  */
-#define _GNU_SOURCE 1 /* accept4 */
+#define _GNU_SOURCE 1 /* accept4, GNU strerror_r */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1561,13 +1561,15 @@ static void accept_all(agx_httpd_t *h)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* the listener stays readable: stop watching it until the next tick,
                  * or the loop would spin */
-                AGX_WARN("httpd: accept: %s; pausing accepts", strerror(errno));
+                char eb[64];
+                AGX_WARN("httpd: accept: %s; pausing accepts", strerror_r(errno, eb, sizeof eb));
                 if (!h->accept_paused && h->lwsi) {
                     h->accept_paused = true;
                     lws_rx_flow_control(h->lwsi, 0);
                 }
             } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                AGX_WARN("httpd: accept: %s", strerror(errno));
+                char eb[64];
+                AGX_WARN("httpd: accept: %s", strerror_r(errno, eb, sizeof eb));
             }
             return;
         }
@@ -1833,7 +1835,9 @@ agentex_err_t agx_httpd_new(const agx_httpd_config_t *cfg, agx_httpd_t **out)
 
     h->lfd = bind_listener(h->host, cfg->port, &h->port);
     if (h->lfd < 0) {
-        AGX_ERROR("httpd: cannot listen on %s:%d: %s", h->host, cfg->port, strerror(errno));
+        char eb[64];
+        AGX_ERROR("httpd: cannot listen on %s:%d: %s", h->host, cfg->port,
+                  strerror_r(errno, eb, sizeof eb));
         err = AGENTEX_EIO;
         goto fail;
     }
