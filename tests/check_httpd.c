@@ -770,6 +770,48 @@ START_TEST(test_httpd_out_of_fds_pauses_accept_then_recovers)
 }
 END_TEST
 
+static void big_or_echo(agx_http_req_t *r, void *ud)
+{
+    (void)ud;
+    if (strcmp(agx_http_req_path(r), "/big") == 0) {
+        size_t n = 16u << 20;
+        char *b = malloc(n);
+        memset(b, 'b', n);
+        agx_http_respond(r, 200, "text/plain", NULL, b, n);
+        free(b);
+        return;
+    }
+    echo_respond(r);
+}
+
+START_TEST(test_httpd_slow_reader_does_not_block_others)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = big_or_echo;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int slow = raw_connect();
+    const char big[] = "GET /big HTTP/1.1\r\n\r\n";
+    raw_send(slow, big, sizeof big - 1); /* and never read the 16 MiB */
+    msleep(50);
+    CURL *c = curl_easy_init();
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert_int_eq(curl_req(c, "GET", "/quick", NULL, NULL, &out, NULL), 200);
+    ck_assert_str_eq(out.data, "GET /quick\n\n");
+    curl_easy_cleanup(c);
+    /* the slow reader gets all of it eventually */
+    agx_buf_reset(&out);
+    raw_read(slow, &out, (16u << 20) + 80, 8000);
+    ck_assert_uint_gt(out.len, 16u << 20);
+    ck_assert_ptr_nonnull(strstr(out.data, "Content-Length: 16777216\r\n"));
+    close(slow);
+    agx_buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_httpd_client_disconnect_mid_stream)
 {
     mode = M_DISCONNECT;
@@ -1171,6 +1213,7 @@ Suite *httpd_suite(void)
                         (int)(sizeof bad_inputs / sizeof bad_inputs[0]));
     tcase_add_test(tc, test_httpd_survives_random_garbage);
     tcase_add_test(tc, test_httpd_out_of_fds_pauses_accept_then_recovers);
+    tcase_add_test(tc, test_httpd_slow_reader_does_not_block_others);
     tcase_add_test(tc, test_httpd_client_disconnect_mid_stream);
     tcase_add_test(tc, test_httpd_stop_with_request_in_flight);
     tcase_add_test(tc, test_httpd_run_on_caller_thread_until_stop);
