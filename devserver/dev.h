@@ -23,6 +23,7 @@
 
 #include "http_server.h"
 #include "internal.h"
+#include "pool.h"
 
 #define DEV_VERSION "0.1.0"
 
@@ -38,10 +39,9 @@ typedef struct dsrv {
     long ping_interval_ms;
     long rpc_timeout_ms;
     atomic_bool stopping;
-    /* job threads */
-    pthread_mutex_t jobmu;
-    pthread_cond_t jobcv;
-    int jobs;
+    /* outbound work (agent calls) */
+    agx_pool_t *pool;
+    long workers;
     /* health thread */
     pthread_t health_thread;
     bool health_started;
@@ -83,8 +83,9 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen);
 /* Query parameter helpers: 0 ok (default used when absent), -1 bad value. */
 int dev_query_int(agx_http_req_t *r, const char *name, long def, long min, long max, long *out);
 
-/* Runs fn(arg) on a new thread; counted so that shutdown can wait. -1 on failure. */
-int dev_spawn(dsrv_t *d, void (*fn)(void *), void *arg);
+/* Runs fn(wctx, arg) on the worker pool (wctx: the worker's CURL handle).  -1 on
+ * failure (the job will not run).  dev_wait_jobs runs what is queued and joins. */
+int dev_spawn(dsrv_t *d, agx_job_fn fn, void *arg);
 void dev_wait_jobs(dsrv_t *d);
 
 /* ---- store.c --------------------------------------------------------------------- */

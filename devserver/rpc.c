@@ -27,6 +27,7 @@ typedef struct rpcjob {
     cJSON *agent;  /* stored entity */
     char key[129]; /* agent api key */
     char request_id[33];
+    CURL *curl;     /* the worker's handle (connections reused), or NULL */
     bool streaming; /* client asked message/send with stream:true */
     bool stream_open;
 } rpcjob_t;
@@ -187,7 +188,9 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     }
     snprintf(line, sizeof line, "x-request-id: %s", j->request_id);
     h = curl_slist_append(h, line);
-    CURL *c = curl_easy_init();
+    CURL *c = j->curl ? j->curl : curl_easy_init();
+    if (j->curl)
+        curl_easy_reset(c);
     xfer_t x = {.on_line = on_line, .ctx = ctx};
     agx_buf_init(&x.buf);
     char cerr[CURL_ERROR_SIZE] = "";
@@ -227,7 +230,7 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299) {
-        snprintf(errbuf, errlen, "%s error '%ld' for url '%s'",
+        snprintf(errbuf, errlen, "%s error '%ld' for url '%.900s'",
                  status >= 500 ? "Server" : "Client", status, url);
         goto out;
     }
@@ -272,8 +275,10 @@ out:
         dev_log(AGENTEX_LOG_DEBUG, "delivered %s to %s", method, url);
     agx_buf_free(&x.buf);
     curl_slist_free_all(h);
-    if (c)
+    if (c && c != j->curl)
         curl_easy_cleanup(c);
+    else if (c)
+        curl_easy_reset(c); /* drop pointers to this call's buffers; connections stay */
     cJSON_free(body);
     return rc ? -1 : 0;
 }
@@ -1028,9 +1033,10 @@ static void job_free(rpcjob_t *j)
     free(j);
 }
 
-static void rpc_job(void *arg)
+static void rpc_job(void *wctx, void *arg)
 {
     rpcjob_t *j = arg;
+    j->curl = wctx;
     dsrv_t *d = j->d;
     char msg[700];
     dev_lock(d);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dev.h"
@@ -95,16 +94,34 @@ void dev_object_id(char out[25])
 
 void dev_iso_time(int64_t us, char out[40])
 {
-    time_t secs = (time_t)(us / 1000000);
+    int64_t secs = us / 1000000;
     long frac = (long)(us % 1000000);
     if (frac < 0) {
         frac += 1000000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    int64_t days = secs / 86400;
+    long rem = (long)(secs % 86400);
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    /* civil from days (Howard Hinnant) */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2)
+        y++;
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%04lld-%02lld-%02lldT%02ld:%02ld:%02ld.%06ldZ", (long long)y,
+             (long long)m, (long long)d, rem / 3600, (rem / 60) % 60, rem % 60, frac);
+    snprintf(out, 40, "%.39s", tmp);
 }
 
 static int digits(const char **p, int n, int *out)
@@ -513,59 +530,15 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen)
 
 /* ---- jobs ----------------------------------------------------------------------------- */
 
-struct job {
-    dsrv_t *d;
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void *job_main(void *p)
+int dev_spawn(dsrv_t *d, agx_job_fn fn, void *arg)
 {
-    struct job *j = p;
-    dsrv_t *d = j->d;
-    j->fn(j->arg);
-    free(j);
-    pthread_mutex_lock(&d->jobmu);
-    d->jobs--;
-    pthread_cond_broadcast(&d->jobcv);
-    pthread_mutex_unlock(&d->jobmu);
-    return NULL;
-}
-
-int dev_spawn(dsrv_t *d, void (*fn)(void *), void *arg)
-{
-    struct job *j = malloc(sizeof *j);
-    if (!j)
-        return -1;
-    j->d = d;
-    j->fn = fn;
-    j->arg = arg;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_mutex_lock(&d->jobmu);
-    d->jobs++;
-    pthread_mutex_unlock(&d->jobmu);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, job_main, j);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        free(j);
-        pthread_mutex_lock(&d->jobmu);
-        d->jobs--;
-        pthread_cond_broadcast(&d->jobcv);
-        pthread_mutex_unlock(&d->jobmu);
-        return -1;
-    }
-    return 0;
+    return agx_pool_submit(d->pool, NULL, fn, arg) == AGENTEX_OK ? 0 : -1;
 }
 
 void dev_wait_jobs(dsrv_t *d)
 {
-    pthread_mutex_lock(&d->jobmu);
-    while (d->jobs > 0)
-        pthread_cond_wait(&d->jobcv, &d->jobmu);
-    pthread_mutex_unlock(&d->jobmu);
+    if (d->pool)
+        agx_pool_shutdown(d->pool);
 }
 
 /* ---- logging --------------------------------------------------------------------------- */

@@ -1326,6 +1326,8 @@ static void barrier_fn(void *arg)
     pthread_mutex_unlock(&b->mu);
 }
 
+static void noop_fn(void *arg) { (void)arg; }
+
 static void *supervisor_main(void *arg)
 {
     acp_server_t *s = arg;
@@ -1346,6 +1348,8 @@ static void *supervisor_main(void *arg)
     }
     agx_pool_shutdown(s->pool);
     agx_httpd_stop(s->httpd);
+    /* a queued no-op wakes the service loop at once (lws_cancel_service) */
+    (void)agx_httpd_post(s->httpd, noop_fn, NULL);
     return NULL;
 }
 

@@ -26,7 +26,7 @@
  * lock live in a separately counted `shared_t`, so a responder finishing after
  * agx_httpd_free still has a valid lock to look at.
  */
-#define _GNU_SOURCE 1 /* accept4 */
+#define _GNU_SOURCE 1 /* accept4, GNU strerror_r */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +50,7 @@
 #define MAX_HEAD_BYTES (64 * 1024) /* request line + headers */
 #define MAX_HEADERS 128
 #define MAX_PEND_BYTES (256 * 1024) /* pipelined input buffered while a request is active */
+#define MAX_OUT_BYTES ((size_t)64 << 20) /* unsent output before a reader counts as gone */
 #define LINGER_MS 1000
 #define STOP_DRAIN_MS 2000
 #define ACCEPT_BATCH 64
@@ -107,6 +108,7 @@ struct agx_http_req {
     bool close_after; /* close once out is written */
     bool lingering;   /* half-closed, waiting (bounded) for the peer to close */
     bool in_process;  /* process_input is on the stack */
+    bool method_checked;
 
     /* the current request */
     const char *method, *path, *query;
@@ -175,6 +177,7 @@ struct agx_httpd {
     int port;
     _Atomic bool stop;
     bool stopping;
+    bool accept_paused;
     bool ran;
     pthread_t thread;
     bool thread_started;
@@ -352,8 +355,19 @@ static int out_append(conn_t *c, const char *data, size_t n)
 {
     if (c->lingering)
         return -1;
-    if (c->out_off == c->out_len)
+    if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
+    } else if (c->out_off > 65536 && c->out_off > c->out_len / 2) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    if (c->out_len - c->out_off + n > MAX_OUT_BYTES) {
+        AGX_WARN("httpd: peer %s reads too slowly (%zu bytes queued); closing", c->peer,
+                 c->out_len - c->out_off);
+        conn_kill(c);
+        return -1;
+    }
     if (reserve(&c->out, &c->out_cap, c->out_len + n) < 0) {
         AGX_ERROR("httpd: out of memory for a response; closing the connection");
         conn_kill(c);
@@ -766,6 +780,7 @@ static int parse_head(conn_t *c, size_t end, const char **detail)
 static void reset_request(conn_t *c)
 {
     c->hdr_scan = 0;
+    c->method_checked = false;
     c->body_start = c->req_end = 0;
     c->clen = 0;
     c->chunked = c->expect_continue = c->sent_continue = false;
@@ -1013,13 +1028,14 @@ static void process_input_loop(conn_t *c)
             if (!end) {
                 if (c->in_len > MAX_HEAD_BYTES)
                     send_error(c, 431, "Request header too large");
-                else if (c->hdr_scan == c->in_len && c->in_len >= 16 &&
-                         !memchr(c->in, '\n', c->in_len)) {
-                    /* reject an obviously bad request line early */
+                else if (!c->method_checked && c->in_len >= 33) {
+                    /* reject what cannot be a request line early (once per request):
+                     * the method is a token of at most 32 characters, then a space */
+                    c->method_checked = true;
                     size_t i = 0;
-                    while (i < c->in_len && is_tchar((unsigned char)c->in[i]))
+                    while (i < 33 && is_tchar((unsigned char)c->in[i]))
                         i++;
-                    if (i == 0 || (i < c->in_len && c->in[i] != ' '))
+                    if (i == 0 || c->in[i] != ' ')
                         send_error(c, 400, "Bad request");
                 }
                 return;
@@ -1542,8 +1558,19 @@ static void accept_all(agx_httpd_t *h)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                AGX_WARN("httpd: accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* the listener stays readable: stop watching it until the next tick,
+                 * or the loop would spin */
+                char eb[64];
+                AGX_WARN("httpd: accept: %s; pausing accepts", strerror_r(errno, eb, sizeof eb));
+                if (!h->accept_paused && h->lwsi) {
+                    h->accept_paused = true;
+                    lws_rx_flow_control(h->lwsi, 0);
+                }
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                char eb[64];
+                AGX_WARN("httpd: accept: %s", strerror_r(errno, eb, sizeof eb));
+            }
             return;
         }
         if (h->stopping) {
@@ -1663,6 +1690,10 @@ static void sweep(lws_sorted_usec_list_t *sul)
         }
     }
     flush_dirty(h);
+    if (h->accept_paused && h->lwsi && !h->stopping) {
+        h->accept_paused = false;
+        lws_rx_flow_control(h->lwsi, 1);
+    }
     lws_sul_schedule(h->ctx, 0, &h->sul, sweep, h->tick_ms * LWS_US_PER_MS);
 }
 
@@ -1804,7 +1835,9 @@ agentex_err_t agx_httpd_new(const agx_httpd_config_t *cfg, agx_httpd_t **out)
 
     h->lfd = bind_listener(h->host, cfg->port, &h->port);
     if (h->lfd < 0) {
-        AGX_ERROR("httpd: cannot listen on %s:%d: %s", h->host, cfg->port, strerror(errno));
+        char eb[64];
+        AGX_ERROR("httpd: cannot listen on %s:%d: %s", h->host, cfg->port,
+                  strerror_r(errno, eb, sizeof eb));
         err = AGENTEX_EIO;
         goto fail;
     }

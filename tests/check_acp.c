@@ -6,6 +6,9 @@
  * from the test process, the agent registers with the in-process fake backend.
  */
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -822,6 +825,12 @@ START_TEST(test_worker_client_uses_agent_key)
                        "{\"id\":\"m1\",\"task_id\":\"" TASK_ID "\",\"content\":{\"type\":"
                        "\"text\",\"author\":\"agent\",\"content\":\"Welcome!\"},"
                        "\"streaming_status\":null}");
+    /* a fresh server that reads the client settings from the environment */
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+    setenv("AGENTEX_CUSTOM_HEADERS", "X-Team: blue\nX-Env:  dev ", 1);
+    setenv("AGENTEX_SDK_API_KEY", "sdk-123", 1);
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    server_config(srv, true);
     ck_assert_int_eq(acp_server_on_task_create(srv, on_create_posts, NULL), AGENTEX_OK);
     start_server(srv);
     char *b = simple_body("task/create", ID_CREATE, TASK_ID);
@@ -833,6 +842,9 @@ START_TEST(test_worker_client_uses_agent_key)
     const fake_request_t *q = fake_backend_request(fb, 1);
     ck_assert_str_eq(q->path, "/messages");
     ck_assert_str_eq(fake_request_header(q, "x-agent-api-key"), KEY);
+    ck_assert_str_eq(fake_request_header(q, "x-team"), "blue");
+    ck_assert_str_eq(fake_request_header(q, "x-env"), "dev");
+    ck_assert_str_eq(fake_request_header(q, "authorization"), "Bearer sdk-123");
     ck_assert_ptr_nonnull(strstr(q->body, "Welcome!"));
 }
 END_TEST
@@ -1169,10 +1181,14 @@ START_TEST(test_run_stops_on_sigterm)
     ck_assert_int_eq(acp_server_set_listen(srv, "127.0.0.1", 0), AGENTEX_OK);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, run_main, srv), 0);
-    for (int i = 0; i < 500 && !acp_server_agent_id(srv); i++)
+    /* the port is published as soon as it is bound; /healthz answers once serving */
+    for (int i = 0; i < 500 && acp_server_port(srv) == 0; i++)
         msleep(10);
-    msleep(50);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", acp_server_port(srv));
+    resp_t r;
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0, NULL, &r), 200);
+    ck_assert_str_eq(r.body.data, "{\"status\":\"healthy\",\"agent_id\":\"" AGENT_ID "\"}");
+    resp_free(&r);
     char *b = event_body("1", TASK_ID, "before signal");
     rpc_expect(b, good_key, ACK("1"));
     free(b);
@@ -1303,6 +1319,227 @@ START_TEST(test_message_send_errors)
 }
 END_TEST
 
+/* ---- the example programs, run as child processes against the fake backend ---- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t example_pid;
+
+/* Starts build/<variant>/examples/<name> registered with the fake backend; waits until
+ * /healthz shows the agent id. */
+static void example_start(const char *name, const char *type)
+{
+    const char *dir = getenv("AGX_BUILD_DIR");
+    char path[512], port[16];
+    snprintf(path, sizeof path, "%s/examples/%s", dir ? dir : "build/asan", name);
+    ck_assert_msg(access(path, X_OK) == 0, "%s not built", path);
+    int p = free_port();
+    snprintf(port, sizeof port, "%d", p);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", p);
+    example_pid = fork();
+    ck_assert_int_ge(example_pid, 0);
+    if (example_pid == 0) {
+        setenv("AGENT_NAME", "demo-agent", 1);
+        setenv("ACP_URL", "http://127.0.0.1", 1);
+        setenv("ACP_PORT", port, 1);
+        setenv("ACP_TYPE", type, 1);
+        setenv("AGENTEX_BASE_URL", fake_backend_url(fb), 1);
+        setenv("AGENTEX_LOG_LEVEL", "error", 1);
+        execl(path, name, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 300; i++) {
+        msleep(20);
+        curl_easy_reset(curl);
+        char url[128];
+        snprintf(url, sizeof url, "%s/healthz", base);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 500L);
+        if (curl_easy_perform(curl) == CURLE_OK)
+            return;
+    }
+    ck_abort_msg("%s did not come up", name);
+}
+
+/* SIGTERM; the example must drain and exit 0. */
+static void example_stop(void)
+{
+    ck_assert_int_eq(kill(example_pid, SIGTERM), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(example_pid, &status, 0), example_pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+}
+
+/* The first recorded request to method+path at or after index from; NULL if none. */
+static const fake_request_t *find_req(const char *method, const char *path, size_t from,
+                                      size_t *at)
+{
+    for (size_t i = from; i < fake_backend_count(fb); i++) {
+        const fake_request_t *q = fake_backend_request(fb, i);
+        if (strcmp(q->method, method) == 0 && strcmp(q->path, path) == 0) {
+            if (at)
+                *at = i;
+            return q;
+        }
+    }
+    return NULL;
+}
+
+static const fake_request_t *wait_req(const char *method, const char *path, size_t from)
+{
+    for (int i = 0; i < 250; i++) {
+        const fake_request_t *q = find_req(method, path, from, NULL);
+        if (q)
+            return q;
+        msleep(20);
+    }
+    return NULL;
+}
+
+#define MSG_REPLY                                                                              \
+    "{\"id\":\"m1\",\"task_id\":\"" TASK_ID "\",\"content\":{\"type\":\"text\",\"author\":"   \
+    "\"agent\",\"content\":\"x\"},\"streaming_status\":null}"
+
+START_TEST(test_example_echo_agent)
+{
+    fake_backend_route(fb, "POST", "/messages", 200, MSG_REPLY);
+    example_start("echo_agent", "async");
+    char *b = simple_body("task/create", ID_CREATE, TASK_ID);
+    rpc_expect(b, good_key, ACK(ID_CREATE));
+    free(b);
+    const fake_request_t *q = wait_req("POST", "/messages", 0);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_nonnull(strstr(q->body, "Welcome!"));
+    ck_assert_str_eq(fake_request_header(q, "x-agent-api-key"), KEY);
+    size_t at = 0;
+    ck_assert_ptr_nonnull(find_req("POST", "/messages", 0, &at));
+    b = event_body(ID_EVENT, TASK_ID, "hello there");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    q = wait_req("POST", "/messages", at + 1);
+    ck_assert_ptr_nonnull(q);
+    cJSON *j = cJSON_Parse(q->body);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "content"), "content")->valuestring,
+                     "You said: hello there");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "task_id")->valuestring, TASK_ID);
+    cJSON_Delete(j);
+    b = simple_body("task/cancel", ID_CANCEL, TASK_ID);
+    rpc_expect(b, good_key, ACK(ID_CANCEL));
+    free(b);
+    example_stop();
+}
+END_TEST
+
+START_TEST(test_example_state_agent)
+{
+    fake_backend_route(fb, "GET", "/states", 200, "[]");
+    fake_backend_route(fb, "POST", "/states", 200,
+                       "{\"id\":\"s1\",\"task_id\":\"" TASK_ID "\",\"agent_id\":\"" AGENT_ID
+                       "\",\"state\":{\"turns\":0},\"created_at\":null,\"updated_at\":null}");
+    fake_backend_route(fb, "PUT", "/states/s1", 200,
+                       "{\"id\":\"s1\",\"task_id\":\"" TASK_ID "\",\"agent_id\":\"" AGENT_ID
+                       "\",\"state\":{\"turns\":1},\"created_at\":null,\"updated_at\":null}");
+    fake_backend_route(fb, "POST", "/messages", 200, MSG_REPLY);
+    example_start("state_agent", "async");
+    char *b = event_body(ID_EVENT, TASK_ID, "hi");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    const fake_request_t *q = wait_req("POST", "/messages", 0);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_nonnull(strstr(q->body, "\"Turn 1\""));
+    q = find_req("PUT", "/states/s1", 0, NULL);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_ptr_nonnull(strstr(q->body, "\"turns\":1"));
+    q = find_req("GET", "/states", 0, NULL);
+    ck_assert_ptr_nonnull(strstr(q->query, "agent_id=" AGENT_ID));
+    example_stop();
+}
+END_TEST
+
+#define EV(id, seq, text)                                                                      \
+    "{\"id\":\"" id "\",\"sequence_id\":" #seq ",\"task_id\":\"" TASK_ID "\",\"agent_id\":\""    \
+    AGENT_ID "\",\"created_at\":null,\"content\":{\"type\":\"text\",\"author\":\"user\","      \
+    "\"content\":\"" text "\"}}"
+#define TRACKER(cursor)                                                                        \
+    "{\"id\":\"0d4b8e2f\",\"agent_id\":\"" AGENT_ID "\",\"task_id\":\"" TASK_ID "\",\"status\":" \
+    "null,\"status_reason\":null,\"last_processed_event_id\":" cursor ",\"created_at\":null}"
+
+START_TEST(test_example_batch_agent)
+{
+    example_start("batch_agent", "async");
+    size_t base_n = fake_backend_count(fb); /* registration */
+    /* the handler's calls, in order (protocol 7.3) */
+    fake_backend_push(fb, 200, "[" TRACKER("\"e0\"") "]");
+    fake_backend_push(fb, 200, "[" EV("e1", 11, "one") "," EV("e2", 12, "two") "]");
+    fake_backend_push(fb, 200, MSG_REPLY);
+    fake_backend_push(fb, 200, TRACKER("\"e2\""));
+    fake_backend_push(fb, 200, "[]");
+    char *b = event_body(ID_EVENT, TASK_ID, "two");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    ck_assert_uint_ge(fake_backend_wait(fb, base_n + 5, 5000), base_n + 5);
+    const fake_request_t *q = fake_backend_request(fb, base_n);
+    ck_assert_str_eq(q->path, "/tracker");
+    q = fake_backend_request(fb, base_n + 1);
+    ck_assert_str_eq(q->path, "/events");
+    ck_assert_ptr_nonnull(strstr(q->query, "last_processed_event_id=e0"));
+    q = fake_backend_request(fb, base_n + 2);
+    ck_assert_str_eq(q->path, "/messages");
+    ck_assert_ptr_nonnull(strstr(q->body, "Processed 2 events: one | two"));
+    q = fake_backend_request(fb, base_n + 3);
+    ck_assert_str_eq(q->method, "PUT");
+    ck_assert_str_eq(q->path, "/tracker/0d4b8e2f");
+    cJSON *j = cJSON_Parse(q->body);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "last_processed_event_id")->valuestring, "e2");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "status")->valuestring, "READY");
+    cJSON_Delete(j);
+    q = fake_backend_request(fb, base_n + 4);
+    ck_assert_str_eq(q->path, "/events");
+    ck_assert_ptr_nonnull(strstr(q->query, "last_processed_event_id=e2"));
+    example_stop();
+}
+END_TEST
+
+START_TEST(test_example_sync_agent)
+{
+    example_start("sync_agent", "sync");
+    const fake_request_t *reg = find_req("POST", "/agents/register", 0, NULL);
+    ck_assert_ptr_nonnull(strstr(reg->body, "\"acp_type\":\"sync\""));
+    char *b = message_body(ID_MESSAGE, "hi there");
+    resp_t r;
+    ck_assert_int_eq(http("POST", "/api", b, strlen(b), good_key, &r), 200);
+    free(b);
+    const char *want[] = {"\"type\":\"start\"", "\"text_delta\":\"You said:\"",
+                          "\"text_delta\":\" hi\"", "\"text_delta\":\" there\"",
+                          "\"type\":\"done\""};
+    const char *p = r.body.data;
+    for (int i = 0; i < 5; i++) {
+        const char *nl = strchr(p, '\n');
+        ck_assert_ptr_nonnull(nl);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)(nl - p), p);
+        ck_assert_msg(strstr(line, want[i]), "line %d: %s", i, line);
+        p = nl + 1;
+    }
+    ck_assert_str_eq(p, "");
+    resp_free(&r);
+    example_stop();
+}
+END_TEST
+
 Suite *acp_suite(void)
 {
     Suite *s = suite_create("acp");
@@ -1340,6 +1577,15 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_free_inside_handler_refused);
     tcase_add_test(tc, test_message_send_ndjson);
     tcase_add_test(tc, test_message_send_errors);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("examples");
+    tcase_set_timeout(tc, 10);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_example_echo_agent);
+    tcase_add_test(tc, test_example_state_agent);
+    tcase_add_test(tc, test_example_batch_agent);
+    tcase_add_test(tc, test_example_sync_agent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("load");

@@ -4,7 +4,11 @@
  * with libcurl, and stops it with SIGTERM in teardown, asserting a clean exit (status 0:
  * under ASan this also means no leak).  The fake backend (tests/support) plays the agent.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -19,6 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentex/client.h"
+#include "agentex/events.h"
+#include "agentex/messages.h"
+#include "agentex/tracker.h"
+#include "agentex/types.h"
 #include "support/fake_backend.h"
 
 /* ---- the server process ----------------------------------------------------------------- */
@@ -1016,9 +1025,13 @@ START_TEST(rpc_cancel_interrupt_and_rules)
     char *ackb = ack("TASK_INTERRUPT", f.task_id);
     fake_backend_push(f.fb, 200, ackb);
     free(ackb);
-    cJSON *env = rpc("demo-agent", "task/interrupt", params, NULL);
+    cJSON *env = rpc("demo-agent", "task/interrupt", params, "x-agent-api-key: spoofed");
     ck_assert_str_eq(js(rpc_result(env), "status"), "RUNNING");
     cJSON_Delete(env);
+    /* the client's credential headers are never forwarded; the agent's key is */
+    ck_assert_str_eq(fake_request_header(fake_backend_request(f.fb, 2), "x-agent-api-key"), f.key);
+    ck_assert_str_ne(fake_request_header(fake_backend_request(f.fb, 2), "x-request-id"),
+                     fake_request_header(fake_backend_request(f.fb, 1), "x-request-id"));
     /* cancel, agent error: status unchanged */
     snprintf(params, sizeof params, "{\"task_name\":\"job\"}");
     char err[512];
@@ -1132,9 +1145,11 @@ START_TEST(rpc_message_send_sync_agent)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.ctype, "application/x-ndjson");
     int lines = 0;
-    char *save = NULL;
     char *copy = strdup(r.body);
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = copy, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
         cJSON *l = cJSON_Parse(line);
         ck_assert_ptr_nonnull(l);
         ck_assert_str_eq(js(l, "id"), "s1");
@@ -1182,6 +1197,7 @@ typedef struct sse {
     char url[512];
     bool finished;
     CURLcode rc;
+    char ctype[128];
 } sse_t;
 
 static void *sse_main(void *arg)
@@ -1194,6 +1210,11 @@ static void *sse_main(void *arg)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->buf);
     CURLcode rc = curl_easy_perform(c);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->ctype, sizeof s->ctype, "%s", ct ? ct : "");
+    pthread_mutex_unlock(&s->mu);
     curl_easy_cleanup(c);
     pthread_mutex_lock(&s->mu);
     s->rc = rc;
@@ -1275,6 +1296,7 @@ START_TEST(sse_stream_frames)
     ck_assert(sse_wait(&s, "\"status\":\"COMPLETED\"", 3000));
     ck_assert(sse_finished(&s, 3000));
     ck_assert_int_eq(s.rc, CURLE_OK);
+    ck_assert_str_eq(s.ctype, "text/event-stream");
     pthread_mutex_lock(&s.mu);
     size_t len = s.buf.len;
     ck_assert(len > 2 && strcmp(s.buf.data + len - 2, "\n\n") == 0);
@@ -1316,6 +1338,295 @@ START_TEST(sse_keepalive_ping)
     ck_assert(sse_wait(&s, "\"status\":\"DELETED\"", 3000));
     ck_assert(sse_finished(&s, 3000));
     sse_close(&s);
+}
+END_TEST
+
+
+/* ---- websockets (a minimal client) ---------------------------------------------------------- */
+
+static int ws_connect(const char *path, char *status_line, size_t sl)
+{
+    int port = (int)strtol(strrchr(g_base, ':') + 1, NULL, 10);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req_text[1024];
+    int n = snprintf(req_text, sizeof req_text,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: "
+                     "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     path);
+    ck_assert_int_eq(write(fd, req_text, (size_t)n), n);
+    char head[2048];
+    size_t len = 0;
+    while (len < sizeof head - 1) {
+        ssize_t k = read(fd, head + len, 1);
+        if (k <= 0)
+            break;
+        len++;
+        head[len] = '\0';
+        if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4))
+            break;
+    }
+    head[len] = '\0';
+    char *eol = strstr(head, "\r\n");
+    if (eol)
+        *eol = '\0';
+    snprintf(status_line, sl, "%s", head);
+    return fd;
+}
+
+static void ws_send_text(int fd, const char *text)
+{
+    size_t len = strlen(text);
+    unsigned char hdr[14];
+    size_t h = 0;
+    hdr[h++] = 0x81;
+    if (len < 126) {
+        hdr[h++] = (unsigned char)(0x80 | len);
+    } else {
+        hdr[h++] = 0x80 | 126;
+        hdr[h++] = (unsigned char)(len >> 8);
+        hdr[h++] = (unsigned char)len;
+    }
+    const unsigned char mask[4] = {1, 2, 3, 4};
+    memcpy(hdr + h, mask, 4);
+    h += 4;
+    unsigned char *frame = malloc(h + len);
+    memcpy(frame, hdr, h);
+    for (size_t i = 0; i < len; i++)
+        frame[h + i] = (unsigned char)text[i] ^ mask[i % 4];
+    ck_assert_int_eq(write(fd, frame, h + len), (ssize_t)(h + len));
+    free(frame);
+}
+
+static bool read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, (char *)buf + got, n - got);
+        if (k <= 0)
+            return false;
+        got += (size_t)k;
+    }
+    return true;
+}
+
+/* Next frame: returns the text (malloc) and the opcode; NULL on EOF/timeout. */
+static char *ws_recv(int fd, int *opcode)
+{
+    unsigned char h[2];
+    if (!read_full(fd, h, 2))
+        return NULL;
+    *opcode = h[0] & 0x0f;
+    uint64_t len = h[1] & 0x7f;
+    if (len == 126) {
+        unsigned char e[2];
+        if (!read_full(fd, e, 2))
+            return NULL;
+        len = ((uint64_t)e[0] << 8) | e[1];
+    } else if (len == 127) {
+        unsigned char e[8];
+        if (!read_full(fd, e, 8))
+            return NULL;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = (len << 8) | e[i];
+    }
+    char *p = malloc(len + 1);
+    if (!read_full(fd, p, (size_t)len)) {
+        free(p);
+        return NULL;
+    }
+    p[len] = '\0';
+    return p;
+}
+
+START_TEST(websocket_stream_and_publish)
+{
+    cJSON *a = register_agent("syncy", "http://127.0.0.1:9", "sync");
+    cJSON_Delete(a);
+    char tid[64], path[256], status[256], expect[256];
+    snprintf(tid, sizeof tid, "%s", sync_task("syncy", "wsjob"));
+    snprintf(path, sizeof path, "/tasks/%s/stream/ws", tid);
+    int sub = ws_connect(path, status, sizeof status);
+    ck_assert_ptr_nonnull(strstr(status, " 101"));
+    int op = 0;
+    char *m = ws_recv(sub, &op);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(op, 1);
+    snprintf(expect, sizeof expect, "{\"type\":\"connected\",\"taskId\":\"%s\"}", tid);
+    ck_assert_str_eq(m, expect);
+    free(m);
+    sse_t s;
+    sse_open(&s, "/tasks/name/wsjob/stream");
+    snprintf(expect, sizeof expect, "\"taskId\":\"%s\"", tid);
+    ck_assert(sse_wait(&s, expect, 3000));
+
+    int pubfd = ws_connect("/stream/publish", status, sizeof status);
+    ck_assert_ptr_nonnull(strstr(status, " 101"));
+    ws_send_text(pubfd, "this is not json");
+    ws_send_text(pubfd, "{\"type\":\"start\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"\"}}");
+    char upd[1024];
+    snprintf(upd, sizeof upd,
+             "{\"type\":\"delta\",\"index\":null,\"delta\":{\"type\":\"text\",\"text_delta\":\"Sunny\"},"
+             "\"parent_task_message\":{\"id\":\"66a1f0c2b9e4d83a17c5e902\",\"task_id\":\"%s\",\"content\":"
+             "{\"type\":\"text\",\"author\":\"agent\",\"content\":\"\"}}}",
+             tid);
+    ws_send_text(pubfd, upd);
+    m = ws_recv(sub, &op);
+    ck_assert_ptr_nonnull(m);
+    cJSON *j = cJSON_Parse(m);
+    ck_assert_str_eq(js(j, "type"), "delta");
+    ck_assert(jnull(j, "index"));
+    ck_assert_str_eq(js(cJSON_GetObjectItem(j, "delta"), "text_delta"), "Sunny");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(j, "parent_task_message"), "task_id"), tid);
+    cJSON_Delete(j);
+    free(m);
+    ck_assert(sse_wait(&s, "data: {\"type\":\"delta\",\"index\":null,\"parent_task_message\":{", 3000));
+    ck_assert(sse_wait(&s, "\"text_delta\":\"Sunny\"", 3000));
+
+    snprintf(path, sizeof path, "/tasks/%s/fail", tid);
+    resp_t r = req("POST", path, "{\"reason\":\"boom\"}");
+    resp_free(&r);
+    m = ws_recv(sub, &op);
+    ck_assert_ptr_nonnull(m);
+    j = cJSON_Parse(m);
+    ck_assert_str_eq(js(j, "type"), "task_updated");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(j, "task"), "status"), "FAILED");
+    cJSON_Delete(j);
+    free(m);
+    m = ws_recv(sub, &op);
+    ck_assert_int_eq(op, 8); /* close */
+    free(m);
+    ck_assert(sse_finished(&s, 3000));
+    sse_close(&s);
+    close(sub);
+    close(pubfd);
+    /* unknown task: refused */
+    int bad = ws_connect("/tasks/nope/stream/ws", status, sizeof status);
+    ck_assert_ptr_null(strstr(status, " 101"));
+    close(bad);
+}
+END_TEST
+
+
+typedef struct bgrpc {
+    pthread_t th;
+    char params[512];
+    resp_t r;
+} bgrpc_t;
+
+static void *bgrpc_main(void *arg)
+{
+    bgrpc_t *b = arg;
+    char url[1024];
+    snprintf(url, sizeof url, "%s/agents/name/demo-agent/rpc", g_base);
+    CURL *c = curl_easy_init();
+    buf_t out = {0};
+    char body[1024];
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}",
+             b->params);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    (void)curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &b->r.status);
+    curl_easy_cleanup(c);
+    b->r.body = out.data;
+    return NULL;
+}
+
+START_TEST(shutdown_with_streams_and_rpc_in_flight)
+{
+    agentfix_t f;
+    async_agent_with_task(&f);
+    char path[256];
+    snprintf(path, sizeof path, "/tasks/%s/stream", f.task_id);
+    sse_t s;
+    sse_open(&s, path);
+    ck_assert(sse_wait(&s, "\"type\":\"connected\"", 3000));
+    char *ackb = ack("EVENT_SEND", f.task_id);
+    fake_backend_push_delayed(f.fb, 600, 200, ackb);
+    free(ackb);
+    bgrpc_t b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.params, sizeof b.params, "{\"task_id\":\"%s\"}", f.task_id);
+    pthread_create(&b.th, NULL, bgrpc_main, &b);
+    ck_assert_int_ge((int)fake_backend_wait(f.fb, 3, 3000), 3); /* the event is being delivered */
+    ck_assert_int_eq(stop_dev(), 0); /* clean exit, no leak, with a stream and an RPC open */
+    ck_assert(sse_finished(&s, 3000));
+    sse_close(&s);
+    pthread_join(b.th, NULL);
+    free(b.r.body);
+    fake_backend_stop(f.fb);
+}
+END_TEST
+
+
+/* ---- the SDK's adk calls against agentex-dev ---------------------------------------------------- */
+
+START_TEST(sdk_adk_calls_roundtrip)
+{
+    agentfix_t f;
+    async_agent_with_task(&f);
+    char *ackb = ack("EVENT_SEND", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    char params[256];
+    snprintf(params, sizeof params,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"q\"}}",
+             f.task_id);
+    cJSON *env = rpc("demo-agent", "event/send", params, NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(g_base, &c), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_agent_api_key(c, f.key), AGENTEX_OK);
+    adk_content_t *txt = NULL;
+    ck_assert_int_eq(adk_content_text_new(ADK_AUTHOR_AGENT, "from the sdk", &txt), AGENTEX_OK);
+    adk_message_t *m = NULL;
+    ck_assert_int_eq(adk_messages_create(c, f.task_id, txt, ADK_STREAMING_IN_PROGRESS, ADK_TIME_NONE, &m),
+                     AGENTEX_OK);
+    ck_assert_uint_eq(strlen(adk_message_id(m)), 24);
+    adk_message_t *m2 = NULL;
+    ck_assert_int_eq(adk_messages_update(c, f.task_id, adk_message_id(m), txt, ADK_STREAMING_DONE, &m2),
+                     AGENTEX_OK);
+    ck_assert_str_eq(adk_content_text(adk_message_content(m2)), "from the sdk");
+    adk_message_list_t *ml = NULL;
+    ck_assert_int_eq(adk_messages_list(c, f.task_id, NULL, &ml), AGENTEX_OK);
+    ck_assert_uint_eq(adk_message_list_count(ml), 1);
+    adk_message_list_free(ml);
+    adk_message_free(m2);
+    adk_message_free(m);
+    adk_content_free(txt);
+
+    adk_event_list_t *el = NULL;
+    ck_assert_int_eq(adk_events_list(c, f.task_id, f.agent_id, NULL, 100, &el), AGENTEX_OK);
+    ck_assert_uint_eq(adk_event_list_count(el), 1);
+    char evid[64];
+    snprintf(evid, sizeof evid, "%s", adk_event_id(adk_event_list_at(el, 0)));
+    adk_event_list_free(el);
+    adk_tracker_t *t = NULL;
+    ck_assert_int_eq(adk_tracker_get_by_task_and_agent(c, f.task_id, f.agent_id, &t), AGENTEX_OK);
+    adk_tracker_t *t2 = NULL;
+    ck_assert_int_eq(adk_tracker_update(c, adk_tracker_id(t), evid, "READY", NULL, false, &t2), AGENTEX_OK);
+    ck_assert_str_eq(adk_tracker_last_processed_event_id(t2), evid);
+    ck_assert_int_eq(adk_events_list(c, f.task_id, f.agent_id, evid, 0, &el), AGENTEX_OK);
+    ck_assert_uint_eq(adk_event_list_count(el), 0);
+    adk_event_list_free(el);
+    adk_tracker_free(t2);
+    adk_tracker_free(t);
+    agentex_client_free(c);
+    fake_backend_stop(f.fb);
 }
 END_TEST
 
@@ -1451,6 +1762,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_event_send_persist_before_deliver);
     tcase_add_test(tc, rpc_cancel_interrupt_and_rules);
     tcase_add_test(tc, rpc_message_send_sync_agent);
+    tcase_add_test(tc, sdk_adk_calls_roundtrip);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");
@@ -1458,6 +1770,7 @@ Suite *devserver_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sse_stream_frames);
     tcase_add_test(tc, sse_keepalive_ping);
+    tcase_add_test(tc, websocket_stream_and_publish);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lifecycle");
@@ -1465,6 +1778,7 @@ Suite *devserver_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, restart_with_db_keeps_data);
     tcase_add_test(tc, health_probe_marks_unhealthy);
+    tcase_add_test(tc, shutdown_with_streams_and_rpc_in_flight);
     suite_add_tcase(s, tc);
     return s;
 }
