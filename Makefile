@@ -181,3 +181,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- demo: agentex-dev + echo_agent + the agentex CLI, all on loopback (tools/demo.sh) ----
+.PHONY: demo
+demo: all
+	BUILD=$(BUILD) tools/demo.sh
