@@ -1068,7 +1068,13 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
     }
 
     /* async methods: the acknowledgement goes out before the handler can run */
-    respond_json(r, ctx->notification ? agx_rpc_null_result() : agx_rpc_ack(ctx->id_json));
+    char *ack = ctx->notification ? agx_rpc_null_result() : agx_rpc_ack(ctx->id_json);
+    if (!ack) { /* not acknowledged: the handler must not run */
+        task_release(s, ctx->entry);
+        respond_json(r, NULL);
+        goto out;
+    }
+    respond_json(r, ack);
     AGX_DEBUG("acp: task %s: %s acknowledged", adk_task_id(ctx->task), method_names[kind]);
     agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
     if (err) {

@@ -585,6 +585,19 @@ static agentex_err_t on_message(acp_ctx_t *ctx, const adk_task_t *task,
     }
     if (text && strcmp(text, "bad") == 0)
         return AGENTEX_EINVAL;
+    if (text && strcmp(text, "slow") == 0) {
+        /* writes until the backend goes away; records the error seen */
+        agentex_err_t err = AGENTEX_OK;
+        for (int i = 0; i < 400 && err == AGENTEX_OK; i++) {
+            err = acp_reply_delta_text(ctx, 0, "tick ");
+            msleep(10);
+        }
+        rec_t r2 = r;
+        r2.seq = (int)err;
+        snprintf(r2.text, sizeof r2.text, "slow-done");
+        rec_add(&r2);
+        return err;
+    }
     adk_content_t *c = NULL;
     agentex_err_t err = adk_content_text_new(ADK_AUTHOR_AGENT, "", &c);
     if (!err)
@@ -617,6 +630,23 @@ typedef struct resp {
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 {
     agx_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+typedef struct fixed {
+    char data[4096];
+    size_t len;
+} fixed_t;
+
+static size_t on_fixed(char *p, size_t sz, size_t n, void *ud)
+{
+    fixed_t *f = ud;
+    size_t k = sz * n;
+    if (k > sizeof f->data - 1 - f->len)
+        k = sizeof f->data - 1 - f->len;
+    memcpy(f->data + f->len, p, k);
+    f->len += k;
+    f->data[f->len] = '\0';
     return sz * n;
 }
 
@@ -1540,6 +1570,74 @@ START_TEST(test_example_sync_agent)
 }
 END_TEST
 
+START_TEST(test_message_send_peer_gone)
+{
+    start_server(srv);
+    char *b = message_body(ID_MESSAGE, "slow");
+    char url[128];
+    snprintf(url, sizeof url, "%s/api", base);
+    struct curl_slist *h = curl_slist_append(NULL, "x-agent-api-key: " KEY);
+    agx_buf_t body;
+    agx_buf_init(&body);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, b);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 300L); /* hang up mid-stream */
+    ck_assert_int_eq(curl_easy_perform(curl), CURLE_OPERATION_TIMEDOUT);
+    curl_easy_cleanup(curl); /* closes the connection */
+    curl = curl_easy_init();
+    curl_slist_free_all(h);
+    free(b);
+    ck_assert_ptr_nonnull(strstr(body.data, "tick "));
+    agx_buf_free(&body);
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    ck_assert_str_eq(R.r[1].text, "slow-done");
+    ck_assert_int_eq(R.r[1].seq, AGENTEX_ECONNECT);
+}
+END_TEST
+
+/* Allocation failures anywhere in the library while requests are served: answers are
+ * an ack, an error, or a dropped connection - never a crash or a leak (ASan checks the
+ * leaks when the test process exits); afterwards the server works normally. */
+START_TEST(test_requests_under_enomem)
+{
+    start_server(srv);
+    char *b = event_body("1", TASK_ID, "x");
+    char url[128];
+    snprintf(url, sizeof url, "%s/api", base);
+    struct curl_slist *h = curl_slist_append(NULL, "x-agent-api-key: " KEY);
+    for (long n = 1; n <= 40; n++) {
+        /* the test's own buffers must not use agx_* allocations here */
+        fixed_t body = {{0}, 0};
+        curl_easy_reset(curl);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, b);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_fixed);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 3000L);
+        agx_alloc_fail_after(n);
+        CURLcode rc = curl_easy_perform(curl);
+        agx_alloc_fail_after(0);
+        long status = 0;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (rc == CURLE_OK && status == 200)
+            ck_assert_msg(strcmp(body.data, ACK("1")) == 0 ||
+                              strstr(body.data, "\"code\":-32603") != NULL,
+                          "n=%ld: %s", n, body.data);
+    }
+    curl_slist_free_all(h);
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    resp_t r;
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0, NULL, &r), 200);
+    resp_free(&r);
+}
+END_TEST
+
 Suite *acp_suite(void)
 {
     Suite *s = suite_create("acp");
@@ -1577,6 +1675,8 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_free_inside_handler_refused);
     tcase_add_test(tc, test_message_send_ndjson);
     tcase_add_test(tc, test_message_send_errors);
+    tcase_add_test(tc, test_message_send_peer_gone);
+    tcase_add_test(tc, test_requests_under_enomem);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("examples");
