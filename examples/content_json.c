@@ -141,8 +141,8 @@ static int read_event(void)
         return 1;
     }
     const adk_content_t *c = adk_event_content(ev);
-    printf("event %s #%lld of task %s\n", adk_event_id(ev),
-           (long long)adk_event_sequence_id(ev), adk_event_task_id(ev));
+    printf("event %s #%lld of task %s\n", adk_event_id(ev), (long long)adk_event_sequence_id(ev),
+           adk_event_task_id(ev));
     if (adk_event_created_at(ev) != ADK_TIME_NONE &&
         adk_time_format(adk_event_created_at(ev), when, sizeof when) == AGENTEX_OK)
         printf("  created %s\n", when);

@@ -25,13 +25,20 @@ START_TEST(test_err_names_and_strings)
         agentex_err_t code;
         const char *name;
     } names[] = {
-        {AGENTEX_OK, "AGENTEX_OK"},           {AGENTEX_EINVAL, "AGENTEX_EINVAL"},
-        {AGENTEX_ENOMEM, "AGENTEX_ENOMEM"},   {AGENTEX_ESTATE, "AGENTEX_ESTATE"},
-        {AGENTEX_ETIMEDOUT, "AGENTEX_ETIMEDOUT"}, {AGENTEX_ECANCELED, "AGENTEX_ECANCELED"},
-        {AGENTEX_ECONNECT, "AGENTEX_ECONNECT"}, {AGENTEX_EAUTH, "AGENTEX_EAUTH"},
-        {AGENTEX_ENOTFOUND, "AGENTEX_ENOTFOUND"}, {AGENTEX_EHTTP, "AGENTEX_EHTTP"},
-        {AGENTEX_EPROTO, "AGENTEX_EPROTO"},   {AGENTEX_EIO, "AGENTEX_EIO"},
-        {AGENTEX_EINTERNAL, "AGENTEX_EINTERNAL"}, {AGENTEX_ERPC, "AGENTEX_ERPC"},
+        {AGENTEX_OK, "AGENTEX_OK"},
+        {AGENTEX_EINVAL, "AGENTEX_EINVAL"},
+        {AGENTEX_ENOMEM, "AGENTEX_ENOMEM"},
+        {AGENTEX_ESTATE, "AGENTEX_ESTATE"},
+        {AGENTEX_ETIMEDOUT, "AGENTEX_ETIMEDOUT"},
+        {AGENTEX_ECANCELED, "AGENTEX_ECANCELED"},
+        {AGENTEX_ECONNECT, "AGENTEX_ECONNECT"},
+        {AGENTEX_EAUTH, "AGENTEX_EAUTH"},
+        {AGENTEX_ENOTFOUND, "AGENTEX_ENOTFOUND"},
+        {AGENTEX_EHTTP, "AGENTEX_EHTTP"},
+        {AGENTEX_EPROTO, "AGENTEX_EPROTO"},
+        {AGENTEX_EIO, "AGENTEX_EIO"},
+        {AGENTEX_EINTERNAL, "AGENTEX_EINTERNAL"},
+        {AGENTEX_ERPC, "AGENTEX_ERPC"},
     };
     /* the table covers every code */
     ck_assert_int_eq(sizeof names / sizeof names[0], AGENTEX_ERR_LAST_);
@@ -88,18 +95,18 @@ START_TEST(test_log_level_parse)
         const char *name;
         agentex_log_level_t level;
     } good[] = {
-        {"debug", AGENTEX_LOG_DEBUG}, {"DEBUG", AGENTEX_LOG_DEBUG}, {"Info", AGENTEX_LOG_INFO},
-        {"info", AGENTEX_LOG_INFO},   {"warn", AGENTEX_LOG_WARN},   {"WARN", AGENTEX_LOG_WARN},
+        {"debug", AGENTEX_LOG_DEBUG},  {"DEBUG", AGENTEX_LOG_DEBUG}, {"Info", AGENTEX_LOG_INFO},
+        {"info", AGENTEX_LOG_INFO},    {"warn", AGENTEX_LOG_WARN},   {"WARN", AGENTEX_LOG_WARN},
         {"warning", AGENTEX_LOG_WARN}, {"error", AGENTEX_LOG_ERROR}, {"eRrOr", AGENTEX_LOG_ERROR},
-        {"off", AGENTEX_LOG_OFF},     {"OFF", AGENTEX_LOG_OFF},
+        {"off", AGENTEX_LOG_OFF},      {"OFF", AGENTEX_LOG_OFF},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         agentex_log_level_t l = (agentex_log_level_t)99;
         ck_assert_int_eq(agentex_log_level_parse(good[i].name, &l), AGENTEX_OK);
         ck_assert_int_eq(l, good[i].level);
     }
-    static const char *const bad[] = {"", "verbose", "debugx", " debug", "debug ", "0", "3",
-                                      "err", "none"};
+    static const char *const bad[] = {"",  "verbose", "debugx", " debug", "debug ",
+                                      "0", "3",       "err",    "none"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         agentex_log_level_t l = (agentex_log_level_t)99;
         ck_assert_int_eq(agentex_log_level_parse(bad[i], &l), AGENTEX_EINVAL);
