@@ -53,9 +53,23 @@ static cJSON *time_or_null(int64_t t)
     return cJSON_CreateString(buf);
 }
 
+/* A deep copy of j as a root value: cJSON_Duplicate also copies the member name j had
+ * in its parent object, which a stored value must not carry. */
+static cJSON *json_copy(const cJSON *j)
+{
+    cJSON *d = cJSON_Duplicate(j, 1);
+    if (d && d->string) {
+        if (!(d->type & cJSON_StringIsConst))
+            cJSON_free(d->string);
+        d->string = NULL;
+        d->type &= ~cJSON_StringIsConst;
+    }
+    return d;
+}
+
 static cJSON *json_or_null(const cJSON *j)
 {
-    return j ? cJSON_Duplicate(j, 1) : cJSON_CreateNull();
+    return j ? json_copy(j) : cJSON_CreateNull();
 }
 
 /* An integer-valued JSON number in [min, INT64_MAX]; false otherwise.  cJSON keeps
@@ -261,7 +275,7 @@ agentex_err_t adk_content_data_new(adk_author_t author, const cJSON *data, adk_c
     adk_content_t *c;
     if (content_alloc(ADK_CONTENT_DATA, author, &c) != AGENTEX_OK)
         return AGENTEX_ENOMEM;
-    if (!(c->json = cJSON_Duplicate(data, 1))) {
+    if (!(c->json = json_copy(data))) {
         adk_content_free(c);
         return AGENTEX_ENOMEM;
     }
@@ -277,7 +291,7 @@ static agentex_err_t tool_new(adk_content_type_t type, adk_author_t author,
     if (content_alloc(type, author, &c) != AGENTEX_OK)
         return AGENTEX_ENOMEM;
     if (!(c->tool_call_id = agx_strdup(tool_call_id)) || !(c->tool_name = agx_strdup(name)) ||
-        !(c->json = cJSON_Duplicate(json, 1))) {
+        !(c->json = json_copy(json))) {
         adk_content_free(c);
         return AGENTEX_ENOMEM;
     }
@@ -574,7 +588,7 @@ static agentex_err_t content_parse(const cJSON *json, adk_content_t **out)
             rc = proto_error("content", "data");
             goto out;
         }
-        if (!(c->json = cJSON_Duplicate(it, 1))) {
+        if (!(c->json = json_copy(it))) {
             rc = AGENTEX_ENOMEM;
             goto out;
         }
@@ -591,7 +605,7 @@ static agentex_err_t content_parse(const cJSON *json, adk_content_t **out)
             rc = proto_error("content", key);
             goto out;
         }
-        if (!(c->json = cJSON_Duplicate(it, 1))) {
+        if (!(c->json = json_copy(it))) {
             rc = AGENTEX_ENOMEM;
             goto out;
         }
@@ -698,14 +712,14 @@ agentex_err_t adk_content_to_json(const adk_content_t *c, cJSON **out)
              put(o, "attachments", attachments_json(c));
         break;
     case ADK_CONTENT_DATA:
-        ok = put(o, "data", cJSON_Duplicate(c->json, 1));
+        ok = put(o, "data", json_copy(c->json));
         break;
     case ADK_CONTENT_TOOL_REQUEST:
     case ADK_CONTENT_TOOL_RESPONSE: {
         bool req = c->type == ADK_CONTENT_TOOL_REQUEST;
         ok = put(o, "tool_call_id", cJSON_CreateString(c->tool_call_id)) &&
              put(o, "name", cJSON_CreateString(c->tool_name)) &&
-             put(o, req ? "arguments" : "content", cJSON_Duplicate(c->json, 1)) &&
+             put(o, req ? "arguments" : "content", json_copy(c->json)) &&
              (req || put(o, "is_error", is_error_json(c->is_error)));
         break;
     }
@@ -742,7 +756,7 @@ agentex_err_t adk_content_dup(const adk_content_t *c, adk_content_t **out)
     if ((c->text && !(d->text = agx_strdup(c->text))) ||
         (c->tool_call_id && !(d->tool_call_id = agx_strdup(c->tool_call_id))) ||
         (c->tool_name && !(d->tool_name = agx_strdup(c->tool_name))) ||
-        (c->json && !(d->json = cJSON_Duplicate(c->json, 1))))
+        (c->json && !(d->json = json_copy(c->json))))
         goto nomem;
     if (str_array_dup((const char *const *)c->summary, c->n_summary, &d->summary) != AGENTEX_OK)
         goto nomem;
@@ -833,7 +847,7 @@ static agentex_err_t field_parse(const cJSON *it, const field_t *f, void *p)
     case F_OBJ:
         if (!cJSON_IsObject(it))
             return AGENTEX_EPROTO;
-        return (*(cJSON **)p = cJSON_Duplicate(it, 1)) ? AGENTEX_OK : AGENTEX_ENOMEM;
+        return (*(cJSON **)p = json_copy(it)) ? AGENTEX_OK : AGENTEX_ENOMEM;
     case F_CONTENT:
         return content_parse(it, (adk_content_t **)p);
     case F_SEQ:

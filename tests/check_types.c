@@ -395,6 +395,7 @@ START_TEST(test_agent_vector_accessors)
                      AGENTEX_OK);
     const cJSON *md = adk_agent_registration_metadata(a);
     ck_assert(cJSON_IsObject(md));
+    ck_assert_ptr_null(md->string);
     ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(md, "k")->valueint, 1);
     ck_assert_ptr_null(adk_agent_description(a));
     ck_assert_ptr_null(adk_agent_status(a));
@@ -417,6 +418,7 @@ START_TEST(test_task_vector_accessors)
     ck_assert_int_eq(adk_task_updated_at(t), T_TASK);
     const cJSON *p = adk_task_params(t);
     ck_assert(cJSON_IsObject(p));
+    ck_assert_ptr_null(p->string); /* a root value, not the member "params" */
     ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(p, "topic")->valuestring, "weather");
     ck_assert_ptr_null(adk_task_metadata(t));
     adk_task_free(t);
@@ -498,6 +500,7 @@ START_TEST(test_state_vector_accessors)
     ck_assert_str_eq(adk_state_agent_id(s), AGENT_ID);
     const cJSON *v = adk_state_value(s);
     ck_assert(cJSON_IsObject(v));
+    ck_assert_ptr_null(v->string);
     ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(v, "turns")->valueint, 0);
     ck_assert_int_eq(adk_state_created_at(s), T_STATE);
     ck_assert(adk_state_updated_at(s) == ADK_TIME_NONE);
@@ -598,6 +601,7 @@ START_TEST(test_content_data_accessors)
     ck_assert_int_eq(adk_content_author(c), ADK_AUTHOR_AGENT);
     ck_assert_int_eq(adk_content_style(c), ADK_STYLE_ACTIVE);
     const cJSON *d = adk_content_data(c);
+    ck_assert_ptr_null(d->string);
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "done")));
     assert_not_text(c);
     assert_not_tool(c);
@@ -618,6 +622,7 @@ START_TEST(test_content_tool_accessors)
     ck_assert_str_eq(
         cJSON_GetObjectItemCaseSensitive(adk_content_tool_arguments(c), "city")->valuestring,
         "Paris");
+    ck_assert_ptr_null(adk_content_tool_arguments(c)->string);
     ck_assert_ptr_null(adk_content_tool_result(c));
     ck_assert_int_eq(adk_content_tool_is_error(c), -1);
     assert_not_text(c);
@@ -652,6 +657,7 @@ START_TEST(test_content_tool_accessors)
     c = content_of("{\"type\":\"tool_response\",\"author\":\"agent\",\"tool_call_id\":\"c\","
                    "\"name\":\"t\",\"content\":null}");
     ck_assert(cJSON_IsNull(adk_content_tool_result(c)));
+    ck_assert_ptr_null(adk_content_tool_result(c)->string);
     adk_content_free(c);
 }
 END_TEST
