@@ -20,8 +20,8 @@ agentex_err_t agx_adk_enomem(agentex_client_t *c, const char *fn)
     return agx_client_fail(c, AGENTEX_ENOMEM, "%s: out of memory", fn);
 }
 
-agentex_err_t agx_adk_path(agentex_client_t *c, const char *fn, const char *prefix,
-                           const char *id, const char *suffix, char **out)
+agentex_err_t agx_adk_path(agentex_client_t *c, const char *fn, const char *prefix, const char *id,
+                           const char *suffix, char **out)
 {
     *out = NULL;
     char *esc = agx_url_escape(id);

@@ -22,8 +22,8 @@ agentex_err_t agx_adk_einval(agentex_client_t *c, const char *fn, const char *wh
 
 /* Builds "<prefix><escaped id><suffix>" (suffix may be NULL) into *out (agx_free).
  * AGENTEX_ENOMEM with a message on failure. */
-agentex_err_t agx_adk_path(agentex_client_t *c, const char *fn, const char *prefix,
-                           const char *id, const char *suffix, char **out);
+agentex_err_t agx_adk_path(agentex_client_t *c, const char *fn, const char *prefix, const char *id,
+                           const char *suffix, char **out);
 
 /* The paging query values of an adk_list_opts_t (NULL members are omitted by
  * agx_client_request).  Do not copy a filled struct: the pointers point into it. */

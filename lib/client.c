@@ -53,8 +53,8 @@ struct agentex_client {
     agx_buf_t resp;
     int resp_overflow; /* the body exceeded AGX_MAX_RESPONSE or could not be stored */
     int resp_nomem;
-    char retry_after[32];   /* "Retry-After" of the last response, "" if none */
-    int should_retry;       /* x-should-retry: -1 absent, 0 false, 1 true */
+    char retry_after[32]; /* "Retry-After" of the last response, "" if none */
+    int should_retry;     /* x-should-retry: -1 absent, 0 false, 1 true */
     uint64_t rng;
     long http_status;
     char curl_err[CURL_ERROR_SIZE];
@@ -373,20 +373,11 @@ agentex_err_t agentex_client_set_tls(agentex_client_t *c, int verify, const char
     return AGENTEX_OK;
 }
 
-const char *agentex_client_base_url(const agentex_client_t *c)
-{
-    return c ? c->base_url : "";
-}
+const char *agentex_client_base_url(const agentex_client_t *c) { return c ? c->base_url : ""; }
 
-const char *agentex_client_errmsg(const agentex_client_t *c)
-{
-    return c ? c->errmsg : "";
-}
+const char *agentex_client_errmsg(const agentex_client_t *c) { return c ? c->errmsg : ""; }
 
-long agentex_client_http_status(const agentex_client_t *c)
-{
-    return c ? c->http_status : 0;
-}
+long agentex_client_http_status(const agentex_client_t *c) { return c ? c->http_status : 0; }
 
 /* ---- from the environment ------------------------------------------------------------ */
 
@@ -637,10 +628,10 @@ static agentex_err_t ensure_curl(agentex_client_t *c)
     if (!h)
         return AGENTEX_ENOMEM;
     CURLcode rc = CURLE_OK;
-#define SETOPT(opt, val)                                                                       \
-    do {                                                                                       \
-        if (rc == CURLE_OK)                                                                    \
-            rc = curl_easy_setopt(h, opt, val);                                                \
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(h, opt, val);                                                    \
     } while (0)
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_USERAGENT, "libagentex/" AGENTEX_VERSION_STRING);
@@ -750,8 +741,7 @@ static void describe_error_body(const agentex_client_t *c, char *dst, size_t cap
                         off += (size_t)n < cap - off ? (size_t)n : cap - off - 1;
                 }
                 if (off + 1 < cap) {
-                    n = snprintf(dst + off, cap - off, "%s%s", first ? "" : ": ",
-                                 msg->valuestring);
+                    n = snprintf(dst + off, cap - off, "%s%s", first ? "" : ": ", msg->valuestring);
                     if (n > 0)
                         off += (size_t)n < cap - off ? (size_t)n : cap - off - 1;
                 }
@@ -780,10 +770,7 @@ static void describe_error_body(const agentex_client_t *c, char *dst, size_t cap
     }
 }
 
-static int is_idempotent(const char *method)
-{
-    return strcmp(method, "POST") != 0;
-}
+static int is_idempotent(const char *method) { return strcmp(method, "POST") != 0; }
 
 /* The delay before retry number attempt (0-based), in ms. */
 static long retry_delay_ms(agentex_client_t *c, int attempt)
@@ -839,9 +826,9 @@ static agentex_err_t map_curl_error(CURLcode cc)
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* also: an HTTP/0.9 (garbage) answer */
         return AGENTEX_EPROTO;
     case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
         return AGENTEX_EINVAL;
     default:
         return AGENTEX_ECONNECT;
@@ -883,8 +870,7 @@ static attempt_t perform_once(agentex_client_t *c, const char *method, const cha
             a.err = map_curl_error(cc);
             const char *why = c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc);
             if (cc == CURLE_PARTIAL_FILE)
-                set_errmsg(c, "%s %s: HTTP %ld: response truncated: %s", method, path, status,
-                           why);
+                set_errmsg(c, "%s %s: HTTP %ld: response truncated: %s", method, path, status, why);
             else
                 set_errmsg(c, "%s %s: %s", method, path, why);
             if (is_idempotent(method))
@@ -985,8 +971,7 @@ agentex_err_t agx_client_request(agentex_client_t *c, const char *method, const 
         }
     }
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
-                              (is_get || is_post) ? NULL : method);
+        rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, (is_get || is_post) ? NULL : method);
     if (rc != CURLE_OK) {
         err = agx_client_fail(c, rc == CURLE_OUT_OF_MEMORY ? AGENTEX_ENOMEM : AGENTEX_EINTERNAL,
                               "%s %s: %s", method, path, curl_easy_strerror(rc));

@@ -155,9 +155,9 @@ agentex_err_t adk_messages_list(agentex_client_t *c, const char *task_id,
     err = agx_adk_page(c, fn, opts, &pg);
     if (err != AGENTEX_OK)
         return err;
-    const char *query[] = {"task_id",     task_id,        "limit",
-                           pg.limit,      "page_number",  pg.page_number,
-                           "order_by",    pg.order_by,    "order_direction",
+    const char *query[] = {"task_id",          task_id,       "limit",
+                           pg.limit,           "page_number", pg.page_number,
+                           "order_by",         pg.order_by,   "order_direction",
                            pg.order_direction, NULL};
     err = agx_client_request(c, "GET", "/messages", query, NULL, &resp);
     if (err == AGENTEX_OK)
@@ -166,8 +166,8 @@ agentex_err_t adk_messages_list(agentex_client_t *c, const char *task_id,
     return err;
 }
 
-agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id,
-                                  const char *message_id, const adk_content_t *content,
+agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id, const char *message_id,
+                                  const adk_content_t *content,
                                   adk_streaming_status_t streaming_status, adk_message_t **out)
 {
     static const char fn[] = "adk_messages_update";
@@ -251,8 +251,8 @@ agentex_err_t adk_messages_create_batch(agentex_client_t *c, const char *task_id
             if (err == AGENTEX_ENOMEM)
                 err = agx_adk_enomem(c, fn);
             else
-                err = agx_client_fail(c, AGENTEX_EINVAL,
-                                      "%s: contents[%zu] cannot be serialised", fn, i);
+                err = agx_client_fail(c, AGENTEX_EINVAL, "%s: contents[%zu] cannot be serialised",
+                                      fn, i);
             goto out;
         }
         if (!cJSON_AddItemToArray(arr, j)) {
@@ -297,16 +297,15 @@ agentex_err_t adk_messages_update_batch(agentex_client_t *c, const char *task_id
         return agx_adk_einval(c, fn, "message_ids or contents is NULL, or n is 0");
     for (size_t i = 0; i < n; i++) {
         if (!agx_adk_str_ok(message_ids[i]))
-            return agx_client_fail(c, AGENTEX_EINVAL, "%s: message_ids[%zu] is NULL or empty",
-                                   fn, i);
+            return agx_client_fail(c, AGENTEX_EINVAL, "%s: message_ids[%zu] is NULL or empty", fn,
+                                   i);
         if (!contents[i])
             return agx_client_fail(c, AGENTEX_EINVAL, "%s: contents[%zu] is NULL", fn, i);
         /* The ids become the keys of one JSON object: a repeated id would be ambiguous. */
         for (size_t k = 0; k < i; k++)
             if (strcmp(message_ids[k], message_ids[i]) == 0)
                 return agx_client_fail(c, AGENTEX_EINVAL,
-                                       "%s: message_ids[%zu] repeats message_ids[%zu]", fn, i,
-                                       k);
+                                       "%s: message_ids[%zu] repeats message_ids[%zu]", fn, i, k);
     }
 
     body = cJSON_CreateObject();
@@ -321,8 +320,8 @@ agentex_err_t adk_messages_update_batch(agentex_client_t *c, const char *task_id
             if (err == AGENTEX_ENOMEM)
                 err = agx_adk_enomem(c, fn);
             else
-                err = agx_client_fail(c, AGENTEX_EINVAL,
-                                      "%s: contents[%zu] cannot be serialised", fn, i);
+                err = agx_client_fail(c, AGENTEX_EINVAL, "%s: contents[%zu] cannot be serialised",
+                                      fn, i);
             goto out;
         }
     }

@@ -21,8 +21,7 @@ static agentex_err_t rpc_answer(agentex_client_t *c, const char *fn, cJSON *resp
                                 cJSON **result)
 {
     if (!cJSON_IsObject(resp))
-        return agx_client_fail(c, AGENTEX_EPROTO, "%s: the answer is not a JSON-RPC object",
-                               fn);
+        return agx_client_fail(c, AGENTEX_EPROTO, "%s: the answer is not a JSON-RPC object", fn);
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(resp, "jsonrpc");
     if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0)
         return agx_client_fail(c, AGENTEX_EPROTO, "%s: the answer's \"jsonrpc\" is not \"2.0\"",
@@ -34,20 +33,18 @@ static agentex_err_t rpc_answer(agentex_client_t *c, const char *fn, cJSON *resp
         /* A request the peer could not read is answered with id null (JSON-RPC 2.0 5). */
         if (!id_ok && !cJSON_IsNull(rid))
             return agx_client_fail(c, AGENTEX_EPROTO,
-                                   "%s: the answer's id does not match the request's (%.0f)",
-                                   fn, id);
+                                   "%s: the answer's id does not match the request's (%.0f)", fn,
+                                   id);
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(error, "message");
         if (!cJSON_IsObject(error) || !cJSON_IsNumber(code))
-            return agx_client_fail(c, AGENTEX_EPROTO, "%s: malformed JSON-RPC error object",
-                                   fn);
+            return agx_client_fail(c, AGENTEX_EPROTO, "%s: malformed JSON-RPC error object", fn);
         return agx_client_fail(c, AGENTEX_ERPC, "%d: %s", code->valueint,
                                cJSON_IsString(msg) ? msg->valuestring : "(no message)");
     }
     if (!id_ok)
         return agx_client_fail(c, AGENTEX_EPROTO,
-                               "%s: the answer's id does not match the request's (%.0f)", fn,
-                               id);
+                               "%s: the answer's id does not match the request's (%.0f)", fn, id);
     cJSON *res = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
     if (!res)
         return agx_client_fail(c, AGENTEX_EPROTO, "%s: the answer has no \"result\"", fn);
@@ -175,9 +172,8 @@ out:
     return err;
 }
 
-agentex_err_t adk_rpc_event_send(agentex_client_t *c, const char *agent_name,
-                                 const char *task_id, const adk_content_t *content,
-                                 adk_event_t **out)
+agentex_err_t adk_rpc_event_send(agentex_client_t *c, const char *agent_name, const char *task_id,
+                                 const adk_content_t *content, adk_event_t **out)
 {
     static const char fn[] = "adk_rpc_event_send";
     cJSON *p = NULL, *res = NULL;
@@ -217,8 +213,7 @@ out:
 }
 
 static agentex_err_t rpc_task_by_id(agentex_client_t *c, const char *fn, const char *method,
-                                    const char *agent_name, const char *task_id,
-                                    adk_task_t **out)
+                                    const char *agent_name, const char *task_id, adk_task_t **out)
 {
     cJSON *p = NULL, *res = NULL;
     agentex_err_t err;
@@ -248,8 +243,8 @@ out:
     return err;
 }
 
-agentex_err_t adk_rpc_task_cancel(agentex_client_t *c, const char *agent_name,
-                                  const char *task_id, adk_task_t **out)
+agentex_err_t adk_rpc_task_cancel(agentex_client_t *c, const char *agent_name, const char *task_id,
+                                  adk_task_t **out)
 {
     return rpc_task_by_id(c, "adk_rpc_task_cancel", "task/cancel", agent_name, task_id, out);
 }
@@ -257,13 +252,11 @@ agentex_err_t adk_rpc_task_cancel(agentex_client_t *c, const char *agent_name,
 agentex_err_t adk_rpc_task_interrupt(agentex_client_t *c, const char *agent_name,
                                      const char *task_id, adk_task_t **out)
 {
-    return rpc_task_by_id(c, "adk_rpc_task_interrupt", "task/interrupt", agent_name, task_id,
-                          out);
+    return rpc_task_by_id(c, "adk_rpc_task_interrupt", "task/interrupt", agent_name, task_id, out);
 }
 
-agentex_err_t adk_rpc_message_send(agentex_client_t *c, const char *agent_name,
-                                   const char *task_id, const adk_content_t *content,
-                                   adk_message_list_t **out)
+agentex_err_t adk_rpc_message_send(agentex_client_t *c, const char *agent_name, const char *task_id,
+                                   const adk_content_t *content, adk_message_list_t **out)
 {
     static const char fn[] = "adk_rpc_message_send";
     cJSON *p = NULL, *res = NULL;
@@ -296,8 +289,7 @@ agentex_err_t adk_rpc_message_send(agentex_client_t *c, const char *agent_name,
     err = rpc_typed(c, fn, agent_name, "message/send", p, out != NULL, &res);
     if (err == AGENTEX_OK && out) {
         adk_message_list_t *l = NULL;
-        err = agx_adk_parsed(c, fn, agx_message_list_from_json(res, &l),
-                             "a list of TaskMessages");
+        err = agx_adk_parsed(c, fn, agx_message_list_from_json(res, &l), "a list of TaskMessages");
         if (err == AGENTEX_OK)
             *out = l;
     }

@@ -133,8 +133,8 @@ agentex_err_t adk_state_get_by_task_and_agent(agentex_client_t *c, const char *t
         goto out;
     }
     if (cJSON_GetArraySize(resp) == 0) {
-        err = agx_client_fail(c, AGENTEX_ENOTFOUND, "%s: no state for task %s and agent %s",
-                              fn, task_id, agent_id);
+        err = agx_client_fail(c, AGENTEX_ENOTFOUND, "%s: no state for task %s and agent %s", fn,
+                              task_id, agent_id);
         goto out;
     }
     err = state_result(c, fn, cJSON_GetArrayItem(resp, 0), out);

@@ -89,10 +89,9 @@ agentex_err_t adk_tasks_list(agentex_client_t *c, const char *agent_id, const ch
     err = agx_adk_page(c, fn, opts, &pg);
     if (err != AGENTEX_OK)
         return err;
-    const char *query[] = {"agent_id",    agent_id,       "agent_name",
-                           agent_name,    "limit",        pg.limit,
-                           "page_number", pg.page_number, "order_by",
-                           pg.order_by,   "order_direction", pg.order_direction,
+    const char *query[] = {"agent_id", agent_id,    "agent_name",      agent_name,
+                           "limit",    pg.limit,    "page_number",     pg.page_number,
+                           "order_by", pg.order_by, "order_direction", pg.order_direction,
                            NULL};
     err = agx_client_request(c, "GET", "/tasks", query, NULL, &resp);
     if (err == AGENTEX_OK) {
@@ -104,9 +103,8 @@ agentex_err_t adk_tasks_list(agentex_client_t *c, const char *agent_id, const ch
     return err;
 }
 
-agentex_err_t adk_tasks_update(agentex_client_t *c, const char *task_id,
-                               const cJSON *task_metadata, const cJSON *merge_params,
-                               adk_task_t **out)
+agentex_err_t adk_tasks_update(agentex_client_t *c, const char *task_id, const cJSON *task_metadata,
+                               const cJSON *merge_params, adk_task_t **out)
 {
     static const char fn[] = "adk_tasks_update";
     char *path = NULL;
@@ -292,8 +290,8 @@ agentex_err_t adk_agents_list(agentex_client_t *c, const adk_list_opts_t *opts,
     err = agx_adk_page(c, fn, opts, &pg);
     if (err != AGENTEX_OK)
         return err;
-    const char *query[] = {"limit",       pg.limit,        "page_number",
-                           pg.page_number, "order_by",      pg.order_by,
+    const char *query[] = {"limit",           pg.limit,           "page_number",
+                           pg.page_number,    "order_by",         pg.order_by,
                            "order_direction", pg.order_direction, NULL};
     err = agx_client_request(c, "GET", "/agents", query, NULL, &resp);
     if (err == AGENTEX_OK) {

@@ -78,8 +78,8 @@ agentex_err_t adk_tracker_get_by_task_and_agent(agentex_client_t *c, const char 
         goto out;
     }
     if (cJSON_GetArraySize(resp) == 0) {
-        err = agx_client_fail(c, AGENTEX_ENOTFOUND, "%s: no tracker for task %s and agent %s",
-                              fn, task_id, agent_id);
+        err = agx_client_fail(c, AGENTEX_ENOTFOUND, "%s: no tracker for task %s and agent %s", fn,
+                              task_id, agent_id);
         goto out;
     }
     err = tracker_result(c, fn, cJSON_GetArrayItem(resp, 0), out);
@@ -111,10 +111,9 @@ agentex_err_t adk_tracker_list(agentex_client_t *c, const char *task_id, const c
     err = agx_adk_page(c, fn, opts, &pg);
     if (err != AGENTEX_OK)
         return err;
-    const char *query[] = {"task_id",     task_id,        "agent_id",
-                           agent_id,      "limit",        pg.limit,
-                           "page_number", pg.page_number, "order_by",
-                           pg.order_by,   "order_direction", pg.order_direction,
+    const char *query[] = {"task_id",  task_id,     "agent_id",        agent_id,
+                           "limit",    pg.limit,    "page_number",     pg.page_number,
+                           "order_by", pg.order_by, "order_direction", pg.order_direction,
                            NULL};
     err = agx_client_request(c, "GET", "/tracker", query, NULL, &resp);
     if (err == AGENTEX_OK) {
@@ -129,8 +128,7 @@ agentex_err_t adk_tracker_list(agentex_client_t *c, const char *task_id, const c
 
 agentex_err_t adk_tracker_update(agentex_client_t *c, const char *tracker_id,
                                  const char *last_processed_event_id, const char *status,
-                                 const char *status_reason, bool keep_status,
-                                 adk_tracker_t **out)
+                                 const char *status_reason, bool keep_status, adk_tracker_t **out)
 {
     static const char fn[] = "adk_tracker_update";
     adk_tracker_t *cur = NULL;

@@ -27,26 +27,21 @@ extern "C" {
  * result (may be NULL) receives a new tree holding the JSON-RPC "result" (a JSON null
  * when the result was null); free it with cJSON_Delete. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_rpc_call(agentex_client_t *c,
-                                                         const char *agent_name,
-                                                         const char *method,
+                                                         const char *agent_name, const char *method,
                                                          const cJSON *params, cJSON **result);
 /* The same, addressed by agent id: POST /agents/{agent_id}/rpc. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_rpc_call_by_id(agentex_client_t *c,
                                                                const char *agent_id,
                                                                const char *method,
-                                                               const cJSON *params,
-                                                               cJSON **result);
+                                                               const cJSON *params, cJSON **result);
 
 /* task/create {"name"?,"params"?,"task_metadata"?}: NULL omits a key; params and
  * task_metadata must be JSON objects.  Get-or-create by name: an existing task_name
  * returns that task (and overwrites its params if params is given).  out (may be NULL)
  * receives the Task. */
-AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_rpc_task_create(agentex_client_t *c,
-                                                                const char *agent_name,
-                                                                const char *task_name,
-                                                                const cJSON *params,
-                                                                const cJSON *task_metadata,
-                                                                adk_task_t **out);
+AGENTEX_API AGENTEX_NODISCARD agentex_err_t
+adk_rpc_task_create(agentex_client_t *c, const char *agent_name, const char *task_name,
+                    const cJSON *params, const cJSON *task_metadata, adk_task_t **out);
 /* event/send {"task_id","content"?}: content NULL omits it.  out (may be NULL) receives
  * the Event the backend stored (and delivered to the agent). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_rpc_event_send(agentex_client_t *c,

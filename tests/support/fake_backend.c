@@ -100,10 +100,7 @@ static char *xstrndup(const char *s, size_t n)
     return p;
 }
 
-static char *xstrdup(const char *s)
-{
-    return s ? xstrndup(s, strlen(s)) : NULL;
-}
+static char *xstrdup(const char *s) { return s ? xstrndup(s, strlen(s)) : NULL; }
 
 static void request_free(fake_request_t *r)
 {
@@ -132,25 +129,44 @@ static void resp_free_fields(resp_t *r)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
     }
 }
 
@@ -202,7 +218,8 @@ static bool sleep_or_stop(fake_backend_t *fb, long delay_ms)
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long el = (long)((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+        long el =
+            (long)((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
         if (el >= delay_ms)
             return true;
         int n = poll(&p, 1, (int)(delay_ms - el));
@@ -479,8 +496,8 @@ static void record_and_choose(fake_backend_t *fb, fake_request_t *r, resp_t *out
             memset(out, 0, sizeof(*out));
             out->kind = RESP_NORMAL;
             out->status = 404;
-            out->body =
-                xstrdup("{\"message\":\"fake backend: no response scripted\",\"code\":404,\"data\":null}");
+            out->body = xstrdup(
+                "{\"message\":\"fake backend: no response scripted\",\"code\":404,\"data\":null}");
         }
     }
     pthread_cond_broadcast(&fb->cond);
@@ -509,8 +526,8 @@ static bool send_response(fake_backend_t *fb, int fd, const fake_request_t *req,
     char clen[64] = "";
     if (!no_body)
         snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", blen);
-    int n = snprintf(head, hcap, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s%s\r\n",
-                     rs->status, reason_phrase(rs->status),
+    int n = snprintf(head, hcap, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s%s\r\n", rs->status,
+                     reason_phrase(rs->status),
                      rs->content_type ? rs->content_type : "application/json",
                      rs->extra_headers ? rs->extra_headers : "", clen,
                      close_after ? "Connection: close\r\n" : "");
@@ -705,15 +722,9 @@ void fake_backend_stop(fake_backend_t *fb)
     free(fb);
 }
 
-const char *fake_backend_url(const fake_backend_t *fb)
-{
-    return fb->url;
-}
+const char *fake_backend_url(const fake_backend_t *fb) { return fb->url; }
 
-int fake_backend_port(const fake_backend_t *fb)
-{
-    return fb->port;
-}
+int fake_backend_port(const fake_backend_t *fb) { return fb->port; }
 
 static void push(fake_backend_t *fb, resp_t *r)
 {
@@ -767,8 +778,8 @@ void fake_backend_push_close(fake_backend_t *fb)
     push(fb, resp_new(RESP_CLOSE, 0, 0, NULL, NULL, NULL));
 }
 
-void fake_backend_route(fake_backend_t *fb, const char *method, const char *path_prefix,
-                        int status, const char *body)
+void fake_backend_route(fake_backend_t *fb, const char *method, const char *path_prefix, int status,
+                        const char *body)
 {
     route_t *rt = xmalloc(sizeof(*rt));
     memset(rt, 0, sizeof(*rt));

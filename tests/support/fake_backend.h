@@ -8,6 +8,9 @@
  *   3. 404 {"message":"fake backend: no response scripted","code":404,"data":null}.
  * Keep-alive is supported (as the real backend); Content-Length and chunked bodies are read.
  * Thread-safe: tests may call every function while requests are served.
+ * Start it inside the test or in a checked fixture (tcase_add_checked_fixture), which
+ * runs in the test's forked process: its threads do not survive a fork.
+ * It allocates with libc malloc, so agx_alloc_fail_after never makes it fail.
  */
 #ifndef FAKE_BACKEND_H
 #define FAKE_BACKEND_H
@@ -18,12 +21,12 @@ typedef struct fake_backend fake_backend_t;
 
 typedef struct fake_request {
     char *method;
-    char *path;   /* raw path, no query */
-    char *query;  /* raw query after '?', "" if none */
-    char *body;   /* NUL-terminated, "" if none */
+    char *path;  /* raw path, no query */
+    char *query; /* raw query after '?', "" if none */
+    char *body;  /* NUL-terminated, "" if none */
     size_t body_len;
     size_t n_headers;
-    char **header_names;  /* lower-cased */
+    char **header_names; /* lower-cased */
     char **header_values;
 } fake_request_t;
 
@@ -47,8 +50,8 @@ void fake_backend_push_raw(fake_backend_t *fb, const char *raw);
 /* Closes the connection without answering. */
 void fake_backend_push_close(fake_backend_t *fb);
 /* A persistent answer for method + path prefix, used when the FIFO is empty. */
-void fake_backend_route(fake_backend_t *fb, const char *method, const char *path_prefix,
-                        int status, const char *body);
+void fake_backend_route(fake_backend_t *fb, const char *method, const char *path_prefix, int status,
+                        const char *body);
 
 /* Recorded requests. */
 size_t fake_backend_count(fake_backend_t *fb);
