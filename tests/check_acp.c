@@ -912,8 +912,25 @@ END_TEST
 
 /* ---- methods, acks, ids ---- */
 
+static struct {
+    pthread_mutex_t mu;
+    char text[8192];
+} LOG = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void capture_log(agentex_log_level_t level, const char *msg, void *ud)
+{
+    (void)ud;
+    if (level < AGENTEX_LOG_ERROR)
+        return;
+    pthread_mutex_lock(&LOG.mu);
+    size_t n = strlen(LOG.text);
+    snprintf(LOG.text + n, sizeof LOG.text - n, "%s\n", msg);
+    pthread_mutex_unlock(&LOG.mu);
+}
+
 START_TEST(test_every_method_acks)
 {
+    agentex_set_log_cb(AGENTEX_LOG_ERROR, capture_log, NULL);
     ck_assert_int_eq(acp_server_on_task_interrupt(srv, on_interrupt, NULL), AGENTEX_OK);
     start_server(srv);
     const char *const hdrs[] = {"x-agent-api-key: " KEY, "x-request-id: 5f0c3d2b8a7e4c1d",
@@ -950,6 +967,12 @@ START_TEST(test_every_method_acks)
     ck_assert_str_eq(R.r[1].text, "What is the forecast?");
     ck_assert(!R.r[2].cancelled);
     ck_assert(R.r[3].cancelled);
+    /* the failing interrupt handler was logged with its task id */
+    pthread_mutex_lock(&LOG.mu);
+    ck_assert_msg(strstr(LOG.text, "task " TASK_ID ": task/interrupt handler failed"), "log: %s",
+                  LOG.text);
+    pthread_mutex_unlock(&LOG.mu);
+    agentex_set_log_cb(AGENTEX_LOG_OFF, NULL, NULL);
 }
 END_TEST
 
@@ -1010,6 +1033,21 @@ START_TEST(test_auth_check)
     ck_assert_int_eq(rec_wait(1, 5000), 1);
     msleep(100);
     ck_assert_int_eq(rec_wait(2, 10), 1); /* only the authorised call ran */
+}
+END_TEST
+
+START_TEST(test_configured_key_without_registration)
+{
+    ck_assert_int_eq(acp_server_set_backend(srv, ""), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_api_key(srv, "local-key"), AGENTEX_OK);
+    start_server(srv);
+    ck_assert_str_eq(acp_server_api_key(srv), "local-key");
+    char *b = event_body("3", TASK_ID, "k");
+    rpc_expect(b, good_key, ERR(-32601, "Unauthorized", "3"));
+    const char *const hk[] = {"X-Agent-Api-Key: local-key", NULL};
+    rpc_expect(b, hk, ACK("3"));
+    free(b);
+    ck_assert_int_eq(rec_wait(1, 5000), 1);
 }
 END_TEST
 
@@ -1196,6 +1234,39 @@ START_TEST(test_graceful_shutdown_runs_acknowledged)
     rpc_expect(b, good_key, ACK("1"));
     free(b);
     ck_assert_int_eq(rec_wait(31, 5000), 31);
+}
+END_TEST
+
+START_TEST(test_requests_refused_while_draining)
+{
+    start_server(srv);
+    char *b = event_body("1", "slow-task", "block-until-released");
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    for (int i = 0; i < 200 && atomic_load(&R.running) == 0; i++)
+        msleep(10);
+    acp_server_stop(srv);
+    /* until the service thread sees the stop, requests are still acknowledged (and
+     * will run); then they are refused without an ack */
+    int acked = 0;
+    bool refused = false;
+    b = event_body("2", "late-task", "late");
+    for (int i = 0; i < 200 && !refused; i++) {
+        resp_t r;
+        ck_assert_int_eq(http("POST", "/api", b, strlen(b), good_key, &r), 200);
+        if (strcmp(r.body.data, ACK("2")) == 0)
+            acked++;
+        else {
+            ck_assert_str_eq(r.body.data, ERR(-32603, "Server is shutting down", "2"));
+            refused = true;
+        }
+        resp_free(&r);
+    }
+    free(b);
+    ck_assert(refused);
+    atomic_store(&R.release, true);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(rec_wait(0, 0), 1 + acked); /* every acknowledged one ran */
 }
 END_TEST
 
@@ -1671,6 +1742,8 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_concurrent_mode);
     tcase_add_test(tc, test_cancellation);
     tcase_add_test(tc, test_graceful_shutdown_runs_acknowledged);
+    tcase_add_test(tc, test_requests_refused_while_draining);
+    tcase_add_test(tc, test_configured_key_without_registration);
     tcase_add_test(tc, test_run_stops_on_sigterm);
     tcase_add_test(tc, test_free_inside_handler_refused);
     tcase_add_test(tc, test_message_send_ndjson);
