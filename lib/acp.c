@@ -1489,6 +1489,7 @@ agentex_err_t acp_server_run(acp_server_t *s)
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     atomic_store(&signal_server, s);
     sigaction(SIGINT, &sa, &old_int);
