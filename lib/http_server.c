@@ -19,6 +19,19 @@
  * lws_cancel_service(); the items run in LWS_CALLBACK_EVENT_WAIT_CANCELLED.  Sockets are
  * written with send() from the service thread only.
  *
+ * HTTP handled here: request line (origin, absolute or "*" form), headers (names
+ * lower-cased in place, every one kept, repeats included), Content-Length and chunked
+ * request bodies (decoded in place), Expect: 100-continue, keep-alive (HTTP/1.1 default,
+ * HTTP/1.0 on request), pipelining (answers in request order: one request per connection
+ * is active at a time, later bytes wait in the buffer), HEAD.  Errors the server answers
+ * itself, then closes: 400 bad syntax, 408 header_timeout_ms, 413 max_body
+ * ({"detail":"Request body too large"}), 431 head over 64 KiB or 128 headers, 501
+ * unknown transfer-coding, 505 other HTTP versions.  After such an answer the socket is
+ * half-closed and unread input drained for up to 1 s so the answer is not lost to a reset.
+ * Output queued for a peer that does not read is bounded (64 MiB, then the peer counts as
+ * gone).  Websockets (RFC 6455, server side): upgrade on any path on_ws_open accepts,
+ * fragments reassembled up to max_body, ping answered, close echoed.
+ *
  * Memory: a connection (conn_t) embeds its one current request (requests on a connection
  * are handled one at a time; pipelined bytes wait in the buffer) and, after an upgrade,
  * is the websocket.  It is reference counted: one reference for the live socket, one for
