@@ -314,12 +314,15 @@ static void put(char *dst, size_t *pos, const char *s, size_t n)
 static size_t fmt_head(char *dst, const conn_t *c, int status, const char *ctype,
                        const char *extra, long long clen, bool keep_alive)
 {
-    char num[64];
+    char num[32];
     size_t pos = 0;
     if (status < 100 || status > 999)
         status = 500;
-    int n = snprintf(num, sizeof num, "HTTP/1.1 %d ", status);
-    put(dst, &pos, num, (size_t)n);
+    char sl[13] = "HTTP/1.1 000 ";
+    sl[9] = (char)('0' + status / 100);
+    sl[10] = (char)('0' + status / 10 % 10);
+    sl[11] = (char)('0' + status % 10);
+    put(dst, &pos, sl, 13);
     const char *rs = reason(status);
     put(dst, &pos, rs, strlen(rs));
     put(dst, &pos, "\r\n", 2);
@@ -330,8 +333,14 @@ static size_t fmt_head(char *dst, const conn_t *c, int status, const char *ctype
         put(dst, &pos, ctype, strlen(ctype));
         put(dst, &pos, "\r\n", 2);
         if (clen >= 0) {
-            n = snprintf(num, sizeof num, "Content-Length: %lld\r\n", clen);
-            put(dst, &pos, num, (size_t)n);
+            put(dst, &pos, "Content-Length: ", 16);
+            size_t k = sizeof num;
+            unsigned long long v = (unsigned long long)clen;
+            do
+                num[--k] = (char)('0' + v % 10);
+            while ((v /= 10) != 0);
+            put(dst, &pos, num + k, sizeof num - k);
+            put(dst, &pos, "\r\n", 2);
         } else if (c->minor >= 1) {
             put(dst, &pos, "Transfer-Encoding: chunked\r\n", 28);
         }
