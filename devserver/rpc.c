@@ -1190,6 +1190,26 @@ void dev_rpc(dsrv_t *d, agx_http_req_t *r, const char *agent_id, const char *age
         free(line);
     }
     /* param shapes common to every method */
+    static const char *const objs[] = {"params", "task_metadata", "task_params", NULL};
+    for (size_t i = 0; objs[i]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, objs[i]);
+        if (v && !cJSON_IsNull(v) && !cJSON_IsObject(v)) {
+            char m[128];
+            snprintf(m, sizeof m,
+                     "Invalid parameters: params.%s: Input should be a valid dictionary", objs[i]);
+            dev_respond_json(r, 200, envelope(j, NULL, -32602, m));
+            job_free(j);
+            return;
+        }
+    }
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(params, "stream");
+    if (sv && !cJSON_IsNull(sv) && !cJSON_IsBool(sv)) {
+        dev_respond_json(r, 200, envelope(j, NULL, -32602,
+                                          "Invalid parameters: params.stream: Input should be a "
+                                          "valid boolean"));
+        job_free(j);
+        return;
+    }
     static const char *const strs[] = {"task_id", "task_name", "name", NULL};
     for (size_t i = 0; strs[i]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, strs[i]);

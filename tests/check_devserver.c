@@ -1083,6 +1083,11 @@ START_TEST(rpc_cancel_interrupt_and_rules)
     r = req("POST", "/agents/name/demo-agent/rpc", "not json");
     expect_422(&r, "JSON");
     resp_free(&r);
+    env = rpc("demo-agent", "task/create", "{\"params\":\"not an object\"}", NULL);
+    msg = rpc_error(env, &code);
+    ck_assert_int_eq(code, -32602);
+    ck_assert_str_eq(msg, "Invalid parameters: params.params: Input should be a valid dictionary");
+    cJSON_Delete(env);
     /* unknown agent */
     env = rpc("ghost", "task/create", "{}", NULL);
     msg = rpc_error(env, &code);
