@@ -20,8 +20,8 @@ typedef struct rpcjob {
     char *agent_id, *agent_name;
     cJSON *body;
     const char *method;
-    cJSON *params;   /* borrowed from body */
-    cJSON *id;       /* borrowed from body, may be NULL */
+    cJSON *params;          /* borrowed from body */
+    cJSON *id;              /* borrowed from body, may be NULL */
     struct curl_slist *fwd; /* forwardable client headers */
     /* filled by the worker */
     cJSON *agent;  /* stored entity */
@@ -337,7 +337,8 @@ static cJSON *find_task(rpcjob_t *j)
     return t;
 }
 
-/* ---- task/create ------------------------------------------------------------------------------ */
+/* ---- task/create ------------------------------------------------------------------------------
+ */
 
 static void do_task_create(rpcjob_t *j)
 {
@@ -381,8 +382,8 @@ static void do_task_create(rpcjob_t *j)
     const char *tid = dev_jstr(t, "id");
     char *rid = rpc_id_for("task/create", tid);
     cJSON *p = base_params(j, t);
-    cJSON_AddItemToObject(p, "params", cJSON_IsObject(params) ? cJSON_Duplicate(params, true)
-                                                              : cJSON_CreateNull());
+    cJSON_AddItemToObject(
+        p, "params", cJSON_IsObject(params) ? cJSON_Duplicate(params, true) : cJSON_CreateNull());
     char eb[1024];
     int rc = rid ? forward(j, "task/create", rid, p, NULL, NULL, eb, sizeof eb) : -1;
     if (!rid)
@@ -405,7 +406,8 @@ static void do_task_create(rpcjob_t *j)
     answer_result(j, t);
 }
 
-/* ---- event/send, task/cancel, task/interrupt ---------------------------------------------------- */
+/* ---- event/send, task/cancel, task/interrupt ----------------------------------------------------
+ */
 
 static void do_event_send(rpcjob_t *j)
 {
@@ -494,8 +496,8 @@ static void do_cancel_or_interrupt(rpcjob_t *j, bool cancel)
 typedef struct acc {
     bool has_index;
     double index;
-    cJSON *parent;   /* TaskMessage (streaming path) */
-    cJSON *content;  /* final content (non-streaming path) */
+    cJSON *parent;  /* TaskMessage (streaming path) */
+    cJSON *content; /* final content (non-streaming path) */
     char dtype[32];
     agx_buf_t text;
     char *tool_call_id, *tool_name;
@@ -555,7 +557,8 @@ static int acc_add(msgctx_t *m, acc_t *a, const cJSON *delta)
         snprintf(a->dtype, sizeof a->dtype, "%s", type);
         free(a->tool_call_id);
         free(a->tool_name);
-        a->tool_call_id = dev_jstr(delta, "tool_call_id") ? strdup(dev_jstr(delta, "tool_call_id")) : NULL;
+        a->tool_call_id =
+            dev_jstr(delta, "tool_call_id") ? strdup(dev_jstr(delta, "tool_call_id")) : NULL;
         a->tool_name = dev_jstr(delta, "name") ? strdup(dev_jstr(delta, "name")) : NULL;
     } else if (strcmp(a->dtype, type) != 0) {
         snprintf(m->err, sizeof m->err, "Delta type mismatch: DeltaType.%s != DeltaType.%s",
@@ -685,7 +688,8 @@ static int msg_update(msgctx_t *m, acc_t *a, const cJSON *content)
     char ts[40];
     dev_iso_time(agx_now_us(), ts);
     cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "content", cJSON_Duplicate(content, true));
-    cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "streaming_status", cJSON_CreateString("DONE"));
+    cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "streaming_status",
+                                           cJSON_CreateString("DONE"));
     cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "updated_at", cJSON_CreateString(ts));
     dev_lock(m->j->d);
     int rc = dev_message_put(m->j->d, a->parent);
@@ -751,8 +755,8 @@ static cJSON *agent_update(msgctx_t *m, const char *line, size_t len, bool *fata
 
 static void set_parent(cJSON *u, const cJSON *parent)
 {
-    cJSON_ReplaceItemInObjectCaseSensitive(u, "parent_task_message",
-                                           parent ? cJSON_Duplicate(parent, true) : cJSON_CreateNull());
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        u, "parent_task_message", parent ? cJSON_Duplicate(parent, true) : cJSON_CreateNull());
 }
 
 static int on_stream_line(void *ctx, const char *line, size_t len)
@@ -868,8 +872,8 @@ static void do_message_send(rpcjob_t *j)
                               "Cache-Control: no-cache\r\nConnection: keep-alive\r\n");
         j->stream_open = true;
     }
-    cJSON *content = dev_norm_content(cJSON_GetObjectItemCaseSensitive(j->params, "content"), eb,
-                                      sizeof eb);
+    cJSON *content =
+        dev_norm_content(cJSON_GetObjectItemCaseSensitive(j->params, "content"), eb, sizeof eb);
     if (!content) {
         char msg[1100];
         snprintf(msg, sizeof msg, "Invalid parameters: %s", eb);
@@ -903,8 +907,8 @@ static void do_message_send(rpcjob_t *j)
         t = dev_task_create(d, dev_jstr(j->agent, "id"), tname, tparams, NULL);
     }
     if (t)
-        umsg = dev_message_create(d, dev_jstr(t, "id"), content,
-                                  j->streaming ? "DONE" : NULL, agx_now_us());
+        umsg = dev_message_create(d, dev_jstr(t, "id"), content, j->streaming ? "DONE" : NULL,
+                                  agx_now_us());
     dev_unlock(d);
     cJSON *f;
     cJSON_ArrayForEach(f, frames) publish_task(j, f);
@@ -1076,7 +1080,8 @@ static void rpc_job(void *wctx, void *arg)
             snprintf(msg, sizeof msg, "Agent %s is deleted",
                      j->agent_id ? j->agent_id : dev_jstr(j->agent, "id"));
         else
-            snprintf(msg, sizeof msg, "Unsupported method: AgentRPCMethod.%s for ACP type: ACPType.%s",
+            snprintf(msg, sizeof msg,
+                     "Unsupported method: AgentRPCMethod.%s for ACP type: ACPType.%s",
                      enum_name(j->method, m1, sizeof m1), enum_name(type, t1, sizeof t1));
         answer_error(j, -32603, msg);
         goto out;
@@ -1097,12 +1102,28 @@ out:
 
 static bool forwardable(const char *name)
 {
-    static const char *const drop[] = {
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "content-length", "content-encoding", "host",
-        "authorization", "cookie", "x-api-key", "x-agent-api-key", "x-acting-user-api-key",
-        "x-acting-user-cookie", "x-acting-user-authorization", "x-acting-as-agent",
-        "x-selected-account-id", "x-request-id", NULL};
+    static const char *const drop[] = {"connection",
+                                       "keep-alive",
+                                       "proxy-authenticate",
+                                       "proxy-authorization",
+                                       "te",
+                                       "trailer",
+                                       "transfer-encoding",
+                                       "upgrade",
+                                       "content-length",
+                                       "content-encoding",
+                                       "host",
+                                       "authorization",
+                                       "cookie",
+                                       "x-api-key",
+                                       "x-agent-api-key",
+                                       "x-acting-user-api-key",
+                                       "x-acting-user-cookie",
+                                       "x-acting-user-authorization",
+                                       "x-acting-as-agent",
+                                       "x-selected-account-id",
+                                       "x-request-id",
+                                       NULL};
     bool keep = !strncmp(name, "x-", 2) || !strcmp(name, "traceparent") ||
                 !strcmp(name, "tracestate") || !strcmp(name, "baggage");
     for (size_t i = 0; keep && drop[i]; i++)
@@ -1111,8 +1132,8 @@ static bool forwardable(const char *name)
     return keep;
 }
 
-static const char *const METHODS[] = {"event/send", "task/create", "message/send", "task/cancel",
-                                      "task/interrupt", NULL};
+static const char *const METHODS[] = {"event/send",  "task/create",    "message/send",
+                                      "task/cancel", "task/interrupt", NULL};
 
 void dev_rpc(dsrv_t *d, agx_http_req_t *r, const char *agent_id, const char *agent_name)
 {
@@ -1204,9 +1225,10 @@ void dev_rpc(dsrv_t *d, agx_http_req_t *r, const char *agent_id, const char *age
     }
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(params, "stream");
     if (sv && !cJSON_IsNull(sv) && !cJSON_IsBool(sv)) {
-        dev_respond_json(r, 200, envelope(j, NULL, -32602,
-                                          "Invalid parameters: params.stream: Input should be a "
-                                          "valid boolean"));
+        dev_respond_json(r, 200,
+                         envelope(j, NULL, -32602,
+                                  "Invalid parameters: params.stream: Input should be a "
+                                  "valid boolean"));
         job_free(j);
         return;
     }
