@@ -15,6 +15,7 @@
 #define AGX_DEVSERVER_H
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -86,6 +87,10 @@ int dev_query_int(agx_http_req_t *r, const char *name, long def, long min, long 
  * failure (the job will not run).  dev_wait_jobs runs what is queued and joins. */
 int dev_spawn(dsrv_t *d, agx_job_fn fn, void *arg);
 void dev_wait_jobs(dsrv_t *d);
+/* CURLOPT_XFERINFOFUNCTION (data: the dsrv_t): aborts transfers once stopping is set, so
+ * that a shutdown does not wait for slow agents. */
+int dev_curl_abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow);
 
 /* ---- store.c --------------------------------------------------------------------- */
 int dev_store_open(dsrv_t *d, const char *path);

@@ -36,6 +36,9 @@ static bool probe(dsrv_t *d, const char *id, const char *acp_url)
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, dev_curl_abort_on_stop);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
     bool ok = false;
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK &&

@@ -211,6 +211,9 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, dev_curl_abort_on_stop);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, j->d);
     if (on_line) {
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -221,6 +224,10 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     CURLcode cc = curl_easy_perform(c);
     if (x.aborted) {
         rc = -2; /* errbuf already set by the line handler */
+        goto out;
+    }
+    if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(errbuf, errlen, "agentex-dev is shutting down");
         goto out;
     }
     if (cc != CURLE_OK) {
@@ -391,7 +398,8 @@ static void do_task_create(rpcjob_t *j)
     cJSON_Delete(p);
     free(rid);
     if (rc) {
-        fail_task(j, tid, eb);
+        if (!atomic_load(&j->d->stopping)) /* a shutdown is not the agent's failure */
+            fail_task(j, tid, eb);
         answer_error(j, -32603, eb);
         cJSON_Delete(t);
         return;
@@ -939,7 +947,8 @@ static void do_message_send(rpcjob_t *j)
                 rc = -1;
             }
         if (rc) {
-            fail_task(j, m.task_id, eb);
+            if (!atomic_load(&d->stopping))
+                fail_task(j, m.task_id, eb);
             answer_error(j, -32603, eb);
         } else {
             agx_http_stream_end(j->r);

@@ -535,6 +535,17 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen)
     return o;
 }
 
+int dev_curl_abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    dsrv_t *d = ud;
+    return atomic_load(&d->stopping) ? 1 : 0;
+}
+
 /* ---- jobs ----------------------------------------------------------------------------- */
 
 int dev_spawn(dsrv_t *d, agx_job_fn fn, void *arg)
