@@ -1635,6 +1635,52 @@ START_TEST(shutdown_with_streams_and_rpc_in_flight)
 }
 END_TEST
 
+START_TEST(rpc_agent_down_by_id)
+{
+    /* a port nothing listens on: bind, read the port, close */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    cJSON *a = register_agent("down-agent", url, "async");
+    char path[256];
+    snprintf(path, sizeof path, "/agents/%s/rpc", js(a, "id"));
+    resp_t r =
+        req("POST", path,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{\"name\":\"doomed\"},"
+            "\"id\":\"abc\"}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(js(r.json, "id"), "abc");
+    ck_assert(jnull(r.json, "result"));
+    const cJSON *e = cJSON_GetObjectItem(r.json, "error");
+    ck_assert_int_eq((int)jnum(e, "code"), -32603);
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", js(e, "message"));
+    ck_assert_uint_gt(strlen(reason), 0);
+    resp_free(&r);
+    r = req("GET", "/tasks/name/doomed", NULL);
+    ck_assert_str_eq(js(r.json, "status"), "FAILED");
+    ck_assert_str_eq(js(r.json, "status_reason"), reason);
+    resp_free(&r);
+    /* the tracker row exists although delivery failed */
+    r = req("GET", "/tracker", NULL);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/agents/%s/rpc", "00000000-0000-4000-8000-000000000000");
+    r = req("POST", path,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{},\"id\":2}");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "error"), "message"),
+                     "Item with id '00000000-0000-4000-8000-000000000000' does not exist.");
+    resp_free(&r);
+    cJSON_Delete(a);
+}
+END_TEST
+
 /* ---- the SDK's adk calls against agentex-dev ----------------------------------------------------
  */
 
@@ -1836,6 +1882,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_cancel_interrupt_and_rules);
     tcase_add_test(tc, rpc_message_send_sync_agent);
     tcase_add_test(tc, sdk_adk_calls_roundtrip);
+    tcase_add_test(tc, rpc_agent_down_by_id);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");
