@@ -358,9 +358,8 @@ void dev_ws_message(dsrv_t *d, agx_ws_t *ws, const char *data, size_t len, bool 
     cJSON *u = j ? dev_norm_update(j, eb, sizeof eb) : NULL;
     if (!j)
         snprintf(eb, sizeof eb, "not a JSON text message");
-    const char *task_id = u ? dev_jstr(cJSON_GetObjectItemCaseSensitive(u, "parent_task_message"),
-                                       "task_id")
-                            : NULL;
+    const char *task_id =
+        u ? dev_jstr(cJSON_GetObjectItemCaseSensitive(u, "parent_task_message"), "task_id") : NULL;
     if (!u || !task_id) {
         dev_log(AGENTEX_LOG_WARN, "stream/publish: dropped update: %s",
                 u ? "parent_task_message.task_id missing" : eb);

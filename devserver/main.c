@@ -64,7 +64,10 @@ static void worker_fini(void *wctx, void *ud)
         curl_easy_cleanup(wctx);
 }
 
-static bool on_ws_open(agx_ws_t *ws, const char *path, void *ud) { return dev_ws_open(ud, ws, path); }
+static bool on_ws_open(agx_ws_t *ws, const char *path, void *ud)
+{
+    return dev_ws_open(ud, ws, path);
+}
 static void on_ws_message(agx_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
 {
     dev_ws_message(ud, ws, data, len, binary);
@@ -130,7 +133,8 @@ int main(int argc, char **argv)
             i++;
         } else {
             if (!strncmp(a, "--", 2) && !v && strcmp(a, "--") != 0)
-                fprintf(stderr, "agentex-dev: %s: missing value or unknown option (see --help)\n", a);
+                fprintf(stderr, "agentex-dev: %s: missing value or unknown option (see --help)\n",
+                        a);
             else
                 fprintf(stderr, "agentex-dev: unknown argument '%s' (see --help)\n", a);
             return 2;

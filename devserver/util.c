@@ -80,10 +80,17 @@ void dev_object_id(char out[25])
     uint32_t cnt = counter++ & 0xffffff;
     pthread_mutex_unlock(&mu);
     uint32_t secs = (uint32_t)(agx_now_us() / 1000000);
-    unsigned char b[12] = {(unsigned char)(secs >> 24), (unsigned char)(secs >> 16),
-                           (unsigned char)(secs >> 8),  (unsigned char)secs,
-                           proc[0], proc[1], proc[2], proc[3], proc[4],
-                           (unsigned char)(cnt >> 16), (unsigned char)(cnt >> 8),
+    unsigned char b[12] = {(unsigned char)(secs >> 24),
+                           (unsigned char)(secs >> 16),
+                           (unsigned char)(secs >> 8),
+                           (unsigned char)secs,
+                           proc[0],
+                           proc[1],
+                           proc[2],
+                           proc[3],
+                           proc[4],
+                           (unsigned char)(cnt >> 16),
+                           (unsigned char)(cnt >> 8),
                            (unsigned char)cnt};
     for (int i = 0; i < 12; i++) {
         out[2 * i] = HEX[b[i] >> 4];
@@ -145,8 +152,7 @@ int dev_parse_time(const char *s, int64_t *us)
         digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' '))
         return -1;
     p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' ||
-        digits(&p, 2, &sec))
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' || digits(&p, 2, &sec))
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
         return -1;
@@ -247,7 +253,8 @@ void dev_respond_json(agx_http_req_t *r, int status, cJSON *body)
 {
     char *text = body ? dev_print(body) : NULL;
     if (!text) {
-        static const char oom[] = "{\"message\":\"Internal Server Error\",\"code\":500,\"data\":null}";
+        static const char oom[] =
+            "{\"message\":\"Internal Server Error\",\"code\":500,\"data\":null}";
         agx_http_respond(r, 500, NULL, NULL, oom, sizeof oom - 1);
     } else {
         agx_http_respond(r, status, NULL, NULL, text, strlen(text));
@@ -308,8 +315,8 @@ static int fail(char *errbuf, size_t errlen, const char *fmt, const char *a)
     return -1;
 }
 
-static int check_enum(const cJSON *src, const char *key, const char *const *allowed, const char *def,
-                      cJSON *dst, char *errbuf, size_t errlen)
+static int check_enum(const cJSON *src, const char *key, const char *const *allowed,
+                      const char *def, cJSON *dst, char *errbuf, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, key);
     if (!v || (cJSON_IsNull(v) && def)) {
@@ -445,8 +452,8 @@ cJSON *dev_norm_content(const cJSON *c, char *errbuf, size_t errlen)
         }
         cJSON_AddItemToObject(o, "is_error", ie ? cJSON_Duplicate(ie, false) : cJSON_CreateNull());
     } else if (strcmp(type, "reasoning") == 0) {
-        if (string_array(cJSON_GetObjectItemCaseSensitive(c, "summary"), "summary", false, o, errbuf,
-                         errlen) ||
+        if (string_array(cJSON_GetObjectItemCaseSensitive(c, "summary"), "summary", false, o,
+                         errbuf, errlen) ||
             string_array(cJSON_GetObjectItemCaseSensitive(c, "content"), "content", true, o, errbuf,
                          errlen))
             goto bad;
@@ -526,6 +533,17 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen)
         cJSON_AddItemToObject(o, "delta", d ? cJSON_Duplicate(d, true) : cJSON_CreateNull());
     }
     return o;
+}
+
+int dev_curl_abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    dsrv_t *d = ud;
+    return atomic_load(&d->stopping) ? 1 : 0;
 }
 
 /* ---- jobs ----------------------------------------------------------------------------- */

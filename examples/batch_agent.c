@@ -51,8 +51,8 @@ static void summarise(const adk_event_list_t *events, char *out, size_t len)
     }
 }
 
-static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task,
-                                   const adk_event_t *event, void *userdata)
+static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task, const adk_event_t *event,
+                                   void *userdata)
 {
     (void)event; /* the cursor, not this delivery, says what is new */
     (void)userdata;
@@ -85,8 +85,7 @@ static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task,
         char reason[64];
         snprintf(reason, sizeof reason, "processed %zu event%s", n, n == 1 ? "" : "s");
         adk_tracker_t *moved = NULL;
-        err = adk_tracker_update(c, adk_tracker_id(tracker), last, "READY", reason, false,
-                                 &moved);
+        err = adk_tracker_update(c, adk_tracker_id(tracker), last, "READY", reason, false, &moved);
         adk_tracker_free(moved);
         if (err != AGENTEX_OK)
             goto out;
@@ -116,8 +115,8 @@ static agentex_err_t on_task_cancel(acp_ctx_t *ctx, const adk_task_t *task, void
     agentex_err_t err =
         adk_tracker_get_by_task_and_agent(c, adk_task_id(task), acp_ctx_agent_id(ctx), &tracker);
     if (err == AGENTEX_OK)
-        err = adk_tracker_update(c, adk_tracker_id(tracker), NULL, "CANCELLED",
-                                 "task cancelled", false, &updated);
+        err = adk_tracker_update(c, adk_tracker_id(tracker), NULL, "CANCELLED", "task cancelled",
+                                 false, &updated);
     if (err != AGENTEX_OK)
         acp_ctx_set_error(ctx, "%s (%s)", agentex_strerror(err), agentex_client_errmsg(c));
     adk_tracker_free(updated);
@@ -137,8 +136,7 @@ int main(void)
     if ((err = acp_server_on_event_send(server, on_event_send, NULL)) != AGENTEX_OK ||
         (err = acp_server_on_task_cancel(server, on_task_cancel, NULL)) != AGENTEX_OK ||
         (err = acp_server_run(server)) != AGENTEX_OK)
-        fprintf(stderr, "batch_agent: %s: %s\n", agentex_strerror(err),
-                acp_server_errmsg(server));
+        fprintf(stderr, "batch_agent: %s: %s\n", agentex_strerror(err), acp_server_errmsg(server));
     if (acp_server_free(server) != AGENTEX_OK)
         fprintf(stderr, "batch_agent: could not free the server\n");
     return err == AGENTEX_OK ? 0 : 1;

@@ -42,8 +42,8 @@ static agentex_err_t on_task_create(acp_ctx_t *ctx, const adk_task_t *task, cons
     return post_text(ctx, adk_task_id(task), "Welcome! Send me a message and I will echo it.");
 }
 
-static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task,
-                                   const adk_event_t *event, void *userdata)
+static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task, const adk_event_t *event,
+                                   void *userdata)
 {
     (void)userdata;
     if (acp_task_cancelled(ctx))
@@ -81,8 +81,7 @@ int main(void)
         (err = acp_server_on_event_send(server, on_event_send, NULL)) != AGENTEX_OK ||
         (err = acp_server_on_task_cancel(server, on_task_cancel, NULL)) != AGENTEX_OK ||
         (err = acp_server_run(server)) != AGENTEX_OK) /* returns after SIGINT/SIGTERM */
-        fprintf(stderr, "echo_agent: %s: %s\n", agentex_strerror(err),
-                acp_server_errmsg(server));
+        fprintf(stderr, "echo_agent: %s: %s\n", agentex_strerror(err), acp_server_errmsg(server));
     if (acp_server_free(server) != AGENTEX_OK)
         fprintf(stderr, "echo_agent: could not free the server\n");
     return err == AGENTEX_OK ? 0 : 1;

@@ -29,8 +29,8 @@ static agentex_err_t post_text(acp_ctx_t *ctx, const char *task_id, const char *
     return err;
 }
 
-static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task,
-                                   const adk_event_t *event, void *userdata)
+static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task, const adk_event_t *event,
+                                   void *userdata)
 {
     (void)event;
     (void)userdata;
@@ -92,8 +92,7 @@ int main(void)
     }
     if ((err = acp_server_on_event_send(server, on_event_send, NULL)) != AGENTEX_OK ||
         (err = acp_server_run(server)) != AGENTEX_OK)
-        fprintf(stderr, "state_agent: %s: %s\n", agentex_strerror(err),
-                acp_server_errmsg(server));
+        fprintf(stderr, "state_agent: %s: %s\n", agentex_strerror(err), acp_server_errmsg(server));
     if (acp_server_free(server) != AGENTEX_OK)
         fprintf(stderr, "state_agent: could not free the server\n");
     return err == AGENTEX_OK ? 0 : 1;

@@ -72,12 +72,11 @@ int main(void)
         return 1;
     }
     const char *name = getenv("AGENT_NAME");
-    if ((err = acp_server_set_agent(server, name ? name : "sync-agent",
-                                    getenv("AGENT_DESCRIPTION"), "sync")) != AGENTEX_OK ||
+    if ((err = acp_server_set_agent(server, name ? name : "sync-agent", getenv("AGENT_DESCRIPTION"),
+                                    "sync")) != AGENTEX_OK ||
         (err = acp_server_on_message_send(server, on_message_send, NULL)) != AGENTEX_OK ||
         (err = acp_server_run(server)) != AGENTEX_OK)
-        fprintf(stderr, "sync_agent: %s: %s\n", agentex_strerror(err),
-                acp_server_errmsg(server));
+        fprintf(stderr, "sync_agent: %s: %s\n", agentex_strerror(err), acp_server_errmsg(server));
     if (acp_server_free(server) != AGENTEX_OK)
         fprintf(stderr, "sync_agent: could not free the server\n");
     return err == AGENTEX_OK ? 0 : 1;

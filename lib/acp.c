@@ -567,10 +567,7 @@ const char *acp_ctx_agent_id(const acp_ctx_t *ctx)
 
 const adk_task_t *acp_ctx_task(const acp_ctx_t *ctx) { return ctx ? ctx->task : NULL; }
 
-const char *acp_ctx_method(const acp_ctx_t *ctx)
-{
-    return ctx ? method_names[ctx->kind] : NULL;
-}
+const char *acp_ctx_method(const acp_ctx_t *ctx) { return ctx ? method_names[ctx->kind] : NULL; }
 
 const cJSON *acp_ctx_params(const acp_ctx_t *ctx) { return ctx ? ctx->params : NULL; }
 
@@ -579,8 +576,8 @@ const char *acp_ctx_header(const acp_ctx_t *ctx, const char *name)
     if (!ctx || !name || !ctx->params)
         return NULL;
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(ctx->params, "request");
-    const cJSON *hdrs = cJSON_IsObject(req) ? cJSON_GetObjectItemCaseSensitive(req, "headers")
-                                             : NULL;
+    const cJSON *hdrs =
+        cJSON_IsObject(req) ? cJSON_GetObjectItemCaseSensitive(req, "headers") : NULL;
     if (!cJSON_IsObject(hdrs))
         return NULL;
     const cJSON *v = cJSON_GetObjectItem(hdrs, name); /* case-insensitive */
@@ -618,8 +615,7 @@ void acp_ctx_set_error(acp_ctx_t *ctx, const char *fmt, ...)
 
 /* ---- message/send replies ---- */
 
-static agentex_err_t reply_write(acp_ctx_t *ctx, const char *type, int index,
-                                 const cJSON *payload)
+static agentex_err_t reply_write(acp_ctx_t *ctx, const char *type, int index, const cJSON *payload)
 {
     if (ctx->notification)
         return AGENTEX_OK; /* the notification form answers "null" at the end */
@@ -696,8 +692,7 @@ agentex_err_t acp_reply_delta(acp_ctx_t *ctx, int index, const cJSON *delta)
     agentex_err_t err = reply_check(ctx, index);
     if (err)
         return err;
-    const cJSON *t = cJSON_IsObject(delta) ? cJSON_GetObjectItemCaseSensitive(delta, "type")
-                                            : NULL;
+    const cJSON *t = cJSON_IsObject(delta) ? cJSON_GetObjectItemCaseSensitive(delta, "type") : NULL;
     if (!cJSON_IsString(t))
         return AGENTEX_EINVAL;
     return reply_write(ctx, "delta", index, delta);
@@ -768,10 +763,9 @@ static void job_run(void *wctx, void *arg)
             (void)agx_http_respond(ctx->req, 200, "application/json", NULL, "null", 4);
         } else {
             if (rc != AGENTEX_OK && !ctx->stream_broken) {
-                char *line = agx_rpc_error(ctx->id_json,
-                                           rc == AGENTEX_EINVAL ? AGX_RPC_INVALID_PARAMS
-                                                                : AGX_RPC_INTERNAL_ERROR,
-                                           msg);
+                char *line = agx_rpc_error(
+                    ctx->id_json,
+                    rc == AGENTEX_EINVAL ? AGX_RPC_INVALID_PARAMS : AGX_RPC_INTERNAL_ERROR, msg);
                 if (line) {
                     size_t n = strlen(line);
                     /* agx_rpc_error gives no newline: add one (NDJSON) */
@@ -971,8 +965,7 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
     if (s->auth_check && s->api_key && s->api_key[0]) {
         const char *k = agx_http_req_header(r, "x-agent-api-key");
         if (!k || !agx_str_equal_ct(k, s->api_key)) {
-            AGX_WARN("acp: %s refused: %s x-agent-api-key", rq.method,
-                     k ? "wrong" : "missing");
+            AGX_WARN("acp: %s refused: %s x-agent-api-key", rq.method, k ? "wrong" : "missing");
             respond_rpc_error(r, rq.id_json, AGX_RPC_METHOD_NOT_FOUND, "Unauthorized");
             goto out;
         }
@@ -1048,11 +1041,10 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
             AGX_ERROR("acp: task %s: could not queue message/send: %s", adk_task_id(ctx->task),
                       agentex_strerror(err));
             if (ctx->notification) {
-                respond_rpc_error(r, ctx->id_json, AGX_RPC_INTERNAL_ERROR,
-                                  agentex_strerror(err));
+                respond_rpc_error(r, ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
             } else {
-                char *line = agx_rpc_error(ctx->id_json, AGX_RPC_INTERNAL_ERROR,
-                                           agentex_strerror(err));
+                char *line =
+                    agx_rpc_error(ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
                 if (line) {
                     (void)agx_http_stream_write(r, line, strlen(line));
                     (void)agx_http_stream_write(r, "\n", 1);
@@ -1068,7 +1060,13 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
     }
 
     /* async methods: the acknowledgement goes out before the handler can run */
-    respond_json(r, ctx->notification ? agx_rpc_null_result() : agx_rpc_ack(ctx->id_json));
+    char *ack = ctx->notification ? agx_rpc_null_result() : agx_rpc_ack(ctx->id_json);
+    if (!ack) { /* not acknowledged: the handler must not run */
+        task_release(s, ctx->entry);
+        respond_json(r, NULL);
+        goto out;
+    }
+    respond_json(r, ack);
     AGX_DEBUG("acp: task %s: %s acknowledged", adk_task_id(ctx->task), method_names[kind]);
     agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
     if (err) {
@@ -1121,8 +1119,7 @@ agentex_err_t agx_acp_registration_body(const acp_server_t *s, int port, cJSON *
     if (s->description) {
         if (agx_buf_puts(&desc, s->description))
             goto out;
-    } else if (agx_buf_printf(&desc, "Generic description for agent: %s",
-                              s->name ? s->name : "")) {
+    } else if (agx_buf_printf(&desc, "Generic description for agent: %s", s->name ? s->name : "")) {
         goto out;
     }
     if (s->principal_b64 && s->principal_b64[0]) {
@@ -1223,8 +1220,7 @@ static agentex_err_t do_register(acp_server_t *s, int port)
             const cJSON *key = cJSON_GetObjectItemCaseSensitive(resp, "agent_api_key");
             if (!cJSON_IsString(id) || !id->valuestring[0]) {
                 err = AGENTEX_EPROTO;
-                set_errmsg(s, "registration with %s: the response has no agent id",
-                           s->base_url);
+                set_errmsg(s, "registration with %s: the response has no agent id", s->base_url);
                 goto out;
             }
             if (replace_str(&s->agent_id, id->valuestring) ||
@@ -1376,8 +1372,9 @@ static agentex_err_t prepare(acp_server_t *s)
     bool registering = s->base_url && s->base_url[0];
     if (registering) {
         if (!agx_acp_name_valid(s->name)) {
-            set_errmsg(s, "agent name %s%s%s must match ^[a-z0-9-]+$ (set AGENT_NAME or call "
-                          "acp_server_set_agent)",
+            set_errmsg(s,
+                       "agent name %s%s%s must match ^[a-z0-9-]+$ (set AGENT_NAME or call "
+                       "acp_server_set_agent)",
                        s->name ? "\"" : "", s->name ? s->name : "(unset)", s->name ? "\"" : "");
             err = AGENTEX_EINVAL;
             goto fail;
@@ -1483,6 +1480,7 @@ agentex_err_t acp_server_run(acp_server_t *s)
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     atomic_store(&signal_server, s);
     sigaction(SIGINT, &sa, &old_int);

@@ -292,8 +292,7 @@ char *agx_rpc_error(const char *id_json, int code, const char *message)
     return finish(&b, rc);
 }
 
-char *agx_rpc_update_line(const char *id_json, const char *type, int index,
-                          const cJSON *payload)
+char *agx_rpc_update_line(const char *id_json, const char *type, int index, const cJSON *payload)
 {
     agx_buf_t b;
     agx_buf_init(&b);
@@ -321,10 +320,20 @@ char *agx_rpc_update_line(const char *id_json, const char *type, int index,
 bool agx_acp_header_forwarded(const char *name)
 {
     static const char *const excluded[] = {
-        "connection",         "keep-alive", "proxy-authenticate", "proxy-authorization",
-        "te",                 "trailer",    "transfer-encoding",  "upgrade",
-        "content-length",     "content-encoding", "host",         "authorization",
-        "cookie",             "x-agent-api-key",
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "content-encoding",
+        "host",
+        "authorization",
+        "cookie",
+        "x-agent-api-key",
     };
     if (!name || strncasecmp(name, "x-", 2) != 0)
         return false;
@@ -382,8 +391,8 @@ unsigned char *agx_base64_decode(const char *in, size_t *outlen)
             if (v[k] < 0)
                 goto bad;
         }
-        unsigned triple = ((unsigned)v[0] << 18) | ((unsigned)v[1] << 12) |
-                          ((unsigned)v[2] << 6) | (unsigned)v[3];
+        unsigned triple = ((unsigned)v[0] << 18) | ((unsigned)v[1] << 12) | ((unsigned)v[2] << 6) |
+                          (unsigned)v[3];
         out[o++] = (unsigned char)(triple >> 16);
         if (pad < 2)
             out[o++] = (unsigned char)(triple >> 8);

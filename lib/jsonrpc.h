@@ -59,8 +59,7 @@ char *agx_rpc_error(const char *id_json, int code, const char *message);
  * type "start"/"full" (payload = content), "delta" (payload = delta), "done" (no payload).
  * {"jsonrpc":"2.0","result":{["content"|"delta":P,]"index":I,"parent_task_message":null,
  *  "type":T},"error":null,"id":ID}\n */
-char *agx_rpc_update_line(const char *id_json, const char *type, int index,
-                          const cJSON *payload);
+char *agx_rpc_update_line(const char *id_json, const char *type, int index, const cJSON *payload);
 
 /* Protocol 2.11: true when an inbound header is copied into params.request.headers
  * (names starting with "x-", except the hop-by-hop / credential names and the prefixes

@@ -32,25 +32,25 @@
 #define AGENT_ID "6f1c2a9e-3b7d-4e11-9a52-0c8d7e4b1f20"
 #define TASK_ID "b3e0f7d2-8c41-4a6e-9f15-2d7a9c3e5b81"
 #define KEY "3b9e1f0a7c2d4e6f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f"
-#define AGENT_JSON                                                                             \
-    "{\"id\":\"" AGENT_ID "\",\"docker_image\":null,\"name\":\"demo-agent\",\"description\":"  \
-    "\"Demo agent\",\"acp_type\":\"async\",\"status\":\"Ready\",\"status_reason\":\"Agent "    \
-    "registered successfully.\",\"acp_url\":\"http://host.docker.internal:8000\",\"created_"   \
-    "at\":\"2026-03-01T09:00:00.412000Z\",\"updated_at\":\"2026-03-01T09:00:00.412000Z\","     \
-    "\"registration_metadata\":null,\"registered_at\":\"2026-03-01T09:00:00.412000Z\","        \
+#define AGENT_JSON                                                                                 \
+    "{\"id\":\"" AGENT_ID "\",\"docker_image\":null,\"name\":\"demo-agent\",\"description\":"      \
+    "\"Demo agent\",\"acp_type\":\"async\",\"status\":\"Ready\",\"status_reason\":\"Agent "        \
+    "registered successfully.\",\"acp_url\":\"http://host.docker.internal:8000\",\"created_"       \
+    "at\":\"2026-03-01T09:00:00.412000Z\",\"updated_at\":\"2026-03-01T09:00:00.412000Z\","         \
+    "\"registration_metadata\":null,\"registered_at\":\"2026-03-01T09:00:00.412000Z\","            \
     "\"agent_input_type\":null,\"production_deployment_id\":null}"
-#define TASK_JSON_FOR(tid)                                                                     \
-    "{\"id\":\"" tid "\",\"name\":null,\"status\":\"RUNNING\",\"status_reason\":\"Task "       \
-    "created, forwarding to ACP server\",\"created_at\":\"2026-03-01T09:05:00.123456Z\","      \
-    "\"updated_at\":\"2026-03-01T09:05:00.123456Z\",\"cleaned_at\":null,\"params\":{"          \
+#define TASK_JSON_FOR(tid)                                                                         \
+    "{\"id\":\"" tid "\",\"name\":null,\"status\":\"RUNNING\",\"status_reason\":\"Task "           \
+    "created, forwarding to ACP server\",\"created_at\":\"2026-03-01T09:05:00.123456Z\","          \
+    "\"updated_at\":\"2026-03-01T09:05:00.123456Z\",\"cleaned_at\":null,\"params\":{"              \
     "\"topic\":\"weather\"},\"task_metadata\":null}"
 #define TASK_JSON TASK_JSON_FOR(TASK_ID)
-#define REGISTER_RESPONSE                                                                      \
-    "{\"id\":\"" AGENT_ID "\",\"name\":\"demo-agent\",\"description\":\"Demo agent\","         \
-    "\"status\":\"Ready\",\"acp_type\":\"async\",\"status_reason\":\"Agent registered "        \
-    "successfully.\",\"created_at\":\"2026-03-01T09:00:00.412000Z\",\"updated_at\":"           \
-    "\"2026-03-01T09:00:00.412000Z\",\"registration_metadata\":null,\"registered_at\":"        \
-    "\"2026-03-01T09:00:00.412000Z\",\"agent_input_type\":null,\"production_deployment_id\":"  \
+#define REGISTER_RESPONSE                                                                          \
+    "{\"id\":\"" AGENT_ID "\",\"name\":\"demo-agent\",\"description\":\"Demo agent\","             \
+    "\"status\":\"Ready\",\"acp_type\":\"async\",\"status_reason\":\"Agent registered "            \
+    "successfully.\",\"created_at\":\"2026-03-01T09:00:00.412000Z\",\"updated_at\":"               \
+    "\"2026-03-01T09:00:00.412000Z\",\"registration_metadata\":null,\"registered_at\":"            \
+    "\"2026-03-01T09:00:00.412000Z\",\"agent_input_type\":null,\"production_deployment_id\":"      \
     "null,\"agent_api_key\":\"" KEY "\"}"
 
 #define ID_CREATE "\"AgentRPCMethod.TASK_CREATE-" TASK_ID "\""
@@ -59,15 +59,26 @@
 #define ID_INTERRUPT "\"AgentRPCMethod.TASK_INTERRUPT-" TASK_ID "\""
 #define ID_MESSAGE "\"AgentRPCMethod.MESSAGE_SEND-" TASK_ID "\""
 
-#define ACK(id) "{\"jsonrpc\":\"2.0\",\"result\":{\"status\":\"processing\"},\"error\":null,\"id\":" id "}"
-#define ERR(code, msg, id)                                                                     \
-    "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":" #code ",\"message\":\"" msg    \
+#define ACK(id)                                                                                    \
+    "{\"jsonrpc\":\"2.0\",\"result\":{\"status\":\"processing\"},\"error\":null,\"id\":" id "}"
+#define ERR(code, msg, id)                                                                         \
+    "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":" #code ",\"message\":\"" msg        \
     "\",\"data\":null},\"id\":" id "}"
 
-static const char *const unset_env[] = {
-    "AGENT_NAME", "AGENT_DESCRIPTION", "ACP_URL", "ACP_PORT", "ACP_TYPE", "AGENTEX_BASE_URL",
-    "AGENT_ID", "AGENT_API_KEY", "AGENT_INPUT_TYPE", "AUTH_PRINCIPAL_B64",
-    "AGENTEX_DEPLOYMENT_ID", "AGENTEX_SDK_API_KEY", "AGENTEX_CUSTOM_HEADERS", NULL};
+static const char *const unset_env[] = {"AGENT_NAME",
+                                        "AGENT_DESCRIPTION",
+                                        "ACP_URL",
+                                        "ACP_PORT",
+                                        "ACP_TYPE",
+                                        "AGENTEX_BASE_URL",
+                                        "AGENT_ID",
+                                        "AGENT_API_KEY",
+                                        "AGENT_INPUT_TYPE",
+                                        "AUTH_PRINCIPAL_B64",
+                                        "AGENTEX_DEPLOYMENT_ID",
+                                        "AGENTEX_SDK_API_KEY",
+                                        "AGENTEX_CUSTOM_HEADERS",
+                                        NULL};
 
 static void clear_env(void)
 {
@@ -80,20 +91,20 @@ static char *event_body(const char *id_json, const char *task_id, const char *te
     agx_buf_t b;
     agx_buf_init(&b);
     ck_assert_int_eq(
-        agx_buf_printf(&b,
-                       "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":{\"agent\":"
-                       AGENT_JSON ",\"task\":{\"id\":\"%s\",\"status\":\"RUNNING\"},\"event\":{"
-                       "\"id\":\"e5a1c9d4-7b2f-4f38-8e60-1a9d3c7b2e54\",\"sequence_id\":1042,"
-                       "\"task_id\":\"%s\",\"agent_id\":\"" AGENT_ID "\",\"created_at\":"
-                       "\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":\"text\","
-                       "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\","
-                       "\"content\":",
-                       task_id, task_id),
+        agx_buf_printf(
+            &b,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":{\"agent\":" AGENT_JSON
+            ",\"task\":{\"id\":\"%s\",\"status\":\"RUNNING\"},\"event\":{"
+            "\"id\":\"e5a1c9d4-7b2f-4f38-8e60-1a9d3c7b2e54\",\"sequence_id\":1042,"
+            "\"task_id\":\"%s\",\"agent_id\":\"" AGENT_ID "\",\"created_at\":"
+            "\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":\"text\","
+            "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\","
+            "\"content\":",
+            task_id, task_id),
         0);
     ck_assert_int_eq(agx_json_escape(&b, text), 0);
-    ck_assert_int_eq(agx_buf_printf(&b, ",\"attachments\":null}},\"request\":null},\"id\":%s}",
-                                    id_json),
-                     0);
+    ck_assert_int_eq(
+        agx_buf_printf(&b, ",\"attachments\":null}},\"request\":null},\"id\":%s}", id_json), 0);
     return agx_buf_steal(&b);
 }
 
@@ -101,14 +112,14 @@ static char *simple_body(const char *method, const char *id_json, const char *ta
 {
     agx_buf_t b;
     agx_buf_init(&b);
-    ck_assert_int_eq(agx_buf_printf(&b,
-                                    "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":{\"agent\":"
-                                    AGENT_JSON ",\"task\":{\"id\":\"%s\",\"status\":\"RUNNING\","
-                                    "\"params\":{\"topic\":\"weather\"}},\"params\":{\"topic\":"
-                                    "\"weather\"}}%s%s}",
-                                    method, task_id, id_json ? ",\"id\":" : "",
-                                    id_json ? id_json : ""),
-                     0);
+    ck_assert_int_eq(
+        agx_buf_printf(&b,
+                       "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":{\"agent\":" AGENT_JSON
+                       ",\"task\":{\"id\":\"%s\",\"status\":\"RUNNING\","
+                       "\"params\":{\"topic\":\"weather\"}},\"params\":{\"topic\":"
+                       "\"weather\"}}%s%s}",
+                       method, task_id, id_json ? ",\"id\":" : "", id_json ? id_json : ""),
+        0);
     return agx_buf_steal(&b);
 }
 
@@ -140,8 +151,7 @@ START_TEST(test_rpc_parse_table)
         {"[1,2]", AGX_RPC_INVALID_REQUEST, "null", NULL},
         {"\"str\"", AGX_RPC_INVALID_REQUEST, "null", NULL},
         {"{\"jsonrpc\":\"2.0\",\"params\":{},\"id\":3}", AGX_RPC_INVALID_REQUEST, "3", NULL},
-        {"{\"jsonrpc\":\"2.0\",\"method\":5,\"id\":\"a\"}", AGX_RPC_INVALID_REQUEST, "\"a\"",
-         NULL},
+        {"{\"jsonrpc\":\"2.0\",\"method\":5,\"id\":\"a\"}", AGX_RPC_INVALID_REQUEST, "\"a\"", NULL},
         {"{\"jsonrpc\":\"1.0\",\"method\":\"m\",\"id\":4}", AGX_RPC_INVALID_REQUEST, "4", NULL},
         {"{\"method\":\"m\",\"id\":true}", AGX_RPC_INVALID_REQUEST, "null", NULL},
         {"{\"method\":\"m\",\"id\":{\"a\":1}}", AGX_RPC_INVALID_REQUEST, "null", NULL},
@@ -160,8 +170,7 @@ START_TEST(test_rpc_parse_table)
         agx_rpc_req_t r;
         char *msg = NULL;
         int rc = agx_rpc_parse(cases[i].body, strlen(cases[i].body), &r, &msg);
-        ck_assert_msg(rc == cases[i].code, "case %zu: code %d, expected %d", i, rc,
-                      cases[i].code);
+        ck_assert_msg(rc == cases[i].code, "case %zu: code %d, expected %d", i, rc, cases[i].code);
         ck_assert_str_eq(r.id_json, cases[i].id);
         if (cases[i].method) {
             ck_assert_ptr_null(msg);
@@ -221,15 +230,24 @@ START_TEST(test_header_filter_table)
         const char *name;
         bool kept;
     } cases[] = {
-        {"x-request-id", true},         {"x-user-tag", true},
-        {"X-User-Tag", true},           {"x-stainless-lang", true},
-        {"x-acting-user-api-key", true}, {"x-agent-api-key", false},
-        {"X-Agent-Api-Key", false},     {"x-forwarded-for", false},
-        {"x-forwarded-proto", false},   {"traceparent", false},
-        {"authorization", false},       {"cookie", false},
-        {"content-type", false},        {"host", false},
-        {"sec-fetch-mode", false},      {"accept", false},
-        {"x-", true},                   {"", false},
+        {"x-request-id", true},
+        {"x-user-tag", true},
+        {"X-User-Tag", true},
+        {"x-stainless-lang", true},
+        {"x-acting-user-api-key", true},
+        {"x-agent-api-key", false},
+        {"X-Agent-Api-Key", false},
+        {"x-forwarded-for", false},
+        {"x-forwarded-proto", false},
+        {"traceparent", false},
+        {"authorization", false},
+        {"cookie", false},
+        {"content-type", false},
+        {"host", false},
+        {"sec-fetch-mode", false},
+        {"accept", false},
+        {"x-", true},
+        {"", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ck_assert_msg(agx_acp_header_forwarded(cases[i].name) == cases[i].kept, "%s",
@@ -585,6 +603,19 @@ static agentex_err_t on_message(acp_ctx_t *ctx, const adk_task_t *task,
     }
     if (text && strcmp(text, "bad") == 0)
         return AGENTEX_EINVAL;
+    if (text && strcmp(text, "slow") == 0) {
+        /* writes until the backend goes away; records the error seen */
+        agentex_err_t err = AGENTEX_OK;
+        for (int i = 0; i < 400 && err == AGENTEX_OK; i++) {
+            err = acp_reply_delta_text(ctx, 0, "tick ");
+            msleep(10);
+        }
+        rec_t r2 = r;
+        r2.seq = (int)err;
+        snprintf(r2.text, sizeof r2.text, "slow-done");
+        rec_add(&r2);
+        return err;
+    }
     adk_content_t *c = NULL;
     agentex_err_t err = adk_content_text_new(ADK_AUTHOR_AGENT, "", &c);
     if (!err)
@@ -617,6 +648,23 @@ typedef struct resp {
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
 {
     agx_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+typedef struct fixed {
+    char data[4096];
+    size_t len;
+} fixed_t;
+
+static size_t on_fixed(char *p, size_t sz, size_t n, void *ud)
+{
+    fixed_t *f = ud;
+    size_t k = sz * n;
+    if (k > sizeof f->data - 1 - f->len)
+        k = sizeof f->data - 1 - f->len;
+    memcpy(f->data + f->len, p, k);
+    f->len += k;
+    f->data[f->len] = '\0';
     return sz * n;
 }
 
@@ -670,8 +718,7 @@ static void rpc_expect(const char *body, const char *const *headers, const char 
     resp_free(&r);
 }
 
-static const char *const good_key[] = {"x-agent-api-key: " KEY, "x-request-id: 5f0c3d2b",
-                                       NULL};
+static const char *const good_key[] = {"x-agent-api-key: " KEY, "x-request-id: 5f0c3d2b", NULL};
 
 static void server_config(acp_server_t *s, bool registering)
 {
@@ -690,8 +737,7 @@ static void server_config(acp_server_t *s, bool registering)
 static void start_server(acp_server_t *s)
 {
     agentex_err_t err = acp_server_start(s);
-    ck_assert_msg(err == AGENTEX_OK, "start: %s: %s", agentex_err_name(err),
-                  acp_server_errmsg(s));
+    ck_assert_msg(err == AGENTEX_OK, "start: %s: %s", agentex_err_name(err), acp_server_errmsg(s));
     snprintf(base, sizeof base, "http://127.0.0.1:%d", acp_server_port(s));
 }
 
@@ -852,7 +898,8 @@ END_TEST
 START_TEST(test_registration_failure)
 {
     for (int i = 0; i < 2; i++)
-        fake_backend_push(fb, 422, "{\"status_code\":10422,\"message\":\"bad name\",\"data\":null}");
+        fake_backend_push(fb, 422,
+                          "{\"status_code\":10422,\"message\":\"bad name\",\"data\":null}");
     ck_assert_int_eq(acp_server_set_register_retries(srv, 2, 10), AGENTEX_OK);
     agentex_err_t err = acp_server_start(srv);
     ck_assert_int_eq(err, AGENTEX_EHTTP);
@@ -882,12 +929,29 @@ END_TEST
 
 /* ---- methods, acks, ids ---- */
 
+static struct {
+    pthread_mutex_t mu;
+    char text[8192];
+} LOG = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void capture_log(agentex_log_level_t level, const char *msg, void *ud)
+{
+    (void)ud;
+    if (level < AGENTEX_LOG_ERROR)
+        return;
+    pthread_mutex_lock(&LOG.mu);
+    size_t n = strlen(LOG.text);
+    snprintf(LOG.text + n, sizeof LOG.text - n, "%s\n", msg);
+    pthread_mutex_unlock(&LOG.mu);
+}
+
 START_TEST(test_every_method_acks)
 {
+    agentex_set_log_cb(AGENTEX_LOG_ERROR, capture_log, NULL);
     ck_assert_int_eq(acp_server_on_task_interrupt(srv, on_interrupt, NULL), AGENTEX_OK);
     start_server(srv);
-    const char *const hdrs[] = {"x-agent-api-key: " KEY, "x-request-id: 5f0c3d2b8a7e4c1d",
-                                "x-user-tag: blue", "X-Forwarded-For: 10.1.1.1",
+    const char *const hdrs[] = {"x-agent-api-key: " KEY,      "x-request-id: 5f0c3d2b8a7e4c1d",
+                                "x-user-tag: blue",           "X-Forwarded-For: 10.1.1.1",
                                 "traceparent: 00-abc-def-01", NULL};
     char *b = simple_body("task/create", ID_CREATE, TASK_ID);
     rpc_expect(b, hdrs, ACK(ID_CREATE));
@@ -920,14 +984,21 @@ START_TEST(test_every_method_acks)
     ck_assert_str_eq(R.r[1].text, "What is the forecast?");
     ck_assert(!R.r[2].cancelled);
     ck_assert(R.r[3].cancelled);
+    /* the failing interrupt handler was logged with its task id */
+    pthread_mutex_lock(&LOG.mu);
+    ck_assert_msg(strstr(LOG.text, "task " TASK_ID ": task/interrupt handler failed"), "log: %s",
+                  LOG.text);
+    pthread_mutex_unlock(&LOG.mu);
+    agentex_set_log_cb(AGENTEX_LOG_OFF, NULL, NULL);
 }
 END_TEST
 
 START_TEST(test_ids_echoed_verbatim)
 {
     start_server(srv);
-    static const char *const ids[] = {"7", "0", "-3", "12345678901234567890", "\"x\"",
-                                      "\"AgentRPCMethod.EVENT_SEND-t\\u0031\"", "1.5"};
+    static const char *const ids[] = {
+        "7",  "0", "-3", "12345678901234567890", "\"x\"", "\"AgentRPCMethod.EVENT_SEND-t\\u0031\"",
+        "1.5"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         char *b = event_body(ids[i], TASK_ID, "hi");
         char expect[256];
@@ -983,6 +1054,21 @@ START_TEST(test_auth_check)
 }
 END_TEST
 
+START_TEST(test_configured_key_without_registration)
+{
+    ck_assert_int_eq(acp_server_set_backend(srv, ""), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_api_key(srv, "local-key"), AGENTEX_OK);
+    start_server(srv);
+    ck_assert_str_eq(acp_server_api_key(srv), "local-key");
+    char *b = event_body("3", TASK_ID, "k");
+    rpc_expect(b, good_key, ERR(-32601, "Unauthorized", "3"));
+    const char *const hk[] = {"X-Agent-Api-Key: local-key", NULL};
+    rpc_expect(b, hk, ACK("3"));
+    free(b);
+    ck_assert_int_eq(rec_wait(1, 5000), 1);
+}
+END_TEST
+
 START_TEST(test_auth_check_off)
 {
     ck_assert_int_eq(acp_server_set_auth_check(srv, false), AGENTEX_OK);
@@ -1012,8 +1098,8 @@ START_TEST(test_bad_input)
                ERR(-32602, "Invalid params: params must be an object", "4"));
     rpc_expect("{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"id\":4}", good_key,
                ERR(-32602, "Invalid params: params must be an object", "4"));
-    rpc_expect("{\"jsonrpc\":\"2.0\",\"method\":\"task/approve\",\"params\":{},\"id\":7}",
-               good_key, ERR(-32601, "Method task/approve not found", "7"));
+    rpc_expect("{\"jsonrpc\":\"2.0\",\"method\":\"task/approve\",\"params\":{},\"id\":7}", good_key,
+               ERR(-32601, "Method task/approve not found", "7"));
     /* a known method without a handler */
     char *b = simple_body("task/interrupt", ID_INTERRUPT, TASK_ID);
     rpc_expect(b, good_key, ERR(-32601, "Method task/interrupt not found", ID_INTERRUPT));
@@ -1138,7 +1224,7 @@ START_TEST(test_cancellation)
     ck_assert_str_eq(R.r[1].text, "block-until-cancel");
     ck_assert(R.r[1].cancelled); /* seen by the running handler */
     ck_assert_str_eq(R.r[2].text, "queued");
-    ck_assert(R.r[2].cancelled); /* and by the queued one */
+    ck_assert(R.r[2].cancelled);                    /* and by the queued one */
     ck_assert_str_eq(R.r[3].method, "task/cancel"); /* the cancel handler runs last */
     ck_assert(R.r[3].cancelled);
 }
@@ -1166,6 +1252,39 @@ START_TEST(test_graceful_shutdown_runs_acknowledged)
     rpc_expect(b, good_key, ACK("1"));
     free(b);
     ck_assert_int_eq(rec_wait(31, 5000), 31);
+}
+END_TEST
+
+START_TEST(test_requests_refused_while_draining)
+{
+    start_server(srv);
+    char *b = event_body("1", "slow-task", "block-until-released");
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    for (int i = 0; i < 200 && atomic_load(&R.running) == 0; i++)
+        msleep(10);
+    acp_server_stop(srv);
+    /* until the service thread sees the stop, requests are still acknowledged (and
+     * will run); then they are refused without an ack */
+    int acked = 0;
+    bool refused = false;
+    b = event_body("2", "late-task", "late");
+    for (int i = 0; i < 200 && !refused; i++) {
+        resp_t r;
+        ck_assert_int_eq(http("POST", "/api", b, strlen(b), good_key, &r), 200);
+        if (strcmp(r.body.data, ACK("2")) == 0)
+            acked++;
+        else {
+            ck_assert_str_eq(r.body.data, ERR(-32603, "Server is shutting down", "2"));
+            refused = true;
+        }
+        resp_free(&r);
+    }
+    free(b);
+    ck_assert(refused);
+    atomic_store(&R.release, true);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(rec_wait(0, 0), 1 + acked); /* every acknowledged one ran */
 }
 END_TEST
 
@@ -1233,12 +1352,13 @@ static char *message_body(const char *id_json, const char *text)
 {
     agx_buf_t b;
     agx_buf_init(&b);
-    agx_buf_printf(&b,
-                   "{\"jsonrpc\":\"2.0\",\"method\":\"message/send\",\"params\":{\"agent\":"
-                   AGENT_JSON ",\"task\":" TASK_JSON ",\"content\":{\"type\":\"text\","
-                   "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\",\"content\":"
-                   "\"%s\",\"attachments\":null},\"stream\":true}%s%s}",
-                   text, id_json ? ",\"id\":" : "", id_json ? id_json : "");
+    agx_buf_printf(
+        &b,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"message/send\",\"params\":{\"agent\":" AGENT_JSON
+        ",\"task\":" TASK_JSON ",\"content\":{\"type\":\"text\","
+        "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\",\"content\":"
+        "\"%s\",\"attachments\":null},\"stream\":true}%s%s}",
+        text, id_json ? ",\"id\":" : "", id_json ? id_json : "");
     return agx_buf_steal(&b);
 }
 
@@ -1265,8 +1385,8 @@ START_TEST(test_message_send_ndjson)
     cJSON *want = cJSON_Parse(
         "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":{\"author\":\"agent\",\"content\":\"\","
         "\"attachments\":null,\"format\":\"markdown\",\"style\":\"static\",\"type\":\"text\"},"
-        "\"index\":0,\"parent_task_message\":null,\"type\":\"start\"},\"error\":null,\"id\":"
-        ID_MESSAGE "}");
+        "\"index\":0,\"parent_task_message\":null,\"type\":\"start\"},\"error\":null,"
+        "\"id\":" ID_MESSAGE "}");
     ck_assert_msg(cJSON_Compare(first, want, true), "line 1: %s", lines[0]);
     cJSON_Delete(first);
     cJSON_Delete(want);
@@ -1384,8 +1504,7 @@ static void example_stop(void)
 }
 
 /* The first recorded request to method+path at or after index from; NULL if none. */
-static const fake_request_t *find_req(const char *method, const char *path, size_t from,
-                                      size_t *at)
+static const fake_request_t *find_req(const char *method, const char *path, size_t from, size_t *at)
 {
     for (size_t i = from; i < fake_backend_count(fb); i++) {
         const fake_request_t *q = fake_backend_request(fb, i);
@@ -1409,8 +1528,8 @@ static const fake_request_t *wait_req(const char *method, const char *path, size
     return NULL;
 }
 
-#define MSG_REPLY                                                                              \
-    "{\"id\":\"m1\",\"task_id\":\"" TASK_ID "\",\"content\":{\"type\":\"text\",\"author\":"   \
+#define MSG_REPLY                                                                                  \
+    "{\"id\":\"m1\",\"task_id\":\"" TASK_ID "\",\"content\":{\"type\":\"text\",\"author\":"        \
     "\"agent\",\"content\":\"x\"},\"streaming_status\":null}"
 
 START_TEST(test_example_echo_agent)
@@ -1469,12 +1588,13 @@ START_TEST(test_example_state_agent)
 }
 END_TEST
 
-#define EV(id, seq, text)                                                                      \
-    "{\"id\":\"" id "\",\"sequence_id\":" #seq ",\"task_id\":\"" TASK_ID "\",\"agent_id\":\""    \
-    AGENT_ID "\",\"created_at\":null,\"content\":{\"type\":\"text\",\"author\":\"user\","      \
+#define EV(id, seq, text)                                                                          \
+    "{\"id\":\"" id "\",\"sequence_id\":" #seq ",\"task_id\":\"" TASK_ID                           \
+    "\",\"agent_id\":\"" AGENT_ID                                                                  \
+    "\",\"created_at\":null,\"content\":{\"type\":\"text\",\"author\":\"user\","                   \
     "\"content\":\"" text "\"}}"
-#define TRACKER(cursor)                                                                        \
-    "{\"id\":\"0d4b8e2f\",\"agent_id\":\"" AGENT_ID "\",\"task_id\":\"" TASK_ID "\",\"status\":" \
+#define TRACKER(cursor)                                                                            \
+    "{\"id\":\"0d4b8e2f\",\"agent_id\":\"" AGENT_ID "\",\"task_id\":\"" TASK_ID "\",\"status\":"   \
     "null,\"status_reason\":null,\"last_processed_event_id\":" cursor ",\"created_at\":null}"
 
 START_TEST(test_example_batch_agent)
@@ -1540,6 +1660,74 @@ START_TEST(test_example_sync_agent)
 }
 END_TEST
 
+START_TEST(test_message_send_peer_gone)
+{
+    start_server(srv);
+    char *b = message_body(ID_MESSAGE, "slow");
+    char url[128];
+    snprintf(url, sizeof url, "%s/api", base);
+    struct curl_slist *h = curl_slist_append(NULL, "x-agent-api-key: " KEY);
+    agx_buf_t body;
+    agx_buf_init(&body);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, b);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 300L); /* hang up mid-stream */
+    ck_assert_int_eq(curl_easy_perform(curl), CURLE_OPERATION_TIMEDOUT);
+    curl_easy_cleanup(curl); /* closes the connection */
+    curl = curl_easy_init();
+    curl_slist_free_all(h);
+    free(b);
+    ck_assert_ptr_nonnull(strstr(body.data, "tick "));
+    agx_buf_free(&body);
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    ck_assert_str_eq(R.r[1].text, "slow-done");
+    ck_assert_int_eq(R.r[1].seq, AGENTEX_ECONNECT);
+}
+END_TEST
+
+/* Allocation failures anywhere in the library while requests are served: answers are
+ * an ack, an error, or a dropped connection - never a crash or a leak (ASan checks the
+ * leaks when the test process exits); afterwards the server works normally. */
+START_TEST(test_requests_under_enomem)
+{
+    start_server(srv);
+    char *b = event_body("1", TASK_ID, "x");
+    char url[128];
+    snprintf(url, sizeof url, "%s/api", base);
+    struct curl_slist *h = curl_slist_append(NULL, "x-agent-api-key: " KEY);
+    for (long n = 1; n <= 40; n++) {
+        /* the test's own buffers must not use agx_* allocations here */
+        fixed_t body = {{0}, 0};
+        curl_easy_reset(curl);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, b);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_fixed);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 3000L);
+        agx_alloc_fail_after(n);
+        CURLcode rc = curl_easy_perform(curl);
+        agx_alloc_fail_after(0);
+        long status = 0;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (rc == CURLE_OK && status == 200)
+            ck_assert_msg(strcmp(body.data, ACK("1")) == 0 ||
+                              strstr(body.data, "\"code\":-32603") != NULL,
+                          "n=%ld: %s", n, body.data);
+    }
+    curl_slist_free_all(h);
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    resp_t r;
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0, NULL, &r), 200);
+    resp_free(&r);
+}
+END_TEST
+
 Suite *acp_suite(void)
 {
     Suite *s = suite_create("acp");
@@ -1573,10 +1761,14 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_concurrent_mode);
     tcase_add_test(tc, test_cancellation);
     tcase_add_test(tc, test_graceful_shutdown_runs_acknowledged);
+    tcase_add_test(tc, test_requests_refused_while_draining);
+    tcase_add_test(tc, test_configured_key_without_registration);
     tcase_add_test(tc, test_run_stops_on_sigterm);
     tcase_add_test(tc, test_free_inside_handler_refused);
     tcase_add_test(tc, test_message_send_ndjson);
     tcase_add_test(tc, test_message_send_errors);
+    tcase_add_test(tc, test_message_send_peer_gone);
+    tcase_add_test(tc, test_requests_under_enomem);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("examples");

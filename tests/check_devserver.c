@@ -168,7 +168,8 @@ static void resp_free(resp_t *r)
 }
 
 /* One request; extra_header may be NULL. */
-static resp_t req_h(const char *method, const char *path, const char *body, const char *extra_header)
+static resp_t req_h(const char *method, const char *path, const char *body,
+                    const char *extra_header)
 {
     resp_t r = {0};
     char url[1024];
@@ -271,10 +272,11 @@ static void expect_422(resp_t *r, const char *fragment)
 static cJSON *register_agent(const char *name, const char *url, const char *type)
 {
     char body[1024];
-    snprintf(body, sizeof body,
-             "{\"name\":\"%s\",\"description\":\"Demo agent\",\"acp_url\":\"%s\",\"acp_type\":\"%s\","
-             "\"principal_context\":null,\"registration_metadata\":null}",
-             name, url, type);
+    snprintf(
+        body, sizeof body,
+        "{\"name\":\"%s\",\"description\":\"Demo agent\",\"acp_url\":\"%s\",\"acp_type\":\"%s\","
+        "\"principal_context\":null,\"registration_metadata\":null}",
+        name, url, type);
     resp_t r = req("POST", "/agents/register", body);
     ck_assert_msg(r.status == 200, "register: %ld %s", r.status, r.body);
     cJSON *j = r.json;
@@ -290,7 +292,8 @@ static cJSON *rpc(const char *agent_name, const char *method, const char *params
     snprintf(path, sizeof path, "/agents/name/%s/rpc", agent_name);
     size_t n = strlen(params) + 256;
     char *body = malloc(n);
-    snprintf(body, n, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s,\"id\":7}", method, params);
+    snprintf(body, n, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s,\"id\":7}", method,
+             params);
     resp_t r = req_h("POST", path, body, hdr);
     free(body);
     ck_assert_msg(r.status == 200, "rpc %s: %ld %s", method, r.status, r.body);
@@ -446,11 +449,13 @@ START_TEST(agents_register_validation)
                    "\"acp_type\":\"async\"}");
     expect_422(&r, "String should match pattern '^[a-z0-9-]+$'");
     resp_free(&r);
-    r = req("POST", "/agents/register", "{\"name\":\"ok\",\"acp_url\":\"http://h\",\"acp_type\":\"async\"}");
+    r = req("POST", "/agents/register",
+            "{\"name\":\"ok\",\"acp_url\":\"http://h\",\"acp_type\":\"async\"}");
     expect_422(&r, "body.description: Field required");
     resp_free(&r);
-    r = req("POST", "/agents/register",
-            "{\"name\":\"ok\",\"description\":\"d\",\"acp_url\":\"http://h\",\"acp_type\":\"weird\"}");
+    r = req(
+        "POST", "/agents/register",
+        "{\"name\":\"ok\",\"description\":\"d\",\"acp_url\":\"http://h\",\"acp_type\":\"weird\"}");
     expect_422(&r, "acp_type");
     resp_free(&r);
     r = req("POST", "/agents/register", "{not json");
@@ -532,7 +537,8 @@ START_TEST(tasks_crud_and_transitions)
     resp_free(&r);
     snprintf(path, sizeof path, "/tasks/%s?relationships=agents", tid);
     r = req("GET", path, NULL);
-    ck_assert_str_eq(js(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "agents"), 0), "name"), "syncy");
+    ck_assert_str_eq(js(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "agents"), 0), "name"),
+                     "syncy");
     resp_free(&r);
     r = req("GET", "/tasks/name/job-1", NULL);
     ck_assert_str_eq(js(r.json, "id"), tid);
@@ -638,7 +644,8 @@ START_TEST(messages_rest)
     char body[1024], path[1024];
     snprintf(body, sizeof body,
              "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"style\":"
-             "\"static\",\"format\":\"markdown\",\"content\":\"\"},\"streaming_status\":\"IN_PROGRESS\"}",
+             "\"static\",\"format\":\"markdown\",\"content\":\"\"},\"streaming_status\":\"IN_"
+             "PROGRESS\"}",
              T);
     resp_t r = req("POST", "/messages", body);
     ck_assert_int_eq(r.status, 200);
@@ -648,8 +655,9 @@ START_TEST(messages_rest)
     ck_assert_str_eq(js(r.json, "task_id"), T);
     ck_assert_str_eq(js(r.json, "streaming_status"), "IN_PROGRESS");
     char *content = cJSON_PrintUnformatted(cJSON_GetObjectItem(r.json, "content"));
-    ck_assert_str_eq(content, "{\"type\":\"text\",\"author\":\"agent\",\"style\":\"static\",\"format\":"
-                              "\"markdown\",\"content\":\"\",\"attachments\":null}");
+    ck_assert_str_eq(content,
+                     "{\"type\":\"text\",\"author\":\"agent\",\"style\":\"static\",\"format\":"
+                     "\"markdown\",\"content\":\"\",\"attachments\":null}");
     free(content);
     resp_free(&r);
 
@@ -671,18 +679,21 @@ START_TEST(messages_rest)
     expect_error(&r, 404, "Item with id '000000000000000000000000' does not exist.");
     resp_free(&r);
 
-    snprintf(body, sizeof body,
-             "{\"task_id\":\"%s\",\"created_at\":\"2026-03-01T09:06:11.250000Z\",\"contents\":["
-             "{\"type\":\"tool_request\",\"author\":\"agent\",\"tool_call_id\":\"call_1\",\"name\":"
-             "\"get_weather\",\"arguments\":{\"city\":\"Paris\"}},"
-             "{\"type\":\"tool_response\",\"author\":\"agent\",\"tool_call_id\":\"call_1\",\"name\":"
-             "\"get_weather\",\"content\":{\"temp_c\":21},\"is_error\":false}]}",
-             T);
+    snprintf(
+        body, sizeof body,
+        "{\"task_id\":\"%s\",\"created_at\":\"2026-03-01T09:06:11.250000Z\",\"contents\":["
+        "{\"type\":\"tool_request\",\"author\":\"agent\",\"tool_call_id\":\"call_1\",\"name\":"
+        "\"get_weather\",\"arguments\":{\"city\":\"Paris\"}},"
+        "{\"type\":\"tool_response\",\"author\":\"agent\",\"tool_call_id\":\"call_1\",\"name\":"
+        "\"get_weather\",\"content\":{\"temp_c\":21},\"is_error\":false}]}",
+        T);
     r = req("POST", "/messages/batch", body);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
-    ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "created_at"), "2026-03-01T09:06:11.250000Z");
-    ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 1), "created_at"), "2026-03-01T09:06:11.251000Z");
+    ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "created_at"),
+                     "2026-03-01T09:06:11.250000Z");
+    ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 1), "created_at"),
+                     "2026-03-01T09:06:11.251000Z");
     ck_assert(jnull(cJSON_GetArrayItem(r.json, 0), "streaming_status"));
     char m2[32];
     snprintf(m2, sizeof m2, "%s", js(cJSON_GetArrayItem(r.json, 0), "id"));
@@ -717,7 +728,8 @@ START_TEST(messages_rest)
     r = req("PUT", "/messages/batch", body);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
-    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "type"), "data");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "type"),
+                     "data");
     resp_free(&r);
 
     /* paginated */
@@ -742,15 +754,20 @@ START_TEST(messages_rest)
     resp_free(&r);
 
     /* content validation */
-    snprintf(body, sizeof body, "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"robot\",\"content\":\"x\"}}", T);
+    snprintf(body, sizeof body,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"robot\",\"content\":"
+             "\"x\"}}",
+             T);
     r = req("POST", "/messages", body);
     expect_422(&r, "author");
     resp_free(&r);
-    snprintf(body, sizeof body, "{\"task_id\":\"%s\",\"content\":{\"type\":\"video\",\"author\":\"agent\"}}", T);
+    snprintf(body, sizeof body,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"video\",\"author\":\"agent\"}}", T);
     r = req("POST", "/messages", body);
     expect_422(&r, "video");
     resp_free(&r);
-    r = req("POST", "/messages", "{\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"x\"}}");
+    r = req("POST", "/messages",
+            "{\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"x\"}}");
     expect_422(&r, "body.task_id: Field required");
     resp_free(&r);
 }
@@ -760,7 +777,8 @@ END_TEST
 
 START_TEST(states_crud)
 {
-    resp_t r = req("POST", "/states", "{\"task_id\":\"t1\",\"agent_id\":\"a1\",\"state\":{\"turns\":0}}");
+    resp_t r =
+        req("POST", "/states", "{\"task_id\":\"t1\",\"agent_id\":\"a1\",\"state\":{\"turns\":0}}");
     ck_assert_int_eq(r.status, 200);
     char id[32], path[128];
     snprintf(id, sizeof id, "%s", js(r.json, "id"));
@@ -798,7 +816,8 @@ START_TEST(states_crud)
 }
 END_TEST
 
-/* ---- RPC with a fake agent ---------------------------------------------------------------------- */
+/* ---- RPC with a fake agent ----------------------------------------------------------------------
+ */
 
 typedef struct agentfix {
     fake_backend_t *fb;
@@ -817,8 +836,10 @@ static void async_agent_with_task(agentfix_t *f)
     snprintf(f->key, sizeof f->key, "%s", js(a, "agent_api_key"));
     cJSON_Delete(a);
     /* first task/create: the fake answers with a wrong id -> FAILED */
-    fake_backend_push(f->fb, 200, "{\"jsonrpc\":\"2.0\",\"result\":{},\"error\":null,\"id\":\"other\"}");
-    cJSON *env = rpc("demo-agent", "task/create", "{\"name\":\"job\",\"params\":{\"topic\":\"weather\"}}", NULL);
+    fake_backend_push(f->fb, 200,
+                      "{\"jsonrpc\":\"2.0\",\"result\":{},\"error\":null,\"id\":\"other\"}");
+    cJSON *env = rpc("demo-agent", "task/create",
+                     "{\"name\":\"job\",\"params\":{\"topic\":\"weather\"}}", NULL);
     int code;
     const char *msg = rpc_error(env, &code);
     ck_assert_int_eq(code, -32603);
@@ -945,8 +966,9 @@ START_TEST(rpc_event_send_persist_before_deliver)
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
     ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "id"), ev3);
     resp_free(&r);
-    snprintf(path, sizeof path, "/events?task_id=%s&agent_id=%s&last_processed_event_id=unknown&limit=2",
-             f.task_id, f.agent_id);
+    snprintf(path, sizeof path,
+             "/events?task_id=%s&agent_id=%s&last_processed_event_id=unknown&limit=2", f.task_id,
+             f.agent_id);
     r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
     resp_free(&r);
@@ -979,17 +1001,21 @@ START_TEST(rpc_event_send_persist_before_deliver)
     resp_free(&r);
     char body[512];
     snprintf(path, sizeof path, "/tracker/%s", trk);
-    snprintf(body, sizeof body,
-             "{\"last_processed_event_id\":\"%s\",\"status\":\"READY\",\"status_reason\":\"processed\"}", ev3);
+    snprintf(
+        body, sizeof body,
+        "{\"last_processed_event_id\":\"%s\",\"status\":\"READY\",\"status_reason\":\"processed\"}",
+        ev3);
     r = req("PUT", path, body);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "last_processed_event_id"), ev3);
     ck_assert_str_eq(js(r.json, "status"), "READY");
     resp_free(&r);
-    snprintf(body, sizeof body, "{\"last_processed_event_id\":\"%s\",\"status\":null,\"status_reason\":null}", ev1);
+    snprintf(body, sizeof body,
+             "{\"last_processed_event_id\":\"%s\",\"status\":null,\"status_reason\":null}", ev1);
     r = req("PUT", path, body);
     ck_assert_int_eq(r.status, 400);
-    ck_assert_ptr_nonnull(strstr(js(r.json, "message"), "Cannot move cursor backwards: new sequence ID "));
+    ck_assert_ptr_nonnull(
+        strstr(js(r.json, "message"), "Cannot move cursor backwards: new sequence ID "));
     resp_free(&r);
     r = req("PUT", path,
             "{\"last_processed_event_id\":\"00000000-0000-4000-8000-000000000000\",\"status\":null,"
@@ -1002,12 +1028,14 @@ START_TEST(rpc_event_send_persist_before_deliver)
     ck_assert(jnull(r.json, "status")); /* always overwritten */
     ck_assert(jnull(r.json, "status_reason"));
     resp_free(&r);
-    r = req("PUT", path, "{\"last_processed_event_id\":null,\"status\":\"X\",\"status_reason\":null}");
+    r = req("PUT", path,
+            "{\"last_processed_event_id\":null,\"status\":\"X\",\"status_reason\":null}");
     ck_assert_str_eq(js(r.json, "last_processed_event_id"), ev3);
     ck_assert_str_eq(js(r.json, "status"), "X");
     resp_free(&r);
     snprintf(path, sizeof path, "/tracker/%s", f.task_id);
-    r = req("PUT", path, "{\"last_processed_event_id\":null,\"status\":null,\"status_reason\":null}");
+    r = req("PUT", path,
+            "{\"last_processed_event_id\":null,\"status\":null,\"status_reason\":null}");
     expect_error(&r, 400, "No record found for given key");
     resp_free(&r);
     free(ackb);
@@ -1036,7 +1064,8 @@ START_TEST(rpc_cancel_interrupt_and_rules)
     snprintf(params, sizeof params, "{\"task_name\":\"job\"}");
     char err[512];
     snprintf(err, sizeof err,
-             "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":-32601,\"message\":\"Unauthorized\","
+             "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":-32601,\"message\":"
+             "\"Unauthorized\","
              "\"data\":null},\"id\":\"AgentRPCMethod.TASK_CANCEL-%s\"}",
              f.task_id);
     fake_backend_push(f.fb, 200, err);
@@ -1063,10 +1092,13 @@ START_TEST(rpc_cancel_interrupt_and_rules)
     cJSON_Delete(b);
     /* message/send is not for async agents */
     env = rpc("demo-agent", "message/send",
-              "{\"task_id\":\"x\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"}}", NULL);
+              "{\"task_id\":\"x\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":"
+              "\"hi\"}}",
+              NULL);
     msg = rpc_error(env, &code);
     ck_assert_int_eq(code, -32603);
-    ck_assert_str_eq(msg, "Unsupported method: AgentRPCMethod.MESSAGE_SEND for ACP type: ACPType.ASYNC");
+    ck_assert_str_eq(msg,
+                     "Unsupported method: AgentRPCMethod.MESSAGE_SEND for ACP type: ACPType.ASYNC");
     cJSON_Delete(env);
     /* unknown task id / name */
     env = rpc("demo-agent", "event/send", "{\"task_id\":\"nope\"}", NULL);
@@ -1074,15 +1106,22 @@ START_TEST(rpc_cancel_interrupt_and_rules)
     ck_assert_str_eq(msg, "Item with id 'nope' does not exist.");
     cJSON_Delete(env);
     /* bad envelopes are HTTP 422 */
-    resp_t r = req("POST", "/agents/name/demo-agent/rpc", "{\"jsonrpc\":\"2.0\",\"method\":\"task/approve\",\"params\":{},\"id\":1}");
+    resp_t r = req("POST", "/agents/name/demo-agent/rpc",
+                   "{\"jsonrpc\":\"2.0\",\"method\":\"task/approve\",\"params\":{},\"id\":1}");
     expect_422(&r, "method");
     resp_free(&r);
-    r = req("POST", "/agents/name/demo-agent/rpc", "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"id\":1}");
+    r = req("POST", "/agents/name/demo-agent/rpc",
+            "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"id\":1}");
     expect_422(&r, "params");
     resp_free(&r);
     r = req("POST", "/agents/name/demo-agent/rpc", "not json");
     expect_422(&r, "JSON");
     resp_free(&r);
+    env = rpc("demo-agent", "task/create", "{\"params\":\"not an object\"}", NULL);
+    msg = rpc_error(env, &code);
+    ck_assert_int_eq(code, -32602);
+    ck_assert_str_eq(msg, "Invalid parameters: params.params: Input should be a valid dictionary");
+    cJSON_Delete(env);
     /* unknown agent */
     env = rpc("ghost", "task/create", "{}", NULL);
     msg = rpc_error(env, &code);
@@ -1099,32 +1138,43 @@ START_TEST(rpc_message_send_sync_agent)
     cJSON_Delete(a);
     char tid[64];
     snprintf(tid, sizeof tid, "%s", sync_task("echo", "chat"));
-    ck_assert_int_eq((int)fake_backend_count(fb), 0); /* task/create is not forwarded to sync agents */
+    ck_assert_int_eq((int)fake_backend_count(fb),
+                     0); /* task/create is not forwarded to sync agents */
     char id[128], nd[4096];
     snprintf(id, sizeof id, "AgentRPCMethod.MESSAGE_SEND-%s", tid);
     snprintf(nd, sizeof nd,
-             "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":{\"author\":\"agent\",\"content\":\"\",\"format\":\"markdown\",\"type\":\"text\"},\"index\":0,\"parent_task_message\":null,\"type\":\"start\"},\"error\":null,\"id\":\"%s\"}\n"
-             "{\"jsonrpc\":\"2.0\",\"result\":{\"delta\":{\"text_delta\":\"Hel\",\"type\":\"text\"},\"index\":0,\"parent_task_message\":null,\"type\":\"delta\"},\"error\":null,\"id\":\"%s\"}\n"
-             "{\"jsonrpc\":\"2.0\",\"result\":{\"delta\":{\"text_delta\":\"lo\",\"type\":\"text\"},\"index\":0,\"parent_task_message\":null,\"type\":\"delta\"},\"error\":null,\"id\":\"%s\"}\n"
-             "{\"jsonrpc\":\"2.0\",\"result\":{\"index\":0,\"parent_task_message\":null,\"type\":\"done\"},\"error\":null,\"id\":\"%s\"}\n",
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":{\"author\":\"agent\",\"content\":\"\","
+             "\"format\":\"markdown\",\"type\":\"text\"},\"index\":0,\"parent_task_message\":null,"
+             "\"type\":\"start\"},\"error\":null,\"id\":\"%s\"}\n"
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"delta\":{\"text_delta\":\"Hel\",\"type\":\"text\"}"
+             ",\"index\":0,\"parent_task_message\":null,\"type\":\"delta\"},\"error\":null,\"id\":"
+             "\"%s\"}\n"
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"delta\":{\"text_delta\":\"lo\",\"type\":\"text\"},"
+             "\"index\":0,\"parent_task_message\":null,\"type\":\"delta\"},\"error\":null,\"id\":"
+             "\"%s\"}\n"
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"index\":0,\"parent_task_message\":null,\"type\":"
+             "\"done\"},\"error\":null,\"id\":\"%s\"}\n",
              id, id, id, id);
     fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
     char params[512];
     snprintf(params, sizeof params,
-             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"},\"stream\":false}",
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":"
+             "\"hi\"},\"stream\":false}",
              tid);
     cJSON *env = rpc("echo", "message/send", params, NULL);
     const cJSON *res = rpc_result(env);
     ck_assert(cJSON_IsArray(res));
     ck_assert_int_eq(cJSON_GetArraySize(res), 1);
-    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(res, 0), "content"), "content"), "Hello");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(res, 0), "content"), "content"),
+                     "Hello");
     ck_assert_str_eq(js(cJSON_GetArrayItem(res, 0), "streaming_status"), "DONE");
     cJSON_Delete(env);
     const fake_request_t *q = fake_backend_request(fb, 0);
     cJSON *b = cJSON_Parse(q->body);
     ck_assert_str_eq(js(b, "id"), id);
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "params"), "stream")));
-    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "params"), "content"), "content"), "hi");
+    ck_assert_str_eq(
+        js(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "params"), "content"), "content"), "hi");
     cJSON_Delete(b);
     ck_assert_str_eq(fake_request_header(q, "accept"), "text/event-stream");
     /* stored: user message + agent message */
@@ -1132,14 +1182,18 @@ START_TEST(rpc_message_send_sync_agent)
     snprintf(path, sizeof path, "/messages?task_id=%s&order_direction=asc", tid);
     resp_t r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
-    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "author"), "user");
-    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 1), "content"), "content"), "Hello");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "author"),
+                     "user");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 1), "content"), "content"),
+                     "Hello");
     resp_free(&r);
 
     /* streaming client: NDJSON relayed with parent_task_message filled in */
     fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
     snprintf(params, sizeof params,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"message/send\",\"params\":{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"again\"},\"stream\":true},\"id\":\"s1\"}",
+             "{\"jsonrpc\":\"2.0\",\"method\":\"message/"
+             "send\",\"params\":{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":"
+             "\"user\",\"content\":\"again\"},\"stream\":true},\"id\":\"s1\"}",
              tid);
     r = req("POST", "/agents/name/echo/rpc", params);
     ck_assert_int_eq(r.status, 200);
@@ -1171,7 +1225,10 @@ START_TEST(rpc_message_send_sync_agent)
     resp_free(&r);
 
     /* stream failure: last line is the error, the task FAILED */
-    fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":-32603,\"message\":\"model unavailable\",\"data\":null},\"id\":\"AgentRPCMethod.MESSAGE_SEND-x\"}\n");
+    fake_backend_push_full(
+        fb, 200, "application/x-ndjson", NULL,
+        "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":-32603,\"message\":\"model "
+        "unavailable\",\"data\":null},\"id\":\"AgentRPCMethod.MESSAGE_SEND-x\"}\n");
     r = req("POST", "/agents/name/echo/rpc", params);
     ck_assert_ptr_nonnull(strstr(r.body, "\"error\":{\"code\":-32603"));
     resp_free(&r);
@@ -1182,13 +1239,15 @@ START_TEST(rpc_message_send_sync_agent)
     /* sync agents do not take event/send */
     env = rpc("echo", "event/send", "{\"task_id\":\"x\"}", NULL);
     int code;
-    ck_assert_str_eq(rpc_error(env, &code), "Unsupported method: AgentRPCMethod.EVENT_SEND for ACP type: ACPType.SYNC");
+    ck_assert_str_eq(rpc_error(env, &code),
+                     "Unsupported method: AgentRPCMethod.EVENT_SEND for ACP type: ACPType.SYNC");
     cJSON_Delete(env);
     fake_backend_stop(fb);
 }
 END_TEST
 
-/* ---- SSE -------------------------------------------------------------------------------------- */
+/* ---- SSE --------------------------------------------------------------------------------------
+ */
 
 typedef struct sse {
     pthread_t th;
@@ -1280,9 +1339,12 @@ START_TEST(sse_stream_frames)
     ck_assert_msg(strncmp(s.buf.data, expect, strlen(expect)) == 0, "first frame: %s", s.buf.data);
     pthread_mutex_unlock(&s.mu);
     snprintf(body, sizeof body,
-             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"hello sse\"}}", tid);
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":"
+             "\"hello sse\"}}",
+             tid);
     resp_t r = req("POST", "/messages", body);
-    ck_assert(sse_wait(&s, "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":{\"id\":\"", 3000));
+    ck_assert(sse_wait(
+        &s, "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":{\"id\":\"", 3000));
     ck_assert(sse_wait(&s, "\"content\":\"hello sse\"", 3000));
     resp_free(&r);
     snprintf(path, sizeof path, "/tasks/%s", tid);
@@ -1340,7 +1402,6 @@ START_TEST(sse_keepalive_ping)
     sse_close(&s);
 }
 END_TEST
-
 
 /* ---- websockets (a minimal client) ---------------------------------------------------------- */
 
@@ -1470,13 +1531,16 @@ START_TEST(websocket_stream_and_publish)
     int pubfd = ws_connect("/stream/publish", status, sizeof status);
     ck_assert_ptr_nonnull(strstr(status, " 101"));
     ws_send_text(pubfd, "this is not json");
-    ws_send_text(pubfd, "{\"type\":\"start\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"\"}}");
+    ws_send_text(pubfd, "{\"type\":\"start\",\"content\":{\"type\":\"text\",\"author\":\"agent\","
+                        "\"content\":\"\"}}");
     char upd[1024];
-    snprintf(upd, sizeof upd,
-             "{\"type\":\"delta\",\"index\":null,\"delta\":{\"type\":\"text\",\"text_delta\":\"Sunny\"},"
-             "\"parent_task_message\":{\"id\":\"66a1f0c2b9e4d83a17c5e902\",\"task_id\":\"%s\",\"content\":"
-             "{\"type\":\"text\",\"author\":\"agent\",\"content\":\"\"}}}",
-             tid);
+    snprintf(
+        upd, sizeof upd,
+        "{\"type\":\"delta\",\"index\":null,\"delta\":{\"type\":\"text\",\"text_delta\":\"Sunny\"},"
+        "\"parent_task_message\":{\"id\":\"66a1f0c2b9e4d83a17c5e902\",\"task_id\":\"%s\","
+        "\"content\":"
+        "{\"type\":\"text\",\"author\":\"agent\",\"content\":\"\"}}}",
+        tid);
     ws_send_text(pubfd, upd);
     m = ws_recv(sub, &op);
     ck_assert_ptr_nonnull(m);
@@ -1487,7 +1551,8 @@ START_TEST(websocket_stream_and_publish)
     ck_assert_str_eq(js(cJSON_GetObjectItem(j, "parent_task_message"), "task_id"), tid);
     cJSON_Delete(j);
     free(m);
-    ck_assert(sse_wait(&s, "data: {\"type\":\"delta\",\"index\":null,\"parent_task_message\":{", 3000));
+    ck_assert(
+        sse_wait(&s, "data: {\"type\":\"delta\",\"index\":null,\"parent_task_message\":{", 3000));
     ck_assert(sse_wait(&s, "\"text_delta\":\"Sunny\"", 3000));
 
     snprintf(path, sizeof path, "/tasks/%s/fail", tid);
@@ -1514,7 +1579,6 @@ START_TEST(websocket_stream_and_publish)
 }
 END_TEST
 
-
 typedef struct bgrpc {
     pthread_t th;
     char params[512];
@@ -1529,8 +1593,8 @@ static void *bgrpc_main(void *arg)
     CURL *c = curl_easy_init();
     buf_t out = {0};
     char body[1024];
-    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}",
-             b->params);
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}", b->params);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
@@ -1554,14 +1618,15 @@ START_TEST(shutdown_with_streams_and_rpc_in_flight)
     sse_open(&s, path);
     ck_assert(sse_wait(&s, "\"type\":\"connected\"", 3000));
     char *ackb = ack("EVENT_SEND", f.task_id);
-    fake_backend_push_delayed(f.fb, 600, 200, ackb);
+    fake_backend_push_delayed(f.fb, 60000, 200, ackb); /* an agent that hangs */
     free(ackb);
     bgrpc_t b;
     memset(&b, 0, sizeof b);
     snprintf(b.params, sizeof b.params, "{\"task_id\":\"%s\"}", f.task_id);
     pthread_create(&b.th, NULL, bgrpc_main, &b);
     ck_assert_int_ge((int)fake_backend_wait(f.fb, 3, 3000), 3); /* the event is being delivered */
-    ck_assert_int_eq(stop_dev(), 0); /* clean exit, no leak, with a stream and an RPC open */
+    /* clean exit (not SIGKILLed after 10 s), no leak, with a stream and a hung RPC open */
+    ck_assert_int_eq(stop_dev(), 0);
     ck_assert(sse_finished(&s, 3000));
     sse_close(&s);
     pthread_join(b.th, NULL);
@@ -1570,8 +1635,54 @@ START_TEST(shutdown_with_streams_and_rpc_in_flight)
 }
 END_TEST
 
+START_TEST(rpc_agent_down_by_id)
+{
+    /* a port nothing listens on: bind, read the port, close */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    cJSON *a = register_agent("down-agent", url, "async");
+    char path[256];
+    snprintf(path, sizeof path, "/agents/%s/rpc", js(a, "id"));
+    resp_t r =
+        req("POST", path,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{\"name\":\"doomed\"},"
+            "\"id\":\"abc\"}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(js(r.json, "id"), "abc");
+    ck_assert(jnull(r.json, "result"));
+    const cJSON *e = cJSON_GetObjectItem(r.json, "error");
+    ck_assert_int_eq((int)jnum(e, "code"), -32603);
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", js(e, "message"));
+    ck_assert_uint_gt(strlen(reason), 0);
+    resp_free(&r);
+    r = req("GET", "/tasks/name/doomed", NULL);
+    ck_assert_str_eq(js(r.json, "status"), "FAILED");
+    ck_assert_str_eq(js(r.json, "status_reason"), reason);
+    resp_free(&r);
+    /* the tracker row exists although delivery failed */
+    r = req("GET", "/tracker", NULL);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
+    resp_free(&r);
+    snprintf(path, sizeof path, "/agents/%s/rpc", "00000000-0000-4000-8000-000000000000");
+    r = req("POST", path,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{},\"id\":2}");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "error"), "message"),
+                     "Item with id '00000000-0000-4000-8000-000000000000' does not exist.");
+    resp_free(&r);
+    cJSON_Delete(a);
+}
+END_TEST
 
-/* ---- the SDK's adk calls against agentex-dev ---------------------------------------------------- */
+/* ---- the SDK's adk calls against agentex-dev ----------------------------------------------------
+ */
 
 START_TEST(sdk_adk_calls_roundtrip)
 {
@@ -1582,7 +1693,8 @@ START_TEST(sdk_adk_calls_roundtrip)
     free(ackb);
     char params[256];
     snprintf(params, sizeof params,
-             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"q\"}}",
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":"
+             "\"q\"}}",
              f.task_id);
     cJSON *env = rpc("demo-agent", "event/send", params, NULL);
     rpc_result(env);
@@ -1594,12 +1706,14 @@ START_TEST(sdk_adk_calls_roundtrip)
     adk_content_t *txt = NULL;
     ck_assert_int_eq(adk_content_text_new(ADK_AUTHOR_AGENT, "from the sdk", &txt), AGENTEX_OK);
     adk_message_t *m = NULL;
-    ck_assert_int_eq(adk_messages_create(c, f.task_id, txt, ADK_STREAMING_IN_PROGRESS, ADK_TIME_NONE, &m),
-                     AGENTEX_OK);
+    ck_assert_int_eq(
+        adk_messages_create(c, f.task_id, txt, ADK_STREAMING_IN_PROGRESS, ADK_TIME_NONE, &m),
+        AGENTEX_OK);
     ck_assert_uint_eq(strlen(adk_message_id(m)), 24);
     adk_message_t *m2 = NULL;
-    ck_assert_int_eq(adk_messages_update(c, f.task_id, adk_message_id(m), txt, ADK_STREAMING_DONE, &m2),
-                     AGENTEX_OK);
+    ck_assert_int_eq(
+        adk_messages_update(c, f.task_id, adk_message_id(m), txt, ADK_STREAMING_DONE, &m2),
+        AGENTEX_OK);
     ck_assert_str_eq(adk_content_text(adk_message_content(m2)), "from the sdk");
     adk_message_list_t *ml = NULL;
     ck_assert_int_eq(adk_messages_list(c, f.task_id, NULL, &ml), AGENTEX_OK);
@@ -1618,7 +1732,8 @@ START_TEST(sdk_adk_calls_roundtrip)
     adk_tracker_t *t = NULL;
     ck_assert_int_eq(adk_tracker_get_by_task_and_agent(c, f.task_id, f.agent_id, &t), AGENTEX_OK);
     adk_tracker_t *t2 = NULL;
-    ck_assert_int_eq(adk_tracker_update(c, adk_tracker_id(t), evid, "READY", NULL, false, &t2), AGENTEX_OK);
+    ck_assert_int_eq(adk_tracker_update(c, adk_tracker_id(t), evid, "READY", NULL, false, &t2),
+                     AGENTEX_OK);
     ck_assert_str_eq(adk_tracker_last_processed_event_id(t2), evid);
     ck_assert_int_eq(adk_events_list(c, f.task_id, f.agent_id, evid, 0, &el), AGENTEX_OK);
     ck_assert_uint_eq(adk_event_list_count(el), 0);
@@ -1630,7 +1745,8 @@ START_TEST(sdk_adk_calls_roundtrip)
 }
 END_TEST
 
-/* ---- persistence and errors --------------------------------------------------------------------- */
+/* ---- persistence and errors ---------------------------------------------------------------------
+ */
 
 START_TEST(restart_with_db_keeps_data)
 {
@@ -1643,7 +1759,9 @@ START_TEST(restart_with_db_keeps_data)
     char tid[64], body[512], path[256];
     snprintf(tid, sizeof tid, "%s", sync_task("keeper", "durable"));
     snprintf(body, sizeof body,
-             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"kept\"}}", tid);
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":"
+             "\"kept\"}}",
+             tid);
     resp_t r = req("POST", "/messages", body);
     resp_free(&r);
     ck_assert_int_eq(stop_dev(), 0);
@@ -1661,7 +1779,8 @@ START_TEST(restart_with_db_keeps_data)
     snprintf(path, sizeof path, "/messages?task_id=%s", tid);
     r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
-    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "content"), "kept");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "content"),
+                     "kept");
     resp_free(&r);
     cJSON_Delete(a);
     unlink(g_db);
@@ -1763,6 +1882,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_cancel_interrupt_and_rules);
     tcase_add_test(tc, rpc_message_send_sync_agent);
     tcase_add_test(tc, sdk_adk_calls_roundtrip);
+    tcase_add_test(tc, rpc_agent_down_by_id);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");
