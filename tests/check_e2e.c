@@ -184,8 +184,8 @@ static void proc_stop_ok(proc_t *p)
  * ("NAME=value", NULL-terminated). */
 static char **child_env(const char *const *extra)
 {
-    static const char *const drop[] = {"AGENT_",   "ACP_",       "AGENTEX_", "REDIS_",
-                                       "AUTH_PRINCIPAL", NULL};
+    static const char *const drop[] = {"AGENT_", "ACP_",           "AGENTEX_",
+                                       "REDIS_", "AUTH_PRINCIPAL", NULL};
     size_t n = 0, k = 0;
     while (environ[n])
         n++;
@@ -256,8 +256,9 @@ static void dev_start(const char *db)
 {
     char bin[600];
     snprintf(bin, sizeof bin, "%s/bin/agentex-dev", build_dir());
-    const char *argv[12] = {bin, "--host", "127.0.0.1", "--port", "0", "--log-level", "warn",
-                            "--health-interval-ms", "0"};
+    const char *argv[12] = {bin, "--host",      "127.0.0.1", "--port",
+                            "0", "--log-level", "warn",      "--health-interval-ms",
+                            "0"};
     int n = 9;
     if (db) {
         argv[n++] = "--db";
@@ -413,7 +414,7 @@ typedef struct sse {
     int starts, deltas, dones, fulls, task_updates;
     char *completed[MAX_TEXTS]; /* text of each message ended (done, or full not in progress) */
     int n_completed;
-    char delta_text[4096];      /* text deltas concatenated */
+    char delta_text[4096]; /* text deltas concatenated */
     adk_task_status_t last_status;
     agentex_err_t result;
     bool finished;
@@ -630,10 +631,10 @@ static void cli_run(cli_result_t *r, const char *const *args)
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-#define CLI(r, ...)                                                                            \
-    do {                                                                                       \
-        const char *args_[] = {__VA_ARGS__, NULL};                                             \
-        cli_run((r), args_);                                                                   \
+#define CLI(r, ...)                                                                                \
+    do {                                                                                           \
+        const char *args_[] = {__VA_ARGS__, NULL};                                                 \
+        cli_run((r), args_);                                                                       \
     } while (0)
 
 /* stderr is exactly one line starting with prefix */
@@ -1019,8 +1020,8 @@ START_TEST(test_sync_message_send)
             starts++;
         } else if (!strcmp(type, "delta")) {
             deltas++;
-            const char *d =
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "delta"), "text_delta"));
+            const char *d = cJSON_GetStringValue(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(r, "delta"), "text_delta"));
             ck_assert_ptr_nonnull(d);
             size_t len = strlen(text);
             snprintf(text + len, sizeof text - len, "%s", d);

@@ -225,8 +225,7 @@ static int cmd_task(cli_t *cli, int argc, char **argv)
     return rc;
 }
 
-static agentex_err_t send_text(cli_t *cli, const char *task_id, const char *text,
-                               adk_event_t **out)
+static agentex_err_t send_text(cli_t *cli, const char *task_id, const char *text, adk_event_t **out)
 {
     adk_content_t *content = NULL;
     agentex_err_t err = adk_content_text_new(ADK_AUTHOR_USER, text, &content);
