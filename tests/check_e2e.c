@@ -567,19 +567,14 @@ typedef struct cli_result {
 } cli_result_t;
 
 /* Runs build/bin/agentex --url g_url ARGS... (NULL-terminated). */
-static void cli_run(cli_result_t *r, const char *const *args)
+/* Runs argv (env: ours minus the agent variables, plus env_extra), collects its output
+ * and exit status (128+signal if killed; killed after 30 s). */
+static void run_argv(cli_result_t *r, const char *const *argv, const char *const *env_extra)
 {
-    char bin[600];
-    snprintf(bin, sizeof bin, "%s/bin/agentex", build_dir());
-    const char *argv[24] = {bin, "--url", g_url};
-    int n = 3;
-    for (int i = 0; args[i] && n < 23; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
     int o[2], e[2];
     ck_assert_int_eq(pipe(o), 0);
     ck_assert_int_eq(pipe(e), 0);
-    char **env = child_env(NULL);
+    char **env = child_env(env_extra);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -598,7 +593,7 @@ static void cli_run(cli_result_t *r, const char *const *args)
     size_t lo = 0, le = 0;
     struct pollfd pf[2] = {{.fd = o[0], .events = POLLIN}, {.fd = e[0], .events = POLLIN}};
     int open_fds = 2;
-    long end = now_ms() + 20000;
+    long end = now_ms() + 30000;
     while (open_fds > 0 && now_ms() < end) {
         if (poll(pf, 2, 100) <= 0)
             continue;
@@ -629,6 +624,18 @@ static void cli_run(cli_result_t *r, const char *const *args)
         kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void cli_run(cli_result_t *r, const char *const *args)
+{
+    char bin[600];
+    snprintf(bin, sizeof bin, "%s/bin/agentex", build_dir());
+    const char *argv[24] = {bin, "--url", g_url};
+    int n = 3;
+    for (int i = 0; args[i] && n < 23; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    run_argv(r, argv, NULL);
 }
 
 #define CLI(r, ...)                                                                                \
@@ -1274,6 +1281,42 @@ START_TEST(test_cli)
 }
 END_TEST
 
+/* ---- make demo ------------------------------------------------------------------------------ */
+
+START_TEST(test_demo)
+{
+    const char *src = getenv("AGX_SRC_DIR");
+    char script[600], build[600];
+    snprintf(script, sizeof script, "%s/tools/demo.sh", src && *src ? src : ".");
+    /* the demo on the sanitizer build: every process it stops must exit 0 */
+    const char *dir = build_dir();
+    if (dir[0] == '/')
+        snprintf(build, sizeof build, "BUILD=%s", dir);
+    else {
+        char cwd[400];
+        ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+        snprintf(build, sizeof build, "BUILD=%s/%s", cwd, dir);
+    }
+    const char *argv[] = {"/bin/bash", script, NULL};
+    const char *env[] = {build, NULL};
+    cli_result_t *r = calloc(1, sizeof *r);
+    run_argv(r, argv, env);
+    ck_assert_msg(r->status == 0, "demo exited %d:\n%s\n%s", r->status, r->out, r->err);
+    static const char *const expect[] = {
+        "agent: Welcome! Send me a message and I will echo it.\n",
+        "user: Hello\nagent: You said: Hello\n",
+        "user: What can you do?\nagent: You said: What can you do?\n",
+        "   status: CANCELED\n",
+        "   | -- task CANCELED: Task canceled by user\n",
+        "echo_agent stopped (exit status 0)\n",
+        "agentex-dev stopped (exit status 0)\n"};
+    for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
+        ck_assert_msg(strstr(r->out, expect[i]), "demo output lacks '%s':\n%s", expect[i], r->out);
+    ck_assert_msg(!strstr(r->out, "\033["), "colours on a pipe");
+    free(r);
+}
+END_TEST
+
 Suite *e2e_suite(void);
 Suite *e2e_suite(void)
 {
@@ -1295,6 +1338,7 @@ Suite *e2e_suite(void)
     tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_demo);
     suite_add_tcase(s, tc);
     return s;
 }
