@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentex/acp.h"
 #include "agentex/client.h"
 #include "agentex/events.h"
 #include "agentex/messages.h"
@@ -1405,7 +1406,7 @@ END_TEST
 
 /* ---- websockets (a minimal client) ---------------------------------------------------------- */
 
-static int ws_connect(const char *path, char *status_line, size_t sl)
+static int raw_connect(const char *path, bool upgrade, char *status_line, size_t sl)
 {
     int port = (int)strtol(strrchr(g_base, ':') + 1, NULL, 10);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1416,11 +1417,11 @@ static int ws_connect(const char *path, char *status_line, size_t sl)
     struct timeval tv = {.tv_sec = 3};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char req_text[1024];
-    int n = snprintf(req_text, sizeof req_text,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: "
-                     "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req_text, sizeof req_text, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path,
+                 upgrade ? "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+                           "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                         : "");
     ck_assert_int_eq(write(fd, req_text, (size_t)n), n);
     char head[2048];
     size_t len = 0;
@@ -1439,6 +1440,11 @@ static int ws_connect(const char *path, char *status_line, size_t sl)
         *eol = '\0';
     snprintf(status_line, sl, "%s", head);
     return fd;
+}
+
+static int ws_connect(const char *path, char *status_line, size_t sl)
+{
+    return raw_connect(path, true, status_line, sl);
 }
 
 static void ws_send_text(int fd, const char *text)
@@ -1745,6 +1751,148 @@ START_TEST(sdk_adk_calls_roundtrip)
 }
 END_TEST
 
+START_TEST(stream_clients_that_leave)
+{
+    cJSON *a = register_agent("syncy", "http://127.0.0.1:9", "sync");
+    cJSON_Delete(a);
+    char tid[64], path[256], status[256], body[512];
+    snprintf(tid, sizeof tid, "%s", sync_task("syncy", "leavers"));
+    /* an SSE client and a websocket client that hang up after "connected" */
+    snprintf(path, sizeof path, "/tasks/%s/stream", tid);
+    int sse = raw_connect(path, false, status, sizeof status);
+    ck_assert_ptr_nonnull(strstr(status, " 200"));
+    char tmp[256];
+    ck_assert_int_gt((int)read(sse, tmp, sizeof tmp), 0);
+    close(sse);
+    snprintf(path, sizeof path, "/tasks/%s/stream/ws", tid);
+    int ws = ws_connect(path, status, sizeof status);
+    ck_assert_ptr_nonnull(strstr(status, " 101"));
+    int op;
+    free(ws_recv(ws, &op));
+    close(ws);
+    usleep(100000);
+    /* publishing to the departed subscribers is harmless; the server keeps serving */
+    for (int i = 0; i < 3; i++) {
+        snprintf(body, sizeof body,
+                 "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\","
+                 "\"content\":\"m%d\"}}",
+                 tid, i);
+        resp_t r = req("POST", "/messages", body);
+        ck_assert_int_eq(r.status, 200);
+        resp_free(&r);
+    }
+    snprintf(path, sizeof path, "/tasks/%s/complete", tid);
+    resp_t r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
+}
+END_TEST
+
+/* ---- end to end: a libagentex agent (acp_server_t) behind agentex-dev --------------------------
+ */
+
+static agentex_err_t e2e_post(acp_ctx_t *ctx, const adk_task_t *task, const char *text)
+{
+    adk_content_t *content = NULL;
+    agentex_err_t err = adk_content_text_new(ADK_AUTHOR_AGENT, text, &content);
+    if (err == AGENTEX_OK)
+        err = adk_messages_create(acp_ctx_client(ctx), adk_task_id(task), content,
+                                  ADK_STREAMING_NONE, ADK_TIME_NONE, NULL);
+    adk_content_free(content);
+    return err;
+}
+
+static agentex_err_t e2e_on_create(acp_ctx_t *ctx, const adk_task_t *task, const cJSON *params,
+                                   void *ud)
+{
+    (void)params;
+    (void)ud;
+    return e2e_post(ctx, task, "welcome");
+}
+
+static agentex_err_t e2e_on_event(acp_ctx_t *ctx, const adk_task_t *task, const adk_event_t *ev,
+                                  void *ud)
+{
+    (void)ud;
+    char reply[256];
+    const adk_content_t *c = adk_event_content(ev);
+    snprintf(reply, sizeof reply, "You said: %s",
+             c && adk_content_text(c) ? adk_content_text(c) : "?");
+    return e2e_post(ctx, task, reply);
+}
+
+static agentex_err_t e2e_on_cancel(acp_ctx_t *ctx, const adk_task_t *task, void *ud)
+{
+    (void)ctx;
+    (void)task;
+    (void)ud;
+    return AGENTEX_OK;
+}
+
+START_TEST(e2e_libagentex_agent)
+{
+    acp_server_t *srv = NULL;
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_agent(srv, "e2e-echo", NULL, "async"), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_backend(srv, g_base), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_acp_url(srv, "http://127.0.0.1"), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_listen(srv, "127.0.0.1", 0), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_register_retries(srv, 1, 100), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_on_task_create(srv, e2e_on_create, NULL), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_on_event_send(srv, e2e_on_event, NULL), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_on_task_cancel(srv, e2e_on_cancel, NULL), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_start(srv), AGENTEX_OK);
+    ck_assert(is_uuid4(acp_server_agent_id(srv)));
+
+    resp_t r = req("GET", "/agents/name/e2e-echo", NULL);
+    ck_assert_str_eq(js(r.json, "id"), acp_server_agent_id(srv));
+    ck_assert_str_eq(js(r.json, "status"), "Ready");
+    resp_free(&r);
+
+    cJSON *env = rpc("e2e-echo", "task/create", "{\"name\":\"e2e\"}", NULL);
+    char tid[64];
+    snprintf(tid, sizeof tid, "%s", js(rpc_result(env), "id"));
+    cJSON_Delete(env);
+    char path[256];
+    snprintf(path, sizeof path, "/messages?task_id=%s", tid);
+    bool welcomed = false;
+    for (int i = 0; i < 300 && !welcomed; i++) {
+        r = req("GET", path, NULL);
+        welcomed = cJSON_GetArraySize(r.json) == 1;
+        resp_free(&r);
+        if (!welcomed)
+            usleep(10000);
+    }
+    ck_assert(welcomed);
+
+    snprintf(path, sizeof path, "/tasks/%s/stream", tid);
+    sse_t s;
+    sse_open(&s, path);
+    ck_assert(sse_wait(&s, "\"type\":\"connected\"", 3000));
+    char params[256];
+    snprintf(params, sizeof params,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":"
+             "\"hello\"}}",
+             tid);
+    env = rpc("e2e-echo", "event/send", params, NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+    ck_assert(sse_wait(&s, "\"content\":\"You said: hello\"", 3000));
+
+    snprintf(params, sizeof params, "{\"task_id\":\"%s\"}", tid);
+    env = rpc("e2e-echo", "task/cancel", params, NULL);
+    ck_assert_str_eq(js(rpc_result(env), "status"), "CANCELED");
+    cJSON_Delete(env);
+    ck_assert(sse_wait(&s, "\"status\":\"CANCELED\"", 3000));
+    ck_assert(sse_finished(&s, 3000));
+    sse_close(&s);
+
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+}
+END_TEST
+
 /* ---- persistence and errors ---------------------------------------------------------------------
  */
 
@@ -1891,6 +2039,8 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, sse_stream_frames);
     tcase_add_test(tc, sse_keepalive_ping);
     tcase_add_test(tc, websocket_stream_and_publish);
+    tcase_add_test(tc, stream_clients_that_leave);
+    tcase_add_test(tc, e2e_libagentex_agent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lifecycle");
