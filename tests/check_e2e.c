@@ -569,26 +569,35 @@ typedef struct cli_result {
 /* Runs build/bin/agentex --url g_url ARGS... (NULL-terminated). */
 /* Runs argv (env: ours minus the agent variables, plus env_extra), collects its output
  * and exit status (128+signal if killed; killed after 30 s). */
-static void run_argv(cli_result_t *r, const char *const *argv, const char *const *env_extra)
+static void run_argv(cli_result_t *r, const char *const *argv, const char *const *env_extra,
+                     const char *input)
 {
-    int o[2], e[2];
+    int o[2], e[2], in[2];
     ck_assert_int_eq(pipe(o), 0);
     ck_assert_int_eq(pipe(e), 0);
+    ck_assert_int_eq(pipe(in), 0);
     char **env = child_env(env_extra);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        dup2(in[0], 0);
         dup2(o[1], 1);
         dup2(e[1], 2);
+        close(in[1]);
         close(o[0]);
         close(e[0]);
         execve(argv[0], (char *const *)argv, env);
         _exit(127);
     }
     free(env);
+    close(in[0]);
     close(o[1]);
     close(e[1]);
+    /* small inputs only: they fit in the pipe */
+    if (input)
+        ck_assert_int_eq(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+    close(in[1]);
     memset(r, 0, sizeof *r);
     size_t lo = 0, le = 0;
     struct pollfd pf[2] = {{.fd = o[0], .events = POLLIN}, {.fd = e[0], .events = POLLIN}};
@@ -635,7 +644,7 @@ static void cli_run(cli_result_t *r, const char *const *args)
     for (int i = 0; args[i] && n < 23; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    run_argv(r, argv, NULL);
+    run_argv(r, argv, NULL, NULL);
 }
 
 #define CLI(r, ...)                                                                                \
@@ -1231,6 +1240,29 @@ START_TEST(test_cli)
     ck_assert_str_eq(r->out, "agent: Welcome! Send me a message and I will echo it.\n"
                              "-- task CANCELED: Task canceled by user\n");
 
+    /* chat: lines from stdin are sent, the conversation printed; ends after the replies */
+    {
+        char bin[600];
+        snprintf(bin, sizeof bin, "%s/bin/agentex", build_dir());
+        const char *argv[] = {bin, "--url", g_url, "--agent", "e2e-cli", "chat", "cli-chat", NULL};
+        run_argv(r, argv, NULL, "one\n\ntwo\n");
+    }
+    ck_assert_msg(r->status == 0, "chat: %d %s", r->status, r->err);
+    ck_assert_str_eq(r->err, "");
+    static const char *const chat_lines[] = {
+        "agent: Welcome! Send me a message and I will echo it.\n", "user: one\n",
+        "agent: You said: one\n", "user: two\n", "agent: You said: two\n"};
+    const char *at[5];
+    for (size_t i = 0; i < 5; i++) {
+        at[i] = strstr(r->out, chat_lines[i]);
+        ck_assert_msg(at[i] && !strstr(at[i] + 1, chat_lines[i]), "chat output:\n%s", r->out);
+    }
+    /* input is read ahead: only each reply after its line, and the replies in order */
+    ck_assert_msg(at[1] < at[2] && at[3] < at[4] && at[2] < at[4], "chat order:\n%s", r->out);
+    ck_assert_uint_eq(strlen(r->out), strlen(chat_lines[0]) + strlen(chat_lines[1]) +
+                                          strlen(chat_lines[2]) + strlen(chat_lines[3]) +
+                                          strlen(chat_lines[4]));
+
     /* errors: exit 1 and one line */
     CLI(r, "messages", "no-such-task");
     ck_assert_int_eq(r->status, 1);
@@ -1300,7 +1332,7 @@ START_TEST(test_demo)
     const char *argv[] = {"/bin/bash", script, NULL};
     const char *env[] = {build, NULL};
     cli_result_t *r = calloc(1, sizeof *r);
-    run_argv(r, argv, env);
+    run_argv(r, argv, env, NULL);
     ck_assert_msg(r->status == 0, "demo exited %d:\n%s\n%s", r->status, r->out, r->err);
     static const char *const expect[] = {
         "agent: Welcome! Send me a message and I will echo it.\n",

@@ -16,12 +16,14 @@
  */
 #include <agentex/agentex.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXIT_FAIL 1
@@ -46,6 +48,9 @@ static const char USAGE[] =
     "  say TASK_ID TEXT [--timeout S]\n"
     "                             send TEXT and print the agent's reply as it streams\n"
     "                             (default timeout 60 s)\n"
+    "  chat NAME                  get-or-create the task named NAME and talk: each line\n"
+    "                             read is sent, the conversation is printed live; ends\n"
+    "                             at end of input (after the last reply) or Ctrl-C\n"
     "  agent NAME                 the agent's status (\"NAME STATUS\"); exit 1 if unknown\n"
     "\n"
     "options:\n"
@@ -333,11 +338,16 @@ typedef struct watch {
     const char *say_text; /* say: sent once the stream is connected */
     bool sent;
     agentex_err_t send_err;
-    bool replied;      /* say: an agent message completed after the send */
-    bool history_done; /* watch: the stored messages were printed */
-    char *open_id;     /* message streaming on the current line, NULL if none */
-    size_t open_len;   /* bytes of its text printed */
-    char **done;       /* ids of messages printed complete */
+    bool replied;           /* say: an agent message completed after the send */
+    bool history_done;      /* watch: the stored messages were printed */
+    int expected, replies;  /* chat: events sent, agent messages completed since */
+    bool finished;          /* chat: the stream ended */
+    long last_ms;           /* chat: when the stream last brought something */
+    agentex_client_t *hist; /* chat: the stream thread's client (NULL: cli->client) */
+    pthread_mutex_t mu;     /* chat: the reader and the stream thread share stdout and w */
+    char *open_id;          /* message streaming on the current line, NULL if none */
+    size_t open_len;        /* bytes of its text printed */
+    char **done;            /* ids of messages printed complete */
     size_t n_done, cap_done;
     bool oom;
 } watch_t;
@@ -430,15 +440,22 @@ static void complete(watch_t *w, const char *id, const adk_content_t *c)
     mark_done(w, id);
     if (w->sent && (!c || adk_content_author(c) == ADK_AUTHOR_AGENT)) {
         w->replied = true;
+        w->replies++;
         if (w->say_text)
             adk_stream_stop(g_stream);
     }
 }
 
-static void on_update(adk_stream_t *s, const adk_stream_update_t *u, void *userdata)
+static long now_ms(void)
 {
-    (void)s;
-    watch_t *w = userdata;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void update_locked(watch_t *w, const adk_stream_update_t *u)
+{
+    w->last_ms = now_ms();
     const char *id = adk_stream_update_message_id(u);
     const adk_content_t *c = adk_stream_update_content(u);
     const adk_message_t *parent = adk_stream_update_parent(u);
@@ -479,10 +496,20 @@ static void on_update(adk_stream_t *s, const adk_stream_update_t *u, void *userd
     fflush(stdout);
 }
 
+static void on_update(adk_stream_t *s, const adk_stream_update_t *u, void *userdata)
+{
+    (void)s;
+    watch_t *w = userdata;
+    pthread_mutex_lock(&w->mu);
+    update_locked(w, u);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void on_task_updated(adk_stream_t *s, const adk_task_t *task, void *userdata)
 {
     (void)s;
     watch_t *w = userdata;
+    pthread_mutex_lock(&w->mu);
     close_line(w);
     const char *status = adk_task_status_text(task);
     const char *reason = adk_task_status_reason(task);
@@ -491,6 +518,7 @@ static void on_task_updated(adk_stream_t *s, const adk_task_t *task, void *userd
     else
         printf("-- task %s\n", status ? status : "?");
     fflush(stdout);
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* watch: prints the messages stored before the subscription, oldest first.  Run once
@@ -501,9 +529,10 @@ static void print_history(watch_t *w)
     adk_list_opts_t opts = {.limit = 100, .order_by = "created_at", .order_direction = "asc"};
     for (opts.page_number = 1;; opts.page_number++) {
         adk_message_list_t *list = NULL;
-        agentex_err_t err = adk_messages_list(w->cli->client, w->task_id, &opts, &list);
+        agentex_client_t *c = w->hist ? w->hist : w->cli->client;
+        agentex_err_t err = adk_messages_list(c, w->task_id, &opts, &list);
         if (err != AGENTEX_OK) {
-            fail("watch: listing the messages", err, agentex_client_errmsg(w->cli->client));
+            fail("listing the messages", err, agentex_client_errmsg(c));
             return;
         }
         size_t n = adk_message_list_count(list);
@@ -527,11 +556,13 @@ static void on_connected(adk_stream_t *s, const char *task_id, void *userdata)
     (void)task_id;
     watch_t *w = userdata;
     if (!w->say_text) {
+        pthread_mutex_lock(&w->mu);
         if (!w->history_done) {
             w->history_done = true;
             print_history(w);
             fflush(stdout);
         }
+        pthread_mutex_unlock(&w->mu);
         return;
     }
     if (w->sent)
@@ -564,6 +595,7 @@ static int run_stream(cli_t *cli, const char *task_id, const char *say_text, lon
     adk_task_status_t status = adk_task_status(task);
     adk_task_free(task);
     watch_t w = {.cli = cli, .task_id = task_id, .say_text = say_text};
+    pthread_mutex_init(&w.mu, NULL);
     if (adk_task_status_is_terminal(status) && !say_text) {
         /* nothing more will happen: the stored conversation and the status */
         print_history(&w);
@@ -571,15 +603,19 @@ static int run_stream(cli_t *cli, const char *task_id, const char *say_text, lon
         for (size_t i = 0; i < w.n_done; i++)
             free(w.done[i]);
         free(w.done);
+        pthread_mutex_destroy(&w.mu);
         return w.oom ? fail(what, AGENTEX_ENOMEM, "") : 0;
     }
 
     adk_stream_t *s = NULL;
     err = adk_stream_new(agentex_client_base_url(cli->client), task_id, &s);
-    if (err != AGENTEX_OK)
+    if (err != AGENTEX_OK) {
+        pthread_mutex_destroy(&w.mu);
         return fail(what, err, "");
+    }
     const char *key = getenv("AGENT_API_KEY");
     if (key && *key && (err = adk_stream_set_header(s, "x-agent-api-key", key)) != AGENTEX_OK) {
+        pthread_mutex_destroy(&w.mu);
         adk_stream_free(s);
         return fail(what, err, "");
     }
@@ -618,6 +654,7 @@ static int run_stream(cli_t *cli, const char *task_id, const char *say_text, lon
     for (size_t i = 0; i < w.n_done; i++)
         free(w.done[i]);
     free(w.done);
+    pthread_mutex_destroy(&w.mu);
     adk_stream_free(s);
     return rc;
 }
@@ -647,6 +684,150 @@ static int cmd_watch(cli_t *cli, int argc, char **argv, bool say)
             return rc;
     }
     return run_stream(cli, pos[0], say ? pos[1] : NULL, timeout_ms);
+}
+
+/* ---- chat ------------------------------------------------------------------------------- */
+
+static void *chat_stream_main(void *arg)
+{
+    watch_t *w = arg;
+    agentex_err_t err = adk_stream_run(g_stream, 0);
+    pthread_mutex_lock(&w->mu);
+    w->finished = true;
+    if (err != AGENTEX_OK && err != AGENTEX_ECANCELED) {
+        close_line(w);
+        fail("chat: stream", err, adk_stream_errmsg(g_stream));
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static bool chat_finished(watch_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool f = w->finished;
+    pthread_mutex_unlock(&w->mu);
+    return f;
+}
+
+static int cmd_chat(cli_t *cli, int argc, char **argv)
+{
+    if (argc != 1)
+        return usage_error("chat: expected NAME (the task's name)");
+    int rc = need_agent(cli, "chat");
+    if (rc || (rc = open_client(cli)))
+        return rc;
+    /* an existing task is resumed as it is; task/create only for a new one */
+    adk_task_t *task = NULL;
+    agentex_err_t err = adk_tasks_get_by_name(cli->client, argv[0], &task);
+    if (err == AGENTEX_ENOTFOUND)
+        err = adk_rpc_task_create(cli->client, cli->agent, argv[0], NULL, NULL, &task);
+    if (err != AGENTEX_OK)
+        return fail_client(cli, "chat", err);
+    char *task_id = strdup(adk_task_id(task));
+    adk_task_free(task);
+    watch_t w = {.cli = cli, .task_id = task_id};
+    pthread_mutex_init(&w.mu, NULL);
+    adk_stream_t *s = NULL;
+    if (!task_id)
+        err = AGENTEX_ENOMEM;
+    if (err == AGENTEX_OK)
+        err = agentex_client_dup(cli->client, &w.hist);
+    if (err == AGENTEX_OK)
+        err = adk_stream_new(agentex_client_base_url(cli->client), task_id, &s);
+    const char *key = getenv("AGENT_API_KEY");
+    if (err == AGENTEX_OK && key && *key)
+        err = adk_stream_set_header(s, "x-agent-api-key", key);
+    pthread_t th;
+    if (err == AGENTEX_OK) {
+        adk_stream_on_connected(s, on_connected, &w);
+        adk_stream_on_update(s, on_update, &w);
+        adk_stream_on_task_updated(s, on_task_updated, &w);
+        g_stream = s;
+        if (pthread_create(&th, NULL, chat_stream_main, &w) != 0)
+            err = AGENTEX_EINTERNAL;
+    }
+    if (err != AGENTEX_OK) {
+        rc = fail("chat", err, "");
+        goto out;
+    }
+    /* read input only once subscribed: every reply then comes over the stream */
+    for (long end = now_ms() + 10000; now_ms() < end;) {
+        pthread_mutex_lock(&w.mu);
+        bool ready = w.history_done || w.finished;
+        pthread_mutex_unlock(&w.mu);
+        if (ready)
+            break;
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    bool tty = isatty(STDIN_FILENO);
+    if (tty)
+        fprintf(stderr, "-- task %s (%s), agent %s: type a message and press Enter; Ctrl-D ends\n",
+                argv[0], task_id, cli->agent);
+    struct sigaction sa = {0}, old_int;
+    sa.sa_handler = on_signal; /* no SA_RESTART: Ctrl-C ends the read too */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while (!g_signalled && !chat_finished(&w) && (n = getline(&line, &cap, stdin)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        pthread_mutex_lock(&w.mu);
+        if (!tty) { /* a transcript: show what was sent */
+            close_line(&w);
+            printf("user: %s\n", line);
+            fflush(stdout);
+        }
+        w.sent = true;
+        w.expected++;
+        pthread_mutex_unlock(&w.mu);
+        adk_event_t *event = NULL;
+        err = send_text(cli, task_id, line, &event);
+        adk_event_free(event);
+        if (err != AGENTEX_OK) {
+            pthread_mutex_lock(&w.mu);
+            w.expected--;
+            close_line(&w);
+            fflush(stdout);
+            rc = fail_client(cli, "chat: send", err);
+            pthread_mutex_unlock(&w.mu);
+        }
+    }
+    free(line);
+    /* end of input: let the last replies arrive: at least one agent message per line
+     * sent, then 500 ms of quiet (at most 30 s in all) */
+    for (long end = now_ms() + 30000; !g_signalled && now_ms() < end;) {
+        pthread_mutex_lock(&w.mu);
+        bool done = w.finished || (w.replies >= w.expected && now_ms() - w.last_ms >= 500);
+        pthread_mutex_unlock(&w.mu);
+        if (done)
+            break;
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    adk_stream_stop(s);
+    pthread_join(th, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    g_stream = NULL;
+    close_line(&w);
+    fflush(stdout);
+    if (w.oom)
+        rc = fail("chat", AGENTEX_ENOMEM, "");
+out:
+    for (size_t i = 0; i < w.n_done; i++)
+        free(w.done[i]);
+    free(w.done);
+    free(w.open_id);
+    adk_stream_free(s);
+    agentex_client_free(w.hist);
+    pthread_mutex_destroy(&w.mu);
+    free(task_id);
+    return rc;
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
@@ -685,6 +866,8 @@ int main(int argc, char **argv)
         rc = cmd_watch(&cli, n, rest, false);
     else if (!strcmp(cmd, "say"))
         rc = cmd_watch(&cli, n, rest, true);
+    else if (!strcmp(cmd, "chat"))
+        rc = cmd_chat(&cli, n, rest);
     else if (!strcmp(cmd, "agent"))
         rc = cmd_agent(&cli, n, rest);
     else if (!strcmp(cmd, "help"))
