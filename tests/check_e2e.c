@@ -1064,6 +1064,13 @@ START_TEST(test_sync_message_send)
     ck_assert_int_eq(adk_content_author(adk_message_content(adk_message_list_at(l, 3))),
                      ADK_AUTHOR_AGENT);
     adk_message_list_free(l);
+
+    /* the CLI's say takes message/send for a sync agent */
+    cli_result_t *r = calloc(1, sizeof *r);
+    CLI(r, "--agent", "e2e-sync", "say", task, "via the cli");
+    ck_assert_msg(r->status == 0, "say: %d %s", r->status, r->err);
+    ck_assert_str_eq(r->out, "user: via the cli\nagent: You said: via the cli\n");
+    free(r);
     free(task);
     agentex_client_free(c);
     proc_stop_ok(&agent);

@@ -56,7 +56,8 @@ static const char USAGE[] =
     "options:\n"
     "  --url URL     backend base URL (default: $AGENTEX_BASE_URL, else " AGENTEX_DEFAULT_BASE_URL
     ")\n"
-    "  --agent NAME  the agent for task create, send, cancel, say (default: $AGENT_NAME)\n"
+    "  --agent NAME  the agent for task create, send, cancel, say, chat\n"
+    "                (default: $AGENT_NAME)\n"
     "  -h, --help    this text\n"
     "\n"
     "Exit status: 0 success, 1 a call failed (one line on stderr), 2 bad usage.\n";
@@ -581,6 +582,24 @@ static void on_connected(adk_stream_t *s, const char *task_id, void *userdata)
     fflush(stdout);
 }
 
+/* say to a sync agent: message/send answers with the turn's messages at once. */
+static int say_sync(cli_t *cli, const char *task_id, const char *text)
+{
+    adk_content_t *content = NULL;
+    adk_message_list_t *reply = NULL;
+    agentex_err_t err = adk_content_text_new(ADK_AUTHOR_USER, text, &content);
+    if (err == AGENTEX_OK)
+        err = adk_rpc_message_send(cli->client, cli->agent, task_id, content, &reply);
+    adk_content_free(content);
+    if (err != AGENTEX_OK)
+        return fail_client(cli, "say", err);
+    printf("user: %s\n", text);
+    for (size_t i = 0; i < adk_message_list_count(reply); i++)
+        print_message_line(adk_message_content(adk_message_list_at(reply, i)));
+    adk_message_list_free(reply);
+    return 0;
+}
+
 static int run_stream(cli_t *cli, const char *task_id, const char *say_text, long timeout_ms)
 {
     int rc = open_client(cli);
@@ -594,6 +613,18 @@ static int run_stream(cli_t *cli, const char *task_id, const char *say_text, lon
         return fail_client(cli, what, err);
     adk_task_status_t status = adk_task_status(task);
     adk_task_free(task);
+    if (say_text) {
+        /* sync agents take message/send, not event/send */
+        adk_agent_t *agent = NULL;
+        err = adk_agents_get_by_name(cli->client, cli->agent, &agent);
+        bool sync = err == AGENTEX_OK && adk_agent_acp_type(agent) &&
+                    !strcmp(adk_agent_acp_type(agent), "sync");
+        adk_agent_free(agent);
+        if (err != AGENTEX_OK)
+            return fail_client(cli, "say", err);
+        if (sync)
+            return say_sync(cli, task_id, say_text);
+    }
     watch_t w = {.cli = cli, .task_id = task_id, .say_text = say_text};
     pthread_mutex_init(&w.mu, NULL);
     if (adk_task_status_is_terminal(status) && !say_text) {
