@@ -1116,6 +1116,34 @@ START_TEST(test_streaming_deltas)
 }
 END_TEST
 
+/* ---- every example agent: registers, then exits 0 on SIGTERM ---------------------------- */
+
+START_TEST(test_examples_register_and_stop)
+{
+    static const struct {
+        const char *prog, *name, *type;
+    } ex[] = {{"echo_agent", "ex-echo", NULL},
+              {"batch_agent", "ex-batch", NULL},
+              {"state_agent", "ex-state", NULL},
+              {"sync_agent", "ex-sync", "sync"},
+              {"streaming_agent", "ex-stream", NULL}};
+    enum { N = sizeof ex / sizeof *ex };
+    proc_t agents[N];
+    dev_start(NULL);
+    for (size_t i = 0; i < N; i++)
+        agent_start(&agents[i], ex[i].prog, ex[i].name, ex[i].type); /* Ready */
+    agentex_client_t *c = client();
+    adk_agent_list_t *l = NULL;
+    ck_assert_int_eq(adk_agents_list(c, NULL, &l), AGENTEX_OK);
+    ck_assert_uint_eq(adk_agent_list_count(l), N);
+    adk_agent_list_free(l);
+    agentex_client_free(c);
+    for (size_t i = 0; i < N; i++)
+        proc_stop_ok(&agents[i]);
+    proc_stop_ok(&g_dev);
+}
+END_TEST
+
 /* ---- agentex-dev restart with --db ------------------------------------------------------- */
 
 START_TEST(test_dev_restart_keeps_data)
@@ -1364,6 +1392,7 @@ Suite *e2e_suite(void)
     tcase_set_timeout(tc, 15);
     tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_examples_register_and_stop);
     tcase_add_test(tc, test_echo_conversation_and_cancel);
     tcase_add_test(tc, test_batch_cursor);
     tcase_add_test(tc, test_persist_before_deliver);
