@@ -61,7 +61,7 @@ TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TOOL_NAMES := $(patsubst tools/%.c,%,$(TOOL_SRCS))
 
 .PHONY: all lib examples devserver tools check check-tsan asan tsan bench install uninstall \
-        clean format
+        clean format fuzz
 .DEFAULT_GOAL := all
 
 # ---- one build variant: $(1)=dir $(2)=extra cflags ------------------------------------
@@ -140,6 +140,13 @@ check: all asan
 
 check-tsan: tsan
 	BUILD=$(BUILD) VARIANT=$(BUILD)/tsan TSAN=1 tests/run.sh
+
+# libFuzzer target for the SSE parser (clang only): build/fuzz/fuzz_sse -max_total_time=60
+$(BUILD)/fuzz/fuzz_sse: tests/fuzz_sse.c lib/sse.c lib/sse.h lib/common.c
+	@mkdir -p $(dir $@)
+	clang $(STD) $(WARN) -Iinclude -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz_sse.c lib/sse.c lib/common.c -o $@ $(PKG_LIBS) -pthread
+fuzz: $(BUILD)/fuzz/fuzz_sse
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
