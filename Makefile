@@ -150,6 +150,7 @@ fuzz: $(BUILD)/fuzz/fuzz_sse
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
+	BUILD=$(BUILD) bench/run_streaming.sh
 
 # ---- install ----------------------------------------------------------------------------
 # agentex.pc is written here, not copied from $(BUILD): it must name this install's PREFIX.
