@@ -145,4 +145,6 @@ forget "$ECHO_PID"
 stop "$DEV_PID" agentex-dev
 forget "$DEV_PID"
 DEMO_OK=1
-say "Done. Try it yourself: $DEV --port 5003 &  then an agent, then 'agentex --help'."
+say "Done."
+note "Try it yourself: start $DEV --port 5003, run an agent from $BUILD/examples"
+note "(each says at its top how), then see $CLI --help or man man/man1/agentex.1."
