@@ -103,17 +103,14 @@ static int fail_client(const cli_t *cli, const char *what, agentex_err_t err)
 
 static int open_client(cli_t *cli)
 {
-    agentex_err_t err;
-    if (cli->url) {
-        err = agentex_client_new(cli->url, &cli->client);
-    } else {
-        /* keys and headers from the environment too */
-        const char *env = getenv("AGENTEX_BASE_URL");
-        err = env && *env ? agentex_client_from_env(&cli->client)
-                          : agentex_client_new(NULL, &cli->client);
-    }
+    /* the SDK's environment (keys, extra headers); --url wins over AGENTEX_BASE_URL */
+    if (cli->url && setenv("AGENTEX_BASE_URL", cli->url, 1) != 0)
+        return fail("backend URL", AGENTEX_ENOMEM, cli->url);
+    const char *env = getenv("AGENTEX_BASE_URL");
+    agentex_err_t err = env && *env ? agentex_client_from_env(&cli->client)
+                                    : agentex_client_new(NULL, &cli->client);
     if (err != AGENTEX_OK)
-        return fail("backend URL", err, cli->url ? cli->url : getenv("AGENTEX_BASE_URL"));
+        return fail("backend URL", err, env);
     /* an interactive tool: fail fast when nothing listens */
     err = agentex_client_set_retries(cli->client, 0, 0, 0);
     if (err == AGENTEX_OK)
