@@ -29,32 +29,46 @@ static cJSON *state_body(const char *task_id, const char *agent_id, const cJSON 
     return body;
 }
 
-agentex_err_t adk_state_create(agentex_client_t *c, const char *task_id, const char *agent_id,
-                               const cJSON *state, adk_state_t **out)
+/* POST /states (create) or PUT /states/{state_id} (update). */
+static agentex_err_t state_write(agentex_client_t *c, const char *fn, bool update,
+                                 const char *state_id, const char *task_id, const char *agent_id,
+                                 const cJSON *state, adk_state_t **out)
 {
-    static const char fn[] = "adk_state_create";
     void *st = NULL;
+    agentex_err_t err;
 
     if (out)
         *out = NULL;
     if (!c)
         return AGENTEX_EINVAL;
     agx_client_clear_error(c);
+    if (update && !agx_adk_str_ok(state_id))
+        return agx_adk_einval(c, fn, "state_id is NULL or empty");
     if (!agx_adk_str_ok(task_id))
         return agx_adk_einval(c, fn, "task_id is NULL or empty");
     if (!agx_adk_str_ok(agent_id))
         return agx_adk_einval(c, fn, "agent_id is NULL or empty");
     if (!cJSON_IsObject(state))
         return agx_adk_einval(c, fn, "state is not a JSON object");
-    cJSON *body = state_body(task_id, agent_id, state, false);
+    cJSON *body = state_body(task_id, agent_id, state, update);
     if (!body)
         return agx_adk_enomem(c, fn);
-    agentex_err_t err =
-        agx_adk_request(c, fn, "POST", "/states", NULL, body, &agx_adk_state, out ? &st : NULL);
+    if (update)
+        err = agx_adk_request_at(c, fn, "PUT", "/states/", state_id, NULL, body, &agx_adk_state,
+                                 out ? &st : NULL);
+    else
+        err = agx_adk_request(c, fn, "POST", "/states", NULL, body, &agx_adk_state,
+                              out ? &st : NULL);
     if (out)
         *out = st;
     cJSON_Delete(body);
     return err;
+}
+
+agentex_err_t adk_state_create(agentex_client_t *c, const char *task_id, const char *agent_id,
+                               const cJSON *state, adk_state_t **out)
+{
+    return state_write(c, "adk_state_create", false, NULL, task_id, agent_id, state, out);
 }
 
 /* GET or DELETE /states/{id}. */
@@ -94,29 +108,5 @@ agentex_err_t adk_state_get_by_task_and_agent(agentex_client_t *c, const char *t
 agentex_err_t adk_state_update(agentex_client_t *c, const char *state_id, const char *task_id,
                                const char *agent_id, const cJSON *state, adk_state_t **out)
 {
-    static const char fn[] = "adk_state_update";
-    void *st = NULL;
-
-    if (out)
-        *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(state_id))
-        return agx_adk_einval(c, fn, "state_id is NULL or empty");
-    if (!agx_adk_str_ok(task_id))
-        return agx_adk_einval(c, fn, "task_id is NULL or empty");
-    if (!agx_adk_str_ok(agent_id))
-        return agx_adk_einval(c, fn, "agent_id is NULL or empty");
-    if (!cJSON_IsObject(state))
-        return agx_adk_einval(c, fn, "state is not a JSON object");
-    cJSON *body = state_body(task_id, agent_id, state, true);
-    if (!body)
-        return agx_adk_enomem(c, fn);
-    agentex_err_t err = agx_adk_request_at(c, fn, "PUT", "/states/", state_id, NULL, body,
-                                           &agx_adk_state, out ? &st : NULL);
-    if (out)
-        *out = st;
-    cJSON_Delete(body);
-    return err;
+    return state_write(c, "adk_state_update", true, state_id, task_id, agent_id, state, out);
 }
