@@ -179,8 +179,8 @@ agentex_err_t agx_adk_list(agentex_client_t *c, const char *fn, const char *path
         if (f->required && !agx_adk_str_ok(f->value))
             return agx_client_fail(c, AGENTEX_EINVAL, "%s: %s is NULL or empty", fn, f->name);
         if (!f->required && f->value && !*f->value)
-            return agx_client_fail(c, AGENTEX_EINVAL,
-                                   "%s: %s is empty (use NULL for no filter)", fn, f->name);
+            return agx_client_fail(c, AGENTEX_EINVAL, "%s: %s is empty (use NULL for no filter)",
+                                   fn, f->name);
         query[q++] = f->name;
         query[q++] = f->value;
     }

@@ -12,8 +12,8 @@
 agentex_err_t adk_events_get(agentex_client_t *c, const char *event_id, adk_event_t **out)
 {
     void *e = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_events_get", "GET", "/events/", event_id,
-                                      "event_id", &agx_adk_event, out ? &e : NULL);
+    agentex_err_t err = agx_adk_by_id(c, "adk_events_get", "GET", "/events/", event_id, "event_id",
+                                      &agx_adk_event, out ? &e : NULL);
     if (out)
         *out = e;
     return err;

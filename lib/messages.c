@@ -97,8 +97,8 @@ agentex_err_t adk_messages_create(agentex_client_t *c, const char *task_id,
             goto out;
         }
     }
-    err = agx_adk_request(c, fn, "POST", "/messages", NULL, body, &agx_adk_message,
-                          out ? &m : NULL);
+    err =
+        agx_adk_request(c, fn, "POST", "/messages", NULL, body, &agx_adk_message, out ? &m : NULL);
     if (out)
         *out = m;
 out:

@@ -128,8 +128,8 @@ agentex_err_t adk_rpc_call_by_id(agentex_client_t *c, const char *agent_id, cons
 /* Runs method with params (owned by the caller) on the agent named agent_name; when out
  * is non-NULL, *out receives the result parsed as kind (written only on success). */
 static agentex_err_t rpc_typed(agentex_client_t *c, const char *fn, const char *agent_name,
-                               const char *method, const cJSON *params,
-                               const agx_adk_kind_t *kind, void **out)
+                               const char *method, const cJSON *params, const agx_adk_kind_t *kind,
+                               void **out)
 {
     cJSON *res = NULL;
     agentex_err_t err = rpc_do(c, fn, false, agent_name, method, params, out ? &res : NULL);
@@ -230,8 +230,8 @@ static agentex_err_t rpc_task_by_id(agentex_client_t *c, const char *fn, const c
                                     const char *agent_name, const char *task_id, adk_task_t **out)
 {
     void *t = NULL;
-    agentex_err_t err = rpc_on_task(c, fn, method, agent_name, task_id, NULL, false,
-                                    &agx_adk_task, out ? &t : NULL);
+    agentex_err_t err = rpc_on_task(c, fn, method, agent_name, task_id, NULL, false, &agx_adk_task,
+                                    out ? &t : NULL);
     if (out)
         *out = t;
     return err;

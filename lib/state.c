@@ -57,8 +57,8 @@ static agentex_err_t state_write(agentex_client_t *c, const char *fn, bool updat
         err = agx_adk_request_at(c, fn, "PUT", "/states/", state_id, NULL, body, &agx_adk_state,
                                  out ? &st : NULL);
     else
-        err = agx_adk_request(c, fn, "POST", "/states", NULL, body, &agx_adk_state,
-                              out ? &st : NULL);
+        err =
+            agx_adk_request(c, fn, "POST", "/states", NULL, body, &agx_adk_state, out ? &st : NULL);
     if (out)
         *out = st;
     cJSON_Delete(body);

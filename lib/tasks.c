@@ -154,8 +154,8 @@ agentex_err_t adk_tasks_delete(agentex_client_t *c, const char *task_id)
 agentex_err_t adk_agents_get(agentex_client_t *c, const char *agent_id, adk_agent_t **out)
 {
     void *a = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_agents_get", "GET", "/agents/", agent_id,
-                                      "agent_id", &agx_adk_agent, out ? &a : NULL);
+    agentex_err_t err = agx_adk_by_id(c, "adk_agents_get", "GET", "/agents/", agent_id, "agent_id",
+                                      &agx_adk_agent, out ? &a : NULL);
     if (out)
         *out = a;
     return err;

@@ -21,9 +21,9 @@ agentex_err_t adk_tracker_get_by_task_and_agent(agentex_client_t *c, const char 
                                                 const char *agent_id, adk_tracker_t **out)
 {
     void *t = NULL;
-    agentex_err_t err = agx_adk_find(c, "adk_tracker_get_by_task_and_agent", "/tracker", task_id,
-                                     agent_id, &agx_adk_tracker, "a list of AgentTaskTrackers",
-                                     "tracker", out ? &t : NULL);
+    agentex_err_t err =
+        agx_adk_find(c, "adk_tracker_get_by_task_and_agent", "/tracker", task_id, agent_id,
+                     &agx_adk_tracker, "a list of AgentTaskTrackers", "tracker", out ? &t : NULL);
     if (out)
         *out = t;
     return err;
