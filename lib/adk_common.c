@@ -92,14 +92,14 @@ agentex_err_t agx_adk_body_fail(agentex_client_t *c, const char *fn, agentex_err
     return agx_adk_einval(c, fn, what);
 }
 
-/* agx_adk_<name>: kind_<name>_from_json wraps from_json, whose out-parameter is T **. */
+/* agx_adk_<name>: kind_<name>_from_json calls from_json with out, the caller's T **. */
 #define ADK_KIND(name, T, from_json, what)                                                         \
-    static agentex_err_t kind_##name##_from_json(const cJSON *json, void **out)                    \
+    static agentex_err_t kind_##name##_from_json(const cJSON *json, void *out)                     \
     {                                                                                              \
         T *x = NULL;                                                                               \
         agentex_err_t err = from_json(json, &x);                                                   \
         if (err == AGENTEX_OK)                                                                     \
-            *out = x;                                                                              \
+            *(T **)out = x;                                                                        \
         return err;                                                                                \
     }                                                                                              \
     const agx_adk_kind_t agx_adk_##name = {kind_##name##_from_json, what};
@@ -118,14 +118,14 @@ ADK_KIND(tracker_list, adk_tracker_list_t, agx_tracker_list_from_json,
          "a list of AgentTaskTrackers")
 
 agentex_err_t agx_adk_result(agentex_client_t *c, const char *fn, const agx_adk_kind_t *kind,
-                             const cJSON *json, void **out)
+                             const cJSON *json, void *out)
 {
     return agx_adk_parsed(c, fn, kind->from_json(json, out), kind->what);
 }
 
 agentex_err_t agx_adk_request(agentex_client_t *c, const char *fn, const char *method,
                               const char *path, const char *const *query, const cJSON *body,
-                              const agx_adk_kind_t *kind, void **out)
+                              const agx_adk_kind_t *kind, void *out)
 {
     cJSON *resp = NULL;
     agentex_err_t err = agx_client_request(c, method, path, query, body, out ? &resp : NULL);
@@ -137,7 +137,7 @@ agentex_err_t agx_adk_request(agentex_client_t *c, const char *fn, const char *m
 
 agentex_err_t agx_adk_request_at(agentex_client_t *c, const char *fn, const char *method,
                                  const char *prefix, const char *id, const char *suffix,
-                                 const cJSON *body, const agx_adk_kind_t *kind, void **out)
+                                 const cJSON *body, const agx_adk_kind_t *kind, void *out)
 {
     char *path = NULL;
     agentex_err_t err = agx_adk_path(c, fn, prefix, id, suffix, &path);
@@ -149,7 +149,7 @@ agentex_err_t agx_adk_request_at(agentex_client_t *c, const char *fn, const char
 
 agentex_err_t agx_adk_by_id(agentex_client_t *c, const char *fn, const char *method,
                             const char *prefix, const char *id, const char *id_name,
-                            const agx_adk_kind_t *kind, void **out)
+                            const agx_adk_kind_t *kind, void *out)
 {
     if (!c)
         return AGENTEX_EINVAL;
@@ -163,7 +163,7 @@ agentex_err_t agx_adk_by_id(agentex_client_t *c, const char *fn, const char *met
 
 agentex_err_t agx_adk_list(agentex_client_t *c, const char *fn, const char *path,
                            const agx_adk_filter_t *filters, size_t n_filters,
-                           const adk_list_opts_t *opts, const agx_adk_kind_t *kind, void **out)
+                           const adk_list_opts_t *opts, const agx_adk_kind_t *kind, void *out)
 {
     const char *query[2 * AGX_ADK_MAX_FILTERS + 9];
     size_t q = 0;
@@ -203,7 +203,7 @@ agentex_err_t agx_adk_list(agentex_client_t *c, const char *fn, const char *path
 
 agentex_err_t agx_adk_find(agentex_client_t *c, const char *fn, const char *path,
                            const char *task_id, const char *agent_id, const agx_adk_kind_t *kind,
-                           const char *list_what, const char *noun, void **out)
+                           const char *list_what, const char *noun, void *out)
 {
     cJSON *resp = NULL;
     agentex_err_t err;

@@ -11,12 +11,10 @@
 
 agentex_err_t adk_events_get(agentex_client_t *c, const char *event_id, adk_event_t **out)
 {
-    void *e = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_events_get", "GET", "/events/", event_id, "event_id",
-                                      &agx_adk_event, out ? &e : NULL);
     if (out)
-        *out = e;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, "adk_events_get", "GET", "/events/", event_id, "event_id",
+                         &agx_adk_event, out);
 }
 
 agentex_err_t adk_events_list(agentex_client_t *c, const char *task_id, const char *agent_id,
@@ -25,8 +23,6 @@ agentex_err_t adk_events_list(agentex_client_t *c, const char *task_id, const ch
 {
     static const char fn[] = "adk_events_list";
     char limit_buf[24];
-    void *l = NULL;
-    agentex_err_t err;
 
     if (out)
         *out = NULL;
@@ -54,7 +50,5 @@ agentex_err_t adk_events_list(agentex_client_t *c, const char *task_id, const ch
                            "limit",
                            limit > 0 ? limit_buf : NULL,
                            NULL};
-    err = agx_adk_request(c, fn, "GET", "/events", query, NULL, &agx_adk_event_list, &l);
-    *out = l;
-    return err;
+    return agx_adk_request(c, fn, "GET", "/events", query, NULL, &agx_adk_event_list, out);
 }

@@ -72,7 +72,6 @@ agentex_err_t adk_messages_create(agentex_client_t *c, const char *task_id,
     static const char fn[] = "adk_messages_create";
     const char *ss = NULL;
     cJSON *body = NULL;
-    void *m = NULL;
     agentex_err_t err;
 
     if (out)
@@ -97,10 +96,7 @@ agentex_err_t adk_messages_create(agentex_client_t *c, const char *task_id,
             goto out;
         }
     }
-    err =
-        agx_adk_request(c, fn, "POST", "/messages", NULL, body, &agx_adk_message, out ? &m : NULL);
-    if (out)
-        *out = m;
+    err = agx_adk_request(c, fn, "POST", "/messages", NULL, body, &agx_adk_message, out);
 out:
     cJSON_Delete(body);
     return err;
@@ -108,24 +104,20 @@ out:
 
 agentex_err_t adk_messages_get(agentex_client_t *c, const char *message_id, adk_message_t **out)
 {
-    void *m = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_messages_get", "GET", "/messages/", message_id,
-                                      "message_id", &agx_adk_message, out ? &m : NULL);
     if (out)
-        *out = m;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, "adk_messages_get", "GET", "/messages/", message_id, "message_id",
+                         &agx_adk_message, out);
 }
 
 agentex_err_t adk_messages_list(agentex_client_t *c, const char *task_id,
                                 const adk_list_opts_t *opts, adk_message_list_t **out)
 {
     const agx_adk_filter_t filters[] = {{"task_id", task_id, true}};
-    void *l = NULL;
-    agentex_err_t err = agx_adk_list(c, "adk_messages_list", "/messages", filters, 1, opts,
-                                     &agx_adk_message_list, out ? &l : NULL);
     if (out)
-        *out = l;
-    return err;
+        *out = NULL;
+    return agx_adk_list(c, "adk_messages_list", "/messages", filters, 1, opts,
+                        &agx_adk_message_list, out);
 }
 
 agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id, const char *message_id,
@@ -135,7 +127,6 @@ agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id, cons
     static const char fn[] = "adk_messages_update";
     const char *ss = NULL;
     cJSON *body = NULL;
-    void *m = NULL;
     agentex_err_t err;
 
     if (out)
@@ -156,9 +147,7 @@ agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id, cons
     if (err != AGENTEX_OK)
         return err;
     err = agx_adk_request_at(c, fn, "PUT", "/messages/", message_id, NULL, body, &agx_adk_message,
-                             out ? &m : NULL);
-    if (out)
-        *out = m;
+                             out);
     cJSON_Delete(body);
     return err;
 }
@@ -169,7 +158,6 @@ agentex_err_t adk_messages_create_batch(agentex_client_t *c, const char *task_id
 {
     static const char fn[] = "adk_messages_create_batch";
     cJSON *body = NULL, *arr = NULL;
-    void *l = NULL;
     agentex_err_t err;
 
     if (out)
@@ -211,10 +199,7 @@ agentex_err_t adk_messages_create_batch(agentex_client_t *c, const char *task_id
             goto out;
         }
     }
-    err = agx_adk_request(c, fn, "POST", "/messages/batch", NULL, body, &agx_adk_message_list,
-                          out ? &l : NULL);
-    if (out)
-        *out = l;
+    err = agx_adk_request(c, fn, "POST", "/messages/batch", NULL, body, &agx_adk_message_list, out);
 out:
     cJSON_Delete(body);
     return err;
@@ -227,7 +212,6 @@ agentex_err_t adk_messages_update_batch(agentex_client_t *c, const char *task_id
 {
     static const char fn[] = "adk_messages_update_batch";
     cJSON *body = NULL, *updates = NULL;
-    void *l = NULL;
     agentex_err_t err;
 
     if (out)
@@ -265,10 +249,7 @@ agentex_err_t adk_messages_update_batch(agentex_client_t *c, const char *task_id
             goto out;
         }
     }
-    err = agx_adk_request(c, fn, "PUT", "/messages/batch", NULL, body, &agx_adk_message_list,
-                          out ? &l : NULL);
-    if (out)
-        *out = l;
+    err = agx_adk_request(c, fn, "PUT", "/messages/batch", NULL, body, &agx_adk_message_list, out);
 out:
     cJSON_Delete(body);
     return err;

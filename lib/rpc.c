@@ -126,10 +126,10 @@ agentex_err_t adk_rpc_call_by_id(agentex_client_t *c, const char *agent_id, cons
 }
 
 /* Runs method with params (owned by the caller) on the agent named agent_name; when out
- * is non-NULL, *out receives the result parsed as kind (written only on success). */
+ * (the caller's T **) is non-NULL, the result is parsed as kind into *out. */
 static agentex_err_t rpc_typed(agentex_client_t *c, const char *fn, const char *agent_name,
                                const char *method, const cJSON *params, const agx_adk_kind_t *kind,
-                               void **out)
+                               void *out)
 {
     cJSON *res = NULL;
     agentex_err_t err = rpc_do(c, fn, false, agent_name, method, params, out ? &res : NULL);
@@ -145,7 +145,6 @@ agentex_err_t adk_rpc_task_create(agentex_client_t *c, const char *agent_name,
 {
     static const char fn[] = "adk_rpc_task_create";
     cJSON *p = NULL;
-    void *t = NULL;
     agentex_err_t err;
 
     if (out)
@@ -166,9 +165,7 @@ agentex_err_t adk_rpc_task_create(agentex_client_t *c, const char *agent_name,
         err = agx_adk_enomem(c, fn);
         goto out;
     }
-    err = rpc_typed(c, fn, agent_name, "task/create", p, &agx_adk_task, out ? &t : NULL);
-    if (out)
-        *out = t;
+    err = rpc_typed(c, fn, agent_name, "task/create", p, &agx_adk_task, out);
 out:
     cJSON_Delete(p);
     return err;
@@ -181,7 +178,7 @@ out:
 static agentex_err_t rpc_on_task(agentex_client_t *c, const char *fn, const char *method,
                                  const char *agent_name, const char *task_id,
                                  const adk_content_t *content, bool sync_send,
-                                 const agx_adk_kind_t *kind, void **out)
+                                 const agx_adk_kind_t *kind, void *out)
 {
     cJSON *p = NULL;
     agentex_err_t err;
@@ -218,23 +215,18 @@ out:
 agentex_err_t adk_rpc_event_send(agentex_client_t *c, const char *agent_name, const char *task_id,
                                  const adk_content_t *content, adk_event_t **out)
 {
-    void *e = NULL;
-    agentex_err_t err = rpc_on_task(c, "adk_rpc_event_send", "event/send", agent_name, task_id,
-                                    content, false, &agx_adk_event, out ? &e : NULL);
     if (out)
-        *out = e;
-    return err;
+        *out = NULL;
+    return rpc_on_task(c, "adk_rpc_event_send", "event/send", agent_name, task_id, content, false,
+                       &agx_adk_event, out);
 }
 
 static agentex_err_t rpc_task_by_id(agentex_client_t *c, const char *fn, const char *method,
                                     const char *agent_name, const char *task_id, adk_task_t **out)
 {
-    void *t = NULL;
-    agentex_err_t err = rpc_on_task(c, fn, method, agent_name, task_id, NULL, false, &agx_adk_task,
-                                    out ? &t : NULL);
     if (out)
-        *out = t;
-    return err;
+        *out = NULL;
+    return rpc_on_task(c, fn, method, agent_name, task_id, NULL, false, &agx_adk_task, out);
 }
 
 agentex_err_t adk_rpc_task_cancel(agentex_client_t *c, const char *agent_name, const char *task_id,
@@ -252,10 +244,8 @@ agentex_err_t adk_rpc_task_interrupt(agentex_client_t *c, const char *agent_name
 agentex_err_t adk_rpc_message_send(agentex_client_t *c, const char *agent_name, const char *task_id,
                                    const adk_content_t *content, adk_message_list_t **out)
 {
-    void *l = NULL;
-    agentex_err_t err = rpc_on_task(c, "adk_rpc_message_send", "message/send", agent_name, task_id,
-                                    content, true, &agx_adk_message_list, out ? &l : NULL);
     if (out)
-        *out = l;
-    return err;
+        *out = NULL;
+    return rpc_on_task(c, "adk_rpc_message_send", "message/send", agent_name, task_id, content,
+                       true, &agx_adk_message_list, out);
 }

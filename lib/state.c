@@ -34,7 +34,6 @@ static agentex_err_t state_write(agentex_client_t *c, const char *fn, bool updat
                                  const char *state_id, const char *task_id, const char *agent_id,
                                  const cJSON *state, adk_state_t **out)
 {
-    void *st = NULL;
     agentex_err_t err;
 
     if (out)
@@ -54,13 +53,10 @@ static agentex_err_t state_write(agentex_client_t *c, const char *fn, bool updat
     if (!body)
         return agx_adk_enomem(c, fn);
     if (update)
-        err = agx_adk_request_at(c, fn, "PUT", "/states/", state_id, NULL, body, &agx_adk_state,
-                                 out ? &st : NULL);
-    else
         err =
-            agx_adk_request(c, fn, "POST", "/states", NULL, body, &agx_adk_state, out ? &st : NULL);
-    if (out)
-        *out = st;
+            agx_adk_request_at(c, fn, "PUT", "/states/", state_id, NULL, body, &agx_adk_state, out);
+    else
+        err = agx_adk_request(c, fn, "POST", "/states", NULL, body, &agx_adk_state, out);
     cJSON_Delete(body);
     return err;
 }
@@ -75,12 +71,9 @@ agentex_err_t adk_state_create(agentex_client_t *c, const char *task_id, const c
 static agentex_err_t state_by_id(agentex_client_t *c, const char *fn, const char *method,
                                  const char *state_id, adk_state_t **out)
 {
-    void *st = NULL;
-    agentex_err_t err = agx_adk_by_id(c, fn, method, "/states/", state_id, "state_id",
-                                      &agx_adk_state, out ? &st : NULL);
     if (out)
-        *out = st;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, fn, method, "/states/", state_id, "state_id", &agx_adk_state, out);
 }
 
 agentex_err_t adk_state_get(agentex_client_t *c, const char *state_id, adk_state_t **out)
@@ -96,13 +89,10 @@ agentex_err_t adk_state_delete(agentex_client_t *c, const char *state_id, adk_st
 agentex_err_t adk_state_get_by_task_and_agent(agentex_client_t *c, const char *task_id,
                                               const char *agent_id, adk_state_t **out)
 {
-    void *st = NULL;
-    agentex_err_t err =
-        agx_adk_find(c, "adk_state_get_by_task_and_agent", "/states", task_id, agent_id,
-                     &agx_adk_state, "a list of States", "state", out ? &st : NULL);
     if (out)
-        *out = st;
-    return err;
+        *out = NULL;
+    return agx_adk_find(c, "adk_state_get_by_task_and_agent", "/states", task_id, agent_id,
+                        &agx_adk_state, "a list of States", "state", out);
 }
 
 agentex_err_t adk_state_update(agentex_client_t *c, const char *state_id, const char *task_id,

@@ -10,22 +10,18 @@
 
 agentex_err_t adk_tasks_get(agentex_client_t *c, const char *task_id, adk_task_t **out)
 {
-    void *t = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_tasks_get", "GET", "/tasks/", task_id, "task_id",
-                                      &agx_adk_task, out ? &t : NULL);
     if (out)
-        *out = t;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, "adk_tasks_get", "GET", "/tasks/", task_id, "task_id", &agx_adk_task,
+                         out);
 }
 
 agentex_err_t adk_tasks_get_by_name(agentex_client_t *c, const char *name, adk_task_t **out)
 {
-    void *t = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_tasks_get_by_name", "GET", "/tasks/name/", name,
-                                      "name", &agx_adk_task, out ? &t : NULL);
     if (out)
-        *out = t;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, "adk_tasks_get_by_name", "GET", "/tasks/name/", name, "name",
+                         &agx_adk_task, out);
 }
 
 agentex_err_t adk_tasks_list(agentex_client_t *c, const char *agent_id, const char *agent_name,
@@ -33,12 +29,9 @@ agentex_err_t adk_tasks_list(agentex_client_t *c, const char *agent_id, const ch
 {
     const agx_adk_filter_t filters[] = {{"agent_id", agent_id, false},
                                         {"agent_name", agent_name, false}};
-    void *l = NULL;
-    agentex_err_t err = agx_adk_list(c, "adk_tasks_list", "/tasks", filters, 2, opts,
-                                     &agx_adk_task_list, out ? &l : NULL);
     if (out)
-        *out = l;
-    return err;
+        *out = NULL;
+    return agx_adk_list(c, "adk_tasks_list", "/tasks", filters, 2, opts, &agx_adk_task_list, out);
 }
 
 agentex_err_t adk_tasks_update(agentex_client_t *c, const char *task_id, const cJSON *task_metadata,
@@ -46,7 +39,6 @@ agentex_err_t adk_tasks_update(agentex_client_t *c, const char *task_id, const c
 {
     static const char fn[] = "adk_tasks_update";
     cJSON *body = NULL;
-    void *t = NULL;
     agentex_err_t err;
 
     if (out)
@@ -69,10 +61,7 @@ agentex_err_t adk_tasks_update(agentex_client_t *c, const char *task_id, const c
         err = agx_adk_enomem(c, fn);
         goto out;
     }
-    err = agx_adk_request_at(c, fn, "PUT", "/tasks/", task_id, NULL, body, &agx_adk_task,
-                             out ? &t : NULL);
-    if (out)
-        *out = t;
+    err = agx_adk_request_at(c, fn, "PUT", "/tasks/", task_id, NULL, body, &agx_adk_task, out);
 out:
     cJSON_Delete(body);
     return err;
@@ -83,7 +72,6 @@ static agentex_err_t task_transition(agentex_client_t *c, const char *fn, const 
                                      const char *task_id, const char *reason, adk_task_t **out)
 {
     cJSON *body = NULL;
-    void *t = NULL;
     agentex_err_t err;
 
     if (out)
@@ -98,10 +86,7 @@ static agentex_err_t task_transition(agentex_client_t *c, const char *fn, const 
         err = agx_adk_enomem(c, fn);
         goto out;
     }
-    err = agx_adk_request_at(c, fn, "POST", "/tasks/", task_id, action, body, &agx_adk_task,
-                             out ? &t : NULL);
-    if (out)
-        *out = t;
+    err = agx_adk_request_at(c, fn, "POST", "/tasks/", task_id, action, body, &agx_adk_task, out);
 out:
     cJSON_Delete(body);
     return err;
@@ -153,31 +138,24 @@ agentex_err_t adk_tasks_delete(agentex_client_t *c, const char *task_id)
 
 agentex_err_t adk_agents_get(agentex_client_t *c, const char *agent_id, adk_agent_t **out)
 {
-    void *a = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_agents_get", "GET", "/agents/", agent_id, "agent_id",
-                                      &agx_adk_agent, out ? &a : NULL);
     if (out)
-        *out = a;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, "adk_agents_get", "GET", "/agents/", agent_id, "agent_id",
+                         &agx_adk_agent, out);
 }
 
 agentex_err_t adk_agents_get_by_name(agentex_client_t *c, const char *name, adk_agent_t **out)
 {
-    void *a = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_agents_get_by_name", "GET", "/agents/name/", name,
-                                      "name", &agx_adk_agent, out ? &a : NULL);
     if (out)
-        *out = a;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, "adk_agents_get_by_name", "GET", "/agents/name/", name, "name",
+                         &agx_adk_agent, out);
 }
 
 agentex_err_t adk_agents_list(agentex_client_t *c, const adk_list_opts_t *opts,
                               adk_agent_list_t **out)
 {
-    void *l = NULL;
-    agentex_err_t err = agx_adk_list(c, "adk_agents_list", "/agents", NULL, 0, opts,
-                                     &agx_adk_agent_list, out ? &l : NULL);
     if (out)
-        *out = l;
-    return err;
+        *out = NULL;
+    return agx_adk_list(c, "adk_agents_list", "/agents", NULL, 0, opts, &agx_adk_agent_list, out);
 }

@@ -9,36 +9,29 @@
 
 agentex_err_t adk_tracker_get(agentex_client_t *c, const char *tracker_id, adk_tracker_t **out)
 {
-    void *t = NULL;
-    agentex_err_t err = agx_adk_by_id(c, "adk_tracker_get", "GET", "/tracker/", tracker_id,
-                                      "tracker_id", &agx_adk_tracker, out ? &t : NULL);
     if (out)
-        *out = t;
-    return err;
+        *out = NULL;
+    return agx_adk_by_id(c, "adk_tracker_get", "GET", "/tracker/", tracker_id, "tracker_id",
+                         &agx_adk_tracker, out);
 }
 
 agentex_err_t adk_tracker_get_by_task_and_agent(agentex_client_t *c, const char *task_id,
                                                 const char *agent_id, adk_tracker_t **out)
 {
-    void *t = NULL;
-    agentex_err_t err =
-        agx_adk_find(c, "adk_tracker_get_by_task_and_agent", "/tracker", task_id, agent_id,
-                     &agx_adk_tracker, "a list of AgentTaskTrackers", "tracker", out ? &t : NULL);
     if (out)
-        *out = t;
-    return err;
+        *out = NULL;
+    return agx_adk_find(c, "adk_tracker_get_by_task_and_agent", "/tracker", task_id, agent_id,
+                        &agx_adk_tracker, "a list of AgentTaskTrackers", "tracker", out);
 }
 
 agentex_err_t adk_tracker_list(agentex_client_t *c, const char *task_id, const char *agent_id,
                                const adk_list_opts_t *opts, adk_tracker_list_t **out)
 {
     const agx_adk_filter_t filters[] = {{"task_id", task_id, false}, {"agent_id", agent_id, false}};
-    void *l = NULL;
-    agentex_err_t err = agx_adk_list(c, "adk_tracker_list", "/tracker", filters, 2, opts,
-                                     &agx_adk_tracker_list, out ? &l : NULL);
     if (out)
-        *out = l;
-    return err;
+        *out = NULL;
+    return agx_adk_list(c, "adk_tracker_list", "/tracker", filters, 2, opts, &agx_adk_tracker_list,
+                        out);
 }
 
 agentex_err_t adk_tracker_update(agentex_client_t *c, const char *tracker_id,
@@ -47,7 +40,6 @@ agentex_err_t adk_tracker_update(agentex_client_t *c, const char *tracker_id,
 {
     static const char fn[] = "adk_tracker_update";
     adk_tracker_t *cur = NULL;
-    void *t = NULL;
     cJSON *body = NULL;
     agentex_err_t err;
 
@@ -64,12 +56,10 @@ agentex_err_t adk_tracker_update(agentex_client_t *c, const char *tracker_id,
     /* The backend overwrites status and status_reason on every PUT (protocol 4.4), so
      * "keep" means: read them first and send them back. */
     if (keep_status && !status) {
-        void *fetched = NULL;
         err = agx_adk_request_at(c, fn, "GET", "/tracker/", tracker_id, NULL, NULL,
-                                 &agx_adk_tracker, &fetched);
+                                 &agx_adk_tracker, &cur);
         if (err != AGENTEX_OK)
             goto out;
-        cur = fetched;
         status = adk_tracker_status(cur);
         if (!status_reason)
             status_reason = adk_tracker_status_reason(cur);
@@ -83,9 +73,7 @@ agentex_err_t adk_tracker_update(agentex_client_t *c, const char *tracker_id,
         goto out;
     }
     err = agx_adk_request_at(c, fn, "PUT", "/tracker/", tracker_id, NULL, body, &agx_adk_tracker,
-                             out ? &t : NULL);
-    if (out)
-        *out = t;
+                             out);
 out:
     adk_tracker_free(cur);
     cJSON_Delete(body);
