@@ -6,8 +6,6 @@
 #include "adk_internal.h"
 #include "agentex/events.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
 
 agentex_err_t adk_events_get(agentex_client_t *c, const char *event_id, adk_event_t **out)
 {

@@ -6,8 +6,6 @@
 #include "adk_internal.h"
 #include "agentex/messages.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
 
 /* The wire text of a streaming status; false for a value outside the enum. */
 static bool streaming_name(adk_streaming_status_t s, const char **name)

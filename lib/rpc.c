@@ -9,7 +9,6 @@
 #include "agentex/rpc.h"
 #include "client_internal.h"
 #include "internal.h"
-#include "types_internal.h"
 
 /* Request ids: one increasing counter for the process (ids only need to differ between
  * the calls of one connection; the counter is the cheapest way to make them differ). */

@@ -4,8 +4,6 @@
 #include "adk_internal.h"
 #include "agentex/state.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
 
 /* {"state": ..., "task_id": ..., "agent_id": ...} in the order the protocol shows for
  * each call (create: task_id, agent_id, state; update: state, task_id, agent_id). */

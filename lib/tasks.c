@@ -5,8 +5,6 @@
 #include "adk_internal.h"
 #include "agentex/tasks.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
 
 agentex_err_t adk_tasks_get(agentex_client_t *c, const char *task_id, adk_task_t **out)
 {

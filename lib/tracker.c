@@ -4,8 +4,6 @@
 #include "adk_internal.h"
 #include "agentex/tracker.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
 
 agentex_err_t adk_tracker_get(agentex_client_t *c, const char *tracker_id, adk_tracker_t **out)
 {
