@@ -311,7 +311,7 @@ static void complete_task(const char *task_id)
  * a subscriber: adk_stream_t on agentex-dev's SSE, in its own thread
  * ==================================================================================== */
 
-#define MAXF 64
+#define MAXF 1024
 
 typedef struct sub {
     pthread_mutex_t mu;
@@ -840,6 +840,71 @@ START_TEST(redis_restart_relay_reconnects)
 }
 END_TEST
 
+/* a message larger than one read of the HTTP server (the final PUT carries ~40 KB: its
+ * body arrives after the head was parsed), coalesced: every delta reaches Redis and the
+ * subscriber, and the stored content is whole */
+START_TEST(redis_large_message)
+{
+    if (g_skip)
+        return;
+    char task_id[64];
+    make_task("e2e-large", task_id, sizeof task_id);
+    adk_streamer_t *st = NULL;
+    ck_assert_int_eq(adk_streamer_new_redis(g_redis_url, &st), AGENTEX_OK);
+    sub_t x;
+    sub_start(&x, task_id);
+    ck_assert(sub_wait(&x, p_connected, 1, 8000));
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(g_base, &c), AGENTEX_OK);
+    adk_content_t *initial = NULL;
+    ck_assert_int_eq(adk_content_text_new(ADK_AUTHOR_AGENT, "", &initial), AGENTEX_OK);
+    adk_streaming_msg_t *m = NULL;
+    ck_assert_int_eq(adk_streaming_open(c, st, task_id, initial, &m), AGENTEX_OK);
+    char msg_id[64];
+    snprintf(msg_id, sizeof msg_id, "%s", adk_message_id(adk_streaming_message(m)));
+    enum { N = 400, B = 100 };
+    char *want = malloc(N * B + 1);
+    for (int i = 0; i < N; i++) {
+        char d[B + 1];
+        memset(d, 'a' + i % 26, B);
+        d[B] = '\0';
+        memcpy(want + i * B, d, B);
+        ck_assert_int_eq(adk_streaming_text(m, d), AGENTEX_OK);
+    }
+    want[N * B] = '\0';
+    adk_message_t *done = NULL;
+    ck_assert_int_eq(adk_streaming_close(m, &done), AGENTEX_OK);
+    ck_assert_str_eq(adk_content_text(adk_message_content(done)), want);
+    ck_assert_msg(sub_wait(&x, p_frames, 3, 8000), "frames missing");
+    nap_ms(300);
+    complete_task(task_id);
+    sub_join(&x);
+    cJSON *f[MAXF], *e[MAXF];
+    int nf = streamed_frames(&x, msg_id, f, MAXF);
+    int ne = redis_entries(task_id, e, MAXF);
+    ck_assert_int_eq(nf, ne);
+    size_t got = 0;
+    for (int i = 0; i < nf; i++) {
+        ck_assert(cJSON_Compare(f[i], e[i], true));
+        if (!strcmp(ftype(f[i]), "delta")) {
+            const char *t = ftext(f[i]);
+            ck_assert_int_eq(strncmp(want + got, t, strlen(t)), 0);
+            got += strlen(t);
+        }
+    }
+    ck_assert_uint_eq(got, N * B);
+    free_all(f, nf);
+    free_all(e, ne);
+    free(want);
+    adk_message_free(done);
+    adk_streaming_msg_free(m);
+    adk_content_free(initial);
+    agentex_client_free(c);
+    sub_free(&x);
+    adk_streamer_free(st);
+}
+END_TEST
+
 /* bad --redis-url values: a one-line reason and exit status 2 */
 START_TEST(redis_url_rejected)
 {
@@ -878,6 +943,7 @@ Suite *streaming_e2e_suite(void)
     tcase_add_test(tc, redis_terminal_task_replays_buffer);
     tcase_add_test(tc, redis_snapshot_before_connected);
     tcase_add_test(tc, redis_restart_relay_reconnects);
+    tcase_add_test(tc, redis_large_message);
     tcase_add_test(tc, redis_url_rejected);
     suite_add_tcase(s, tc);
     return s;
