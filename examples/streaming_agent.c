@@ -15,6 +15,9 @@
  * and the stream transport's: REDIS_URL (the real backend), else AGENTEX_STREAM_WS_URL
  * or AGENTEX_BASE_URL (agentex-dev's websocket); REDIS_STREAM_MAXLEN,
  * REDIS_STREAM_TTL_SECONDS, AGENTEX_STREAMING_MODE (off, per_token, coalesced).
+ * With agentex-dev: no REDIS_URL uses its websocket; to test the real backend's Redis path,
+ * start `agentex-dev --redis-url redis://127.0.0.1:6379` and run the agent with the same
+ * REDIS_URL (agentex-dev then relays what the agent XADDs to task:{id}).
  * Stops on SIGINT / SIGTERM.
  */
 #include <agentex/agentex.h>
