@@ -28,7 +28,7 @@ typedef struct sub {
     agx_ws_t *ws;
     char task_id[80];
     dsrv_t *dsrv;
-    dev_relay_t *relay; /* --redis-url: left when the subscription is freed */
+    dev_relay_t *relay;      /* --redis-url: left when the subscription is freed */
     _Atomic int64_t last_ms; /* read by the ticker without s->mu */
 } sub_t;
 

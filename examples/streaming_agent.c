@@ -32,8 +32,7 @@ static const char ANSWER[] =
     "hundreds of tokens per second. When the answer is complete the whole text is "
     "stored with the message, so a client that connects later still reads every word.";
 
-static agentex_err_t stream_answer(acp_ctx_t *ctx, adk_streamer_t *streamer,
-                                   const char *task_id)
+static agentex_err_t stream_answer(acp_ctx_t *ctx, adk_streamer_t *streamer, const char *task_id)
 {
     adk_content_t *initial = NULL;
     adk_streaming_msg_t *msg = NULL;

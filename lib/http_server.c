@@ -275,11 +275,11 @@ static int reserve_in(conn_t *c, size_t need)
         return -1;
     if (c->in == old_in)
         return 0;
-#define AGX_REBASE(ptr)                                                                        \
-    do {                                                                                       \
-        uintptr_t v_ = (uintptr_t)(ptr);                                                       \
-        if (v_ >= ob && v_ < oe)                                                               \
-            (ptr) = c->in + (v_ - ob);                                                         \
+#define AGX_REBASE(ptr)                                                                            \
+    do {                                                                                           \
+        uintptr_t v_ = (uintptr_t)(ptr);                                                           \
+        if (v_ >= ob && v_ < oe)                                                                   \
+            (ptr) = c->in + (v_ - ob);                                                             \
     } while (0)
     AGX_REBASE(c->method);
     AGX_REBASE(c->path);

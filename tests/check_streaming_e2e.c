@@ -284,14 +284,14 @@ static cJSON *post(const char *path, const char *json)
 /* A task of a sync agent (stored, never forwarded): its id in out. */
 static void make_task(const char *name, char *out, size_t outlen)
 {
-    cJSON *j = post("/agents/register",
-                    "{\"name\":\"e2e-agent\",\"description\":\"d\",\"acp_url\":"
-                    "\"http://127.0.0.1:9\",\"acp_type\":\"sync\"}");
+    cJSON *j = post("/agents/register", "{\"name\":\"e2e-agent\",\"description\":\"d\",\"acp_url\":"
+                                        "\"http://127.0.0.1:9\",\"acp_type\":\"sync\"}");
     cJSON_Delete(j);
     char body[256];
-    snprintf(body, sizeof body,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{\"name\":\"%s\"},\"id\":1}",
-             name);
+    snprintf(
+        body, sizeof body,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{\"name\":\"%s\"},\"id\":1}",
+        name);
     j = post("/agents/name/e2e-agent/rpc", body);
     const cJSON *id =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "result"), "id");
@@ -452,11 +452,14 @@ static void sub_free(sub_t *x)
  * the publisher: one streamed message
  * ==================================================================================== */
 
-static const char *const DELTAS[] = {"Sunny, ", "21", "\xc2\xb0"
-                                                      "C ",
+static const char *const DELTAS[] = {"Sunny, ", "21",
+                                     "\xc2\xb0"
+                                     "C ",
                                      "with \"light\" wind"};
 #define NDELTAS 4
-#define FULL_TEXT "Sunny, 21\xc2\xb0" "C with \"light\" wind"
+#define FULL_TEXT                                                                                  \
+    "Sunny, 21\xc2\xb0"                                                                            \
+    "C with \"light\" wind"
 
 /* Opens a streamed message, sends DELTAS, closes it; the message id in msg_id. */
 static void publish_message(adk_streamer_t *st, const char *task_id, char *msg_id, size_t len)
@@ -492,8 +495,7 @@ static int streamed_frames(sub_t *x, const char *msg_id, cJSON **out, int max)
         const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "type"));
         const cJSON *ptm = cJSON_GetObjectItemCaseSensitive(j, "parent_task_message");
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ptm, "id"));
-        ck_assert_msg(id && strcmp(id, msg_id) == 0, "frame of another message: %s",
-                      x->frames[i]);
+        ck_assert_msg(id && strcmp(id, msg_id) == 0, "frame of another message: %s", x->frames[i]);
         if (strcmp(type, "full") == 0) {
             cJSON_Delete(j);
             continue;
@@ -627,8 +629,8 @@ START_TEST(redis_per_token_exact)
     ck_assert_int_eq(nf, ne);
     for (int i = 0; i < nf; i++) {
         char *a = cJSON_PrintUnformatted(f[i]), *b = cJSON_PrintUnformatted(e[i]);
-        ck_assert_msg(cJSON_Compare(f[i], e[i], true), "frame %d differs:\n SSE   %s\n Redis %s",
-                      i, a, b);
+        ck_assert_msg(cJSON_Compare(f[i], e[i], true), "frame %d differs:\n SSE   %s\n Redis %s", i,
+                      a, b);
         cJSON_free(a);
         cJSON_free(b);
     }
@@ -910,8 +912,8 @@ START_TEST(redis_url_rejected)
 {
     if (g_skip)
         return;
-    const char *bad[] = {"http://127.0.0.1:6379", "redis://", "redis://h:0", "redis://h:x",
-                         "redis://h:6379/db", "redis://user@h"};
+    const char *bad[] = {"http://127.0.0.1:6379", "redis://",          "redis://h:0",
+                         "redis://h:x",           "redis://h:6379/db", "redis://user@h"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *args[] = {"--redis-url", bad[i], NULL};
         pid_t pid;

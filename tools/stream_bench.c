@@ -86,8 +86,8 @@ static cJSON *post(const char *path, const char *json)
     if (rc == CURLE_OK && status == 200 && b.p)
         j = cJSON_Parse(b.p);
     else
-        fprintf(stderr, "stream_bench: POST %s: %s %ld %s\n", path, curl_easy_strerror(rc),
-                status, b.p ? b.p : "");
+        fprintf(stderr, "stream_bench: POST %s: %s %ld %s\n", path, curl_easy_strerror(rc), status,
+                b.p ? b.p : "");
     free(b.p);
     return j;
 }
@@ -95,15 +95,17 @@ static cJSON *post(const char *path, const char *json)
 /* A task of a sync agent (stored only): its id in out; -1 on failure. */
 static int make_task(const char *name, char *out, size_t len)
 {
-    cJSON *j = post("/agents/register", "{\"name\":\"stream-bench\",\"description\":\"bench\","
-                                        "\"acp_url\":\"http://127.0.0.1:9\",\"acp_type\":\"sync\"}");
+    cJSON *j =
+        post("/agents/register", "{\"name\":\"stream-bench\",\"description\":\"bench\","
+                                 "\"acp_url\":\"http://127.0.0.1:9\",\"acp_type\":\"sync\"}");
     if (!j)
         return -1;
     cJSON_Delete(j);
     char body[256];
-    snprintf(body, sizeof body,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{\"name\":\"%s\"},\"id\":1}",
-             name);
+    snprintf(
+        body, sizeof body,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{\"name\":\"%s\"},\"id\":1}",
+        name);
     j = post("/agents/name/stream-bench/rpc", body);
     const char *id = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "result"), "id"));
@@ -124,8 +126,8 @@ static void delta_text(char *buf, size_t bytes, long i)
 }
 
 /* Checks task:{id} in Redis; returns 0 when complete and in order. */
-static int verify(const char *task_id, adk_stream_mode_t mode, long n, size_t bytes,
-                  long *entries, double *avg_bytes)
+static int verify(const char *task_id, adk_stream_mode_t mode, long n, size_t bytes, long *entries,
+                  double *avg_bytes)
 {
     redisContext *c = redisConnect(g_rhost, g_rport);
     if (!c || c->err) {
@@ -234,8 +236,9 @@ static int verify(const char *task_id, adk_stream_mode_t mode, long n, size_t by
 
 static const char *mode_name(adk_stream_mode_t m)
 {
-    return m == ADK_STREAM_MODE_OFF ? "off" : m == ADK_STREAM_MODE_PER_TOKEN ? "per_token"
-                                                                              : "coalesced";
+    return m == ADK_STREAM_MODE_OFF         ? "off"
+           : m == ADK_STREAM_MODE_PER_TOKEN ? "per_token"
+                                            : "coalesced";
 }
 
 static int run_mode(adk_stream_mode_t mode, long n, size_t bytes)
@@ -321,9 +324,10 @@ out:
 
 static void usage(FILE *f)
 {
-    fputs("usage: stream_bench --base-url URL --redis-url redis://HOST:PORT\n"
-          "                    [--mode off|per_token|coalesced|all] [--deltas N] [--delta-bytes B]\n",
-          f);
+    fputs(
+        "usage: stream_bench --base-url URL --redis-url redis://HOST:PORT\n"
+        "                    [--mode off|per_token|coalesced|all] [--deltas N] [--delta-bytes B]\n",
+        f);
 }
 
 int main(int argc, char **argv)
