@@ -156,7 +156,7 @@ bench: all
 # agentex.pc is written here, not copied from $(BUILD): it must name this install's PREFIX.
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/agentex \
-	  $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR)
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/lib/$(REALNAME) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libagentex.so
@@ -166,13 +166,16 @@ install: all
 	  pkgconfig/agentex.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 755 $(BUILD)/bin/agentex $(DESTDIR)$(BINDIR)/
 	$(if $(DEV_SRCS),install -m 755 $(BUILD)/bin/agentex-dev $(DESTDIR)$(BINDIR)/)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libagentex.* $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc \
-	  $(DESTDIR)$(BINDIR)/agentex-dev
+	  $(DESTDIR)$(BINDIR)/agentex-dev $(DESTDIR)$(BINDIR)/agentex
 	rm -rf $(DESTDIR)$(INCDIR)/agentex
 	cd man/man3 && for f in *.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$$f; done
+	cd man/man1 && for f in *.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$$f; done
 
 format:
 	clang-format -i include/agentex/*.h lib/*.c lib/*.h examples/*.c tests/*.c tests/support/*.[ch] \
@@ -182,3 +185,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- demo: agentex-dev + echo_agent + the agentex CLI, all on loopback (tools/demo.sh) ----
+.PHONY: demo
+demo: all
+	BUILD=$(BUILD) tools/demo.sh
