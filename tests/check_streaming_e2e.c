@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -842,6 +843,189 @@ START_TEST(redis_restart_relay_reconnects)
 }
 END_TEST
 
+/* ---- a raw websocket subscriber (/tasks/{id}/stream/ws) ---- */
+
+static int ws_open(const char *path, char *status_line, size_t sl)
+{
+    int port = (int)strtol(strrchr(g_base, ':') + 1, NULL, 10);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: "
+                     "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n",
+                     path);
+    ck_assert_int_eq(write(fd, req, (size_t)n), n);
+    char head[2048];
+    size_t len = 0;
+    while (len < sizeof head - 1 && read(fd, head + len, 1) == 1) {
+        len++;
+        if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4))
+            break;
+    }
+    head[len] = '\0';
+    char *eol = strstr(head, "\r\n");
+    if (eol)
+        *eol = '\0';
+    snprintf(status_line, sl, "%s", head);
+    return fd;
+}
+
+static bool read_full(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, (char *)buf + got, n - got);
+        if (k <= 0)
+            return false;
+        got += (size_t)k;
+    }
+    return true;
+}
+
+/* Next frame from the server (unmasked): text (malloc) and opcode; NULL on EOF/timeout. */
+static char *ws_recv(int fd, int *opcode)
+{
+    unsigned char h[2];
+    if (!read_full(fd, h, 2))
+        return NULL;
+    *opcode = h[0] & 0x0f;
+    uint64_t len = h[1] & 0x7f;
+    if (len >= 126) {
+        unsigned char e[8];
+        int k = len == 126 ? 2 : 8;
+        if (!read_full(fd, e, (size_t)k))
+            return NULL;
+        len = 0;
+        for (int i = 0; i < k; i++)
+            len = (len << 8) | e[i];
+    }
+    char *p = malloc(len + 1);
+    if (!read_full(fd, p, (size_t)len)) {
+        free(p);
+        return NULL;
+    }
+    p[len] = '\0';
+    return p;
+}
+
+/* with --redis-url the websocket stream gets the Redis entries too; a websocket that goes
+ * away before its subscription is set up leaks nothing (teardown: exit status 0) */
+START_TEST(redis_websocket_subscriber)
+{
+    if (g_skip)
+        return;
+    char task_id[64], path[160], status[256];
+    make_task("e2e-ws-sub", task_id, sizeof task_id);
+    snprintf(path, sizeof path, "/tasks/%s/stream/ws", task_id);
+    for (int i = 0; i < 5; i++) { /* gone at once */
+        int fd = ws_open(path, status, sizeof status);
+        ck_assert_str_eq(status, "HTTP/1.1 101 Switching Protocols");
+        close(fd);
+    }
+    int fd = ws_open(path, status, sizeof status);
+    ck_assert_str_eq(status, "HTTP/1.1 101 Switching Protocols");
+    int op = 0;
+    char *f = ws_recv(fd, &op);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(op, 1);
+    char want[256];
+    snprintf(want, sizeof want, "{\"type\":\"connected\",\"taskId\":\"%s\"}", task_id);
+    ck_assert_str_eq(f, want);
+    free(f);
+    char e[1024];
+    upd_json(e, sizeof e, task_id, "delta", "over ws");
+    redisContext *c = redisConnect("127.0.0.1", g_rport);
+    ck_assert(c && !c->err);
+    freeReplyObject(redisCommand(c, "XADD task:%s * data %s", task_id, e));
+    redisFree(c);
+    f = ws_recv(fd, &op);
+    ck_assert_ptr_nonnull(f);
+    cJSON *a = cJSON_Parse(f), *b = cJSON_Parse(e);
+    ck_assert_msg(cJSON_Compare(a, b, true), "%s", f);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    free(f);
+    complete_task(task_id);
+    f = ws_recv(fd, &op);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(op, 1);
+    ck_assert_ptr_nonnull(strstr(f, "\"type\":\"task_updated\""));
+    free(f);
+    f = ws_recv(fd, &op); /* the server closes after the terminal task_updated */
+    ck_assert_int_eq(op, 8);
+    free(f);
+    close(fd);
+}
+END_TEST
+
+/* agentex-dev's thread count (Threads: in /proc/PID/status) */
+static int dev_threads(void)
+{
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%d/status", (int)g_dev);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+static bool threads_become(int want, long ms)
+{
+    for (long t = 0; t <= ms; t += 20) {
+        if (dev_threads() == want)
+            return true;
+        nap_ms(20);
+    }
+    return false;
+}
+
+/* one relay thread per task with subscribers, shared by them, gone with the last one */
+START_TEST(relay_threads_follow_subscribers)
+{
+    if (g_skip)
+        return;
+    char t1[64], t2[64];
+    make_task("e2e-threads-1", t1, sizeof t1);
+    make_task("e2e-threads-2", t2, sizeof t2);
+    int base = dev_threads();
+    ck_assert_int_gt(base, 0);
+    sub_t a, b, c;
+    sub_start(&a, t1);
+    sub_start(&b, t1);
+    ck_assert(sub_wait(&a, p_connected, 1, 8000));
+    ck_assert(sub_wait(&b, p_connected, 1, 8000));
+    ck_assert_msg(threads_become(base + 1, 3000), "threads %d, base %d", dev_threads(), base);
+    sub_start(&c, t2);
+    ck_assert(sub_wait(&c, p_connected, 1, 8000));
+    ck_assert_msg(threads_become(base + 2, 3000), "threads %d, base %d", dev_threads(), base);
+    adk_stream_stop(a.s);
+    sub_join(&a);
+    nap_ms(300);
+    ck_assert_int_eq(dev_threads(), base + 2); /* b still reads t1 */
+    adk_stream_stop(b.s);
+    sub_join(&b);
+    ck_assert_msg(threads_become(base + 1, 4000), "threads %d, base %d", dev_threads(), base);
+    complete_task(t2); /* c ends with the task */
+    sub_join(&c);
+    ck_assert_int_eq(c.rc, AGENTEX_OK);
+    ck_assert_msg(threads_become(base, 4000), "threads %d, base %d", dev_threads(), base);
+    sub_free(&a);
+    sub_free(&b);
+    sub_free(&c);
+}
+END_TEST
+
 /* a message larger than one read of the HTTP server (the final PUT carries ~40 KB: its
  * body arrives after the head was parsed), coalesced: every delta reaches Redis and the
  * subscriber, and the stored content is whole */
@@ -946,6 +1130,8 @@ Suite *streaming_e2e_suite(void)
     tcase_add_test(tc, redis_snapshot_before_connected);
     tcase_add_test(tc, redis_restart_relay_reconnects);
     tcase_add_test(tc, redis_large_message);
+    tcase_add_test(tc, redis_websocket_subscriber);
+    tcase_add_test(tc, relay_threads_follow_subscribers);
     tcase_add_test(tc, redis_url_rejected);
     suite_add_tcase(s, tc);
     return s;
