@@ -4,7 +4,7 @@
  * Layout: main.c (command line, start/stop), store.c (SQLite), util.c (ids, clocks,
  * JSON and HTTP helpers), rest.c (REST routes), rpc.c (client JSON-RPC and forwarding
  * to agents), hub.c (SSE / websocket task streams, publish endpoint), health.c (agent
- * health probes).
+ * health probes), relay.c (--redis-url: task streams read from Redis).
  *
  * Threads: the HTTP service thread runs every REST handler (SQLite work only, no
  * network I/O).  Everything that talks to an agent runs on a job thread (dev_spawn)
@@ -29,12 +29,15 @@
 #define DEV_VERSION "0.1.0"
 
 typedef struct dev_hub dev_hub_t;
+typedef struct dev_relays dev_relays_t;
+typedef struct dev_relay dev_relay_t;
 
 typedef struct dsrv {
     sqlite3 *db;
     pthread_mutex_t dbmu;
     agx_httpd_t *httpd;
     dev_hub_t *hub;
+    dev_relays_t *relays; /* --redis-url; NULL: in-process streams */
     long health_interval_ms;
     long health_timeout_ms;
     long ping_interval_ms;
@@ -147,6 +150,21 @@ void dev_ws_close(dsrv_t *d, agx_ws_t *ws);
 void dev_hub_tick(dsrv_t *d);
 /* Ends every subscription (shutdown). */
 void dev_hub_close_all(dsrv_t *d);
+
+/* ---- relay.c (--redis-url) ---------------------------------------------------------- */
+/* Parses the URL (redis://[[user]:password@]host[:port][/db]); -1 with a message on stderr. */
+int dev_relay_start(dsrv_t *d, const char *url);
+const char *dev_relay_describe(dsrv_t *d, char *buf, size_t len);
+/* Attaches one subscriber to the task's relay, creating it (connect + tail snapshot) when
+ * it is the first: blocks, so call it from a job thread, before writing `connected`.
+ * NULL without --redis-url or during shutdown. */
+dev_relay_t *dev_relay_join(dsrv_t *d, const char *task_id);
+void dev_relay_leave(dsrv_t *d, dev_relay_t *r);
+/* Calls fn with every valid entry buffered in task:{id} (a terminal task's replay). */
+void dev_relay_replay(dsrv_t *d, const char *task_id,
+                      void (*fn)(const char *json, size_t len, void *ud), void *ud);
+void dev_relay_stop(dsrv_t *d); /* ends the relay threads */
+void dev_relay_free(dsrv_t *d);
 
 /* ---- rest.c / rpc.c / health.c ---------------------------------------------------- */
 void dev_on_request(agx_http_req_t *r, void *userdata);

@@ -7,6 +7,9 @@
  * subscriber has its own mutex that serializes its writes; a subscription that ends
  * (terminal task_updated, peer gone, shutdown) is marked done under that mutex, so
  * nothing is written after the end.
+ *
+ * With --redis-url (relay.c) a new subscription is set up on a job thread: it first joins
+ * the task's Redis relay (connect + snapshot of the stream tail), then writes `connected`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +27,8 @@ typedef struct sub {
     agx_http_req_t *req;
     agx_ws_t *ws;
     char task_id[80];
+    dsrv_t *dsrv;
+    dev_relay_t *relay;      /* --redis-url: left when the subscription is freed */
     _Atomic int64_t last_ms; /* read by the ticker without s->mu */
 } sub_t;
 
@@ -44,17 +49,20 @@ static void sub_unref(sub_t *s)
     if (atomic_fetch_sub(&s->refs, 1) == 1) {
         if (s->ws)
             agx_ws_unref(s->ws);
+        if (s->relay)
+            dev_relay_leave(s->dsrv, s->relay);
         pthread_mutex_destroy(&s->mu);
         free(s);
     }
 }
 
-static sub_t *sub_new(const char *task_id)
+static sub_t *sub_new(dsrv_t *d, const char *task_id)
 {
     sub_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     atomic_init(&s->refs, 1);
+    s->dsrv = d;
     pthread_mutex_init(&s->mu, NULL);
     snprintf(s->task_id, sizeof s->task_id, "%s", task_id);
     atomic_init(&s->last_ms, agx_now_ms());
@@ -256,6 +264,55 @@ static void sse_closed(agx_http_req_t *r, void *ud)
 static const char SSE_HEADERS[] = "Cache-Control: no-cache\r\nConnection: keep-alive\r\n"
                                   "X-Accel-Buffering: no\r\n";
 
+static void replay_write(const char *json, size_t len, void *ud)
+{
+    sub_write_locked(ud, json, len);
+}
+
+/* Joins the hub and writes `connected` (SSE: after the response head); ends at once for a
+ * task already terminal (with --redis-url after replaying its buffered Redis stream).
+ * Consumes the caller's reference, which becomes the hub's. */
+static void sub_attach(dsrv_t *d, sub_t *s)
+{
+    char id[128];
+    bool terminal = false;
+    pthread_mutex_lock(&s->mu);
+    if (s->done) { /* a websocket closed before the attach job ran */
+        pthread_mutex_unlock(&s->mu);
+        sub_unref(s);
+        return;
+    }
+    hub_add(d->hub, s);
+    /* status read after joining the hub: a terminal write after this point is published
+     * to us; one before it is seen here */
+    (void)resolve(d, s->task_id, NULL, id, sizeof id, &terminal);
+    if (!s->is_ws)
+        agx_http_stream_begin(s->req, 200, "text/event-stream", SSE_HEADERS);
+    char *c = connected_frame(s->task_id);
+    if (c)
+        sub_write_locked(s, c, strlen(c));
+    cJSON_free(c);
+    if (terminal && d->relays)
+        dev_relay_replay(d, s->task_id, replay_write, s);
+    bool unlinked = false;
+    /* an SSE peer gone before the job joined the hub was not seen by sse_closed */
+    if (terminal || (!s->is_ws && agx_http_req_closed(s->req))) {
+        sub_finish_locked(s);
+        unlinked = hub_unlink(d->hub, s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (unlinked)
+        sub_unref(s);
+}
+
+static void attach_job(void *wctx, void *arg)
+{
+    (void)wctx;
+    sub_t *s = arg;
+    s->relay = dev_relay_join(s->dsrv, s->task_id);
+    sub_attach(s->dsrv, s);
+}
+
 void dev_sse_subscribe(dsrv_t *d, agx_http_req_t *r, const char *task_id, const char *task_name)
 {
     char id[128];
@@ -268,31 +325,20 @@ void dev_sse_subscribe(dsrv_t *d, agx_http_req_t *r, const char *task_id, const 
             dev_respond_error(r, 404, "Item with name '%s' does not exist.", task_name);
         return;
     }
-    sub_t *s = sub_new(id);
+    sub_t *s = sub_new(d, id);
     if (!s) {
         dev_respond_error(r, 500, "Internal Server Error. out of memory");
         return;
     }
     s->req = r;
-    pthread_mutex_lock(&s->mu);
     agx_http_req_set_close_cb(r, sse_closed, d);
-    hub_add(d->hub, s);
-    /* status read after joining the hub: a terminal write after this point is published
-     * to us; one before it is seen here */
-    (void)resolve(d, id, NULL, id, sizeof id, &terminal);
-    agx_http_stream_begin(r, 200, "text/event-stream", SSE_HEADERS);
-    char *c = connected_frame(id);
-    if (c)
-        sub_write_locked(s, c, strlen(c));
-    cJSON_free(c);
-    bool unlinked = false;
-    if (terminal) {
-        sub_finish_locked(s);
-        unlinked = hub_unlink(d->hub, s);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (unlinked)
+    if (!d->relays) {
+        sub_attach(d, s);
+    } else if (dev_spawn(d, attach_job, s) != 0) {
+        agx_http_req_set_close_cb(r, NULL, NULL);
+        dev_respond_error(r, 503, "Service Unavailable. shutting down");
         sub_unref(s);
+    }
 }
 
 /* /tasks/{id}/stream/ws, /tasks/name/{name}/stream/ws, /stream/publish */
@@ -323,7 +369,7 @@ bool dev_ws_open(dsrv_t *d, agx_ws_t *ws, const char *path)
     bool terminal = false;
     if (resolve(d, id, name, tid, sizeof tid, &terminal) != 0)
         return false;
-    sub_t *s = sub_new(tid);
+    sub_t *s = sub_new(d, tid);
     if (!s)
         return false;
     s->is_ws = true;
@@ -331,21 +377,14 @@ bool dev_ws_open(dsrv_t *d, agx_ws_t *ws, const char *path)
     agx_ws_ref(ws);
     atomic_fetch_add(&s->refs, 1); /* owned by the websocket until dev_ws_close */
     agx_ws_set_userdata(ws, s);
-    pthread_mutex_lock(&s->mu);
-    hub_add(d->hub, s);
-    (void)resolve(d, tid, NULL, tid, sizeof tid, &terminal);
-    char *c = connected_frame(tid);
-    if (c)
-        sub_write_locked(s, c, strlen(c));
-    cJSON_free(c);
-    bool unlinked = false;
-    if (terminal) {
-        sub_finish_locked(s);
-        unlinked = hub_unlink(d->hub, s);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (unlinked)
+    if (!d->relays) {
+        sub_attach(d, s);
+    } else if (dev_spawn(d, attach_job, s) != 0) {
+        agx_ws_set_userdata(ws, NULL);
         sub_unref(s);
+        sub_unref(s);
+        return false;
+    }
     return true;
 }
 
@@ -378,10 +417,11 @@ void dev_ws_close(dsrv_t *d, agx_ws_t *ws)
         return;
     sub_t *s = ud; /* alive: the websocket owns a reference until here */
     agx_ws_set_userdata(ws, NULL);
-    bool unlinked = hub_unlink(d->hub, s);
+    /* done first: an attach job that has not joined the hub yet will not */
     pthread_mutex_lock(&s->mu);
     s->done = true;
     pthread_mutex_unlock(&s->mu);
+    bool unlinked = hub_unlink(d->hub, s);
     if (unlinked)
         sub_unref(s);
     sub_unref(s);

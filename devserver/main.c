@@ -23,7 +23,8 @@ static void usage(FILE *f)
 {
     fputs("usage: agentex-dev [--host ADDR] [--port N] [--db FILE] [--log-level LEVEL]\n"
           "                   [--health-interval-ms N] [--ping-interval-ms N]\n"
-          "                   [--rpc-timeout-ms N] [--workers N] [--help] [--version]\n"
+          "                   [--rpc-timeout-ms N] [--workers N] [--redis-url URL]\n"
+          "                   [--help] [--version]\n"
           "\n"
           "A single-process local Agentex backend (SQLite storage).\n"
           "  --host ADDR              bind address (default 127.0.0.1)\n"
@@ -34,6 +35,11 @@ static void usage(FILE *f)
           "  --ping-interval-ms N     SSE keep-alive after N ms of silence (default 15000)\n"
           "  --rpc-timeout-ms N       timeout of calls to agents (default 60000)\n"
           "  --workers N              threads for calls to agents (default 32)\n"
+          "  --redis-url URL          read task streams from Redis like the real backend:\n"
+          "                           SSE/websocket subscribers of a task get what agents\n"
+          "                           XADD to task:{id} (field data); URL is\n"
+          "                           redis://[[user]:password@]host[:port][/db]\n"
+          "                           (default: no Redis, agents publish on /stream/publish)\n"
           "The first line on stdout is \"agentex-dev listening on http://HOST:PORT\".\n",
           f);
 }
@@ -76,7 +82,7 @@ static void on_ws_close(agx_ws_t *ws, void *ud) { dev_ws_close(ud, ws); }
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1", *db = NULL;
+    const char *host = "127.0.0.1", *db = NULL, *redis_url = NULL;
     long port = 5003;
     dsrv_t d;
     memset(&d, 0, sizeof d);
@@ -101,6 +107,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--port") && v) {
             if (parse_long(a, v, 0, 65535, &port))
                 return 2;
+            i++;
+        } else if (!strcmp(a, "--redis-url") && v) {
+            redis_url = v;
             i++;
         } else if (!strcmp(a, "--db") && v) {
             db = v;
@@ -140,6 +149,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (redis_url && dev_relay_start(&d, redis_url))
+        return 2;
     dev_log_level = (int)lvl;
     agentex_set_log_cb(lvl == AGENTEX_LOG_INFO ? AGENTEX_LOG_WARN : lvl, agentex_log_stderr, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -185,6 +196,8 @@ int main(int argc, char **argv)
     printf("agentex-dev listening on http://%s:%d\n", host, agx_httpd_port(d.httpd));
     fflush(stdout);
     dev_log(AGENTEX_LOG_INFO, "storage: %s", db ? db : ":memory:");
+    char sdesc[300];
+    dev_log(AGENTEX_LOG_INFO, "task streams: %s", dev_relay_describe(&d, sdesc, sizeof sdesc));
     if (agx_httpd_run(d.httpd) != AGENTEX_OK) {
         fprintf(stderr, "agentex-dev: server loop failed\n");
         goto out;
@@ -194,12 +207,14 @@ int main(int argc, char **argv)
 out:
     dev_health_stop(&d);
     dev_hub_close_all(&d);
+    dev_relay_stop(&d);
     dev_wait_jobs(&d);
     g_httpd = NULL;
     if (d.httpd)
         agx_httpd_free(d.httpd);
     agx_pool_free(d.pool);
     dev_hub_free(&d);
+    dev_relay_free(&d);
     dev_store_close(&d);
     curl_global_cleanup();
     pthread_cond_destroy(&d.waitcv);

@@ -15,6 +15,9 @@
  * and the stream transport's: REDIS_URL (the real backend), else AGENTEX_STREAM_WS_URL
  * or AGENTEX_BASE_URL (agentex-dev's websocket); REDIS_STREAM_MAXLEN,
  * REDIS_STREAM_TTL_SECONDS, AGENTEX_STREAMING_MODE (off, per_token, coalesced).
+ * With agentex-dev: no REDIS_URL uses its websocket; to test the real backend's Redis path,
+ * start `agentex-dev --redis-url redis://127.0.0.1:6379` and run the agent with the same
+ * REDIS_URL (agentex-dev then relays what the agent XADDs to task:{id}).
  * Stops on SIGINT / SIGTERM.
  */
 #include <agentex/agentex.h>
@@ -29,8 +32,7 @@ static const char ANSWER[] =
     "hundreds of tokens per second. When the answer is complete the whole text is "
     "stored with the message, so a client that connects later still reads every word.";
 
-static agentex_err_t stream_answer(acp_ctx_t *ctx, adk_streamer_t *streamer,
-                                   const char *task_id)
+static agentex_err_t stream_answer(acp_ctx_t *ctx, adk_streamer_t *streamer, const char *task_id)
 {
     adk_content_t *initial = NULL;
     adk_streaming_msg_t *msg = NULL;
