@@ -123,7 +123,8 @@ tsan: $(call VARIANT_ALL,$(BUILD)/tsan) $(BUILD)/tsan/tests/check_agentex
 define TESTRUNNER
 $(1)/tests/suites.h: $$(wildcard tests/check_*.c) Makefile
 	@mkdir -p $$(dir $$@)
-	@printf '%s\n' $$(foreach s,$$(SUITES),'SUITE($$(s))') > $$@
+	@printf '%s\n' $$(foreach s,$$(SUITES),'SUITE($$(s))') > $$@.tmp
+	@if cmp -s $$@.tmp $$@; then rm -f $$@.tmp; else mv $$@.tmp $$@; fi
 
 $(1)/tests/obj/%.o: %.c $(1)/tests/suites.h
 	@mkdir -p $$(dir $$@)

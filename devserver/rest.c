@@ -83,8 +83,15 @@ static void pub_task(rctx_t *c, const cJSON *task)
     pub(c, dev_jstr(task, "id"), f);
 }
 
+/* A `full` frame for a message written through REST, so that clients see messages of
+ * agents that do not stream.  Not for a message written as IN_PROGRESS: that is the start
+ * of a streamed message, which its agent announces itself (start, deltas, done); an empty
+ * `full` arriving between its deltas would make subscribers restart the text. */
 static void pub_msg(rctx_t *c, const cJSON *m)
 {
+    const char *st = dev_jstr(m, "streaming_status");
+    if (st && strcmp(st, "IN_PROGRESS") == 0)
+        return;
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "type", "full");
     cJSON_AddNullToObject(f, "index");

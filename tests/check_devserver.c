@@ -1348,6 +1348,29 @@ START_TEST(sse_stream_frames)
         &s, "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":{\"id\":\"", 3000));
     ck_assert(sse_wait(&s, "\"content\":\"hello sse\"", 3000));
     resp_free(&r);
+
+    /* a streamed message: its IN_PROGRESS create gets no `full` (the agent publishes start and
+     * deltas itself), its final PUT ... DONE does */
+    snprintf(body, sizeof body,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":"
+             "\"streamed-start-marker\"},\"streaming_status\":\"IN_PROGRESS\"}",
+             tid);
+    r = req("POST", "/messages", body);
+    ck_assert_int_eq(r.status, 200);
+    char mpath[128];
+    snprintf(mpath, sizeof mpath, "/messages/%s", js(r.json, "id"));
+    resp_free(&r);
+    snprintf(body, sizeof body,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":"
+             "\"streamed-done-marker\"},\"streaming_status\":\"DONE\"}",
+             tid);
+    r = req("PUT", mpath, body);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
+    ck_assert(sse_wait(&s, "\"content\":\"streamed-done-marker\"", 3000));
+    pthread_mutex_lock(&s.mu);
+    ck_assert_ptr_null(strstr(s.buf.data, "streamed-start-marker"));
+    pthread_mutex_unlock(&s.mu);
     snprintf(path, sizeof path, "/tasks/%s", tid);
     r = req("PUT", path, "{\"task_metadata\":{\"k\":1}}");
     resp_free(&r);
