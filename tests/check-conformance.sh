@@ -168,6 +168,7 @@ for try in 1 2 3; do
 done
 [ -n "$PRISM_PID" ] || { tail -5 "$TMP/prism.err" >&2; fail_setup "Prism proxy did not start"; }
 PROXY=http://127.0.0.1:$PORT
+SPEC=$SHARED/protocol/openapi.yaml
 T1=$(date +%s%N)
 say "agentex-dev $DEV ($DEV_BIN), Prism proxy $PROXY, fake agent $AGENT_URL, ready in $(( (T1 - T0) / 1000000 )) ms"
 
