@@ -145,6 +145,7 @@ bench: all
 	BUILD=$(BUILD) bench/run.sh
 
 # ---- install ----------------------------------------------------------------------------
+# agentex.pc is written here, not copied from $(BUILD): it must name this install's PREFIX.
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/agentex \
 	  $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR)
@@ -153,7 +154,9 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libagentex.so
 	install -m 644 $(BUILD)/lib/libagentex.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 include/agentex/*.h $(DESTDIR)$(INCDIR)/agentex/
-	install -m 644 $(BUILD)/agentex.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	sed -e 's#@PREFIX@#$(PREFIX)#' -e 's#@LIBDIR@#$(LIBDIR)#' -e 's#@VERSION@#$(VERSION)#' \
+	  pkgconfig/agentex.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 	$(if $(DEV_SRCS),install -m 755 $(BUILD)/bin/agentex-dev $(DESTDIR)$(BINDIR)/)
 

@@ -15,6 +15,7 @@
 #define AGX_DEVSERVER_H
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 
 #include "http_server.h"
 #include "internal.h"
+#include "pool.h"
 
 #define DEV_VERSION "0.1.0"
 
@@ -38,10 +40,9 @@ typedef struct dsrv {
     long ping_interval_ms;
     long rpc_timeout_ms;
     atomic_bool stopping;
-    /* job threads */
-    pthread_mutex_t jobmu;
-    pthread_cond_t jobcv;
-    int jobs;
+    /* outbound work (agent calls) */
+    agx_pool_t *pool;
+    long workers;
     /* health thread */
     pthread_t health_thread;
     bool health_started;
@@ -61,7 +62,7 @@ void dev_iso_time(int64_t us, char out[40]);
 int dev_parse_time(const char *s, int64_t *us);
 
 cJSON *dev_parse(const char *text, size_t len);
-char *dev_print(const cJSON *j); /* compact, malloc'd */
+char *dev_print(const cJSON *j);                         /* compact, malloc'd */
 const char *dev_jstr(const cJSON *obj, const char *key); /* string or NULL */
 bool dev_jnull_or_absent(const cJSON *obj, const char *key);
 /* Adds key: string or null. */
@@ -70,8 +71,7 @@ void dev_add_str(cJSON *obj, const char *key, const char *val);
 void dev_copy_key(cJSON *dst, const cJSON *src, const char *key);
 
 void dev_respond_json(agx_http_req_t *r, int status, cJSON *body); /* frees body */
-void dev_respond_error(agx_http_req_t *r, int status, const char *fmt, ...)
-    AGENTEX_PRINTF(3, 4);
+void dev_respond_error(agx_http_req_t *r, int status, const char *fmt, ...) AGENTEX_PRINTF(3, 4);
 void dev_respond_422(agx_http_req_t *r, const char *fmt, ...) AGENTEX_PRINTF(2, 3);
 
 /* Validates and normalizes a TaskMessageContent (defaults filled, keys in schema
@@ -83,9 +83,14 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen);
 /* Query parameter helpers: 0 ok (default used when absent), -1 bad value. */
 int dev_query_int(agx_http_req_t *r, const char *name, long def, long min, long max, long *out);
 
-/* Runs fn(arg) on a new thread; counted so that shutdown can wait. -1 on failure. */
-int dev_spawn(dsrv_t *d, void (*fn)(void *), void *arg);
+/* Runs fn(wctx, arg) on the worker pool (wctx: the worker's CURL handle).  -1 on
+ * failure (the job will not run).  dev_wait_jobs runs what is queued and joins. */
+int dev_spawn(dsrv_t *d, agx_job_fn fn, void *arg);
 void dev_wait_jobs(dsrv_t *d);
+/* CURLOPT_XFERINFOFUNCTION (data: the dsrv_t): aborts transfers once stopping is set, so
+ * that a shutdown does not wait for slow agents. */
+int dev_curl_abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow);
 
 /* ---- store.c --------------------------------------------------------------------- */
 int dev_store_open(dsrv_t *d, const char *path);
@@ -123,8 +128,7 @@ cJSON *dev_message_create(dsrv_t *d, const char *task_id, const cJSON *content,
                           const char *streaming_status, int64_t created_us);
 cJSON *dev_message_get(dsrv_t *d, const char *id);
 int dev_message_put(dsrv_t *d, const cJSON *msg);
-cJSON *dev_event_create(dsrv_t *d, const char *task_id, const char *agent_id,
-                        const cJSON *content);
+cJSON *dev_event_create(dsrv_t *d, const char *task_id, const char *agent_id, const cJSON *content);
 
 /* ---- hub.c ----------------------------------------------------------------------- */
 int dev_hub_new(dsrv_t *d);

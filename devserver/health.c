@@ -36,6 +36,9 @@ static bool probe(dsrv_t *d, const char *id, const char *acp_url)
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, dev_curl_abort_on_stop);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
     bool ok = false;
     long status = 0;
     if (curl_easy_perform(c) == CURLE_OK &&
@@ -54,9 +57,10 @@ static bool probe(dsrv_t *d, const char *id, const char *acp_url)
 static void check_all(dsrv_t *d)
 {
     dev_lock(d);
-    cJSON *agents = dev_list_json(
-        d, "SELECT json FROM agents WHERE json_extract(json,'$.status') NOT IN ('Unhealthy','Deleted')",
-        NULL);
+    cJSON *agents = dev_list_json(d,
+                                  "SELECT json FROM agents WHERE json_extract(json,'$.status') NOT "
+                                  "IN ('Unhealthy','Deleted')",
+                                  NULL);
     dev_unlock(d);
     cJSON *a;
     cJSON_ArrayForEach(a, agents)
@@ -71,16 +75,19 @@ static void check_all(dsrv_t *d)
         if (ok) {
             (void)dev_exec(d, "UPDATE agents SET health_failures=0 WHERE id=?", "s", id);
         } else {
-            (void)dev_exec(d, "UPDATE agents SET health_failures=health_failures+1 WHERE id=?", "s", id);
+            (void)dev_exec(d, "UPDATE agents SET health_failures=health_failures+1 WHERE id=?", "s",
+                           id);
             int64_t n = dev_get_int(d, "SELECT health_failures FROM agents WHERE id=?", 0, "s", id);
             cJSON *cur = dev_agent_get(d, id, NULL);
             const char *st = dev_jstr(cur, "status");
             if (n >= 5 && cur && st && strcmp(st, "Unhealthy") && strcmp(st, "Deleted")) {
                 char ts[40];
                 dev_iso_time(agx_now_us(), ts);
-                cJSON_ReplaceItemInObjectCaseSensitive(cur, "status", cJSON_CreateString("Unhealthy"));
+                cJSON_ReplaceItemInObjectCaseSensitive(cur, "status",
+                                                       cJSON_CreateString("Unhealthy"));
                 cJSON_ReplaceItemInObjectCaseSensitive(
-                    cur, "status_reason", cJSON_CreateString("Agent health check reported Unhealthy"));
+                    cur, "status_reason",
+                    cJSON_CreateString("Agent health check reported Unhealthy"));
                 cJSON_ReplaceItemInObjectCaseSensitive(cur, "updated_at", cJSON_CreateString(ts));
                 (void)dev_agent_put(d, cur);
                 dev_log(AGENTEX_LOG_WARN, "agent %s is Unhealthy (%lld failed health checks)", id,

@@ -24,7 +24,7 @@ typedef struct sub {
     agx_http_req_t *req;
     agx_ws_t *ws;
     char task_id[80];
-    int64_t last_ms;
+    _Atomic int64_t last_ms; /* read by the ticker without s->mu */
 } sub_t;
 
 struct dev_hub {
@@ -57,7 +57,7 @@ static sub_t *sub_new(const char *task_id)
     atomic_init(&s->refs, 1);
     pthread_mutex_init(&s->mu, NULL);
     snprintf(s->task_id, sizeof s->task_id, "%s", task_id);
-    s->last_ms = agx_now_ms();
+    atomic_init(&s->last_ms, agx_now_ms());
     return s;
 }
 
@@ -118,7 +118,7 @@ static void sub_write_locked(sub_t *s, const char *json, size_t len)
         free(buf);
     }
     if (rc == 0)
-        s->last_ms = agx_now_ms();
+        atomic_store(&s->last_ms, agx_now_ms());
 }
 
 static bool frame_is_terminal(const cJSON *frame)
@@ -358,9 +358,8 @@ void dev_ws_message(dsrv_t *d, agx_ws_t *ws, const char *data, size_t len, bool 
     cJSON *u = j ? dev_norm_update(j, eb, sizeof eb) : NULL;
     if (!j)
         snprintf(eb, sizeof eb, "not a JSON text message");
-    const char *task_id = u ? dev_jstr(cJSON_GetObjectItemCaseSensitive(u, "parent_task_message"),
-                                       "task_id")
-                            : NULL;
+    const char *task_id =
+        u ? dev_jstr(cJSON_GetObjectItemCaseSensitive(u, "parent_task_message"), "task_id") : NULL;
     if (!u || !task_id) {
         dev_log(AGENTEX_LOG_WARN, "stream/publish: dropped update: %s",
                 u ? "parent_task_message.task_id missing" : eb);
@@ -398,7 +397,7 @@ void dev_hub_tick(dsrv_t *d)
     size_t n = 0, cap = 0;
     pthread_mutex_lock(&h->mu);
     for (sub_t *s = h->head; s; s = s->next) {
-        if (s->is_ws || now - s->last_ms < d->ping_interval_ms)
+        if (s->is_ws || now - atomic_load(&s->last_ms) < d->ping_interval_ms)
             continue;
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 8;
@@ -416,7 +415,7 @@ void dev_hub_tick(dsrv_t *d)
         sub_t *s = list[i];
         pthread_mutex_lock(&s->mu);
         if (!s->done && agx_http_stream_write(s->req, ":ping\n\n", 7) == 0)
-            s->last_ms = agx_now_ms();
+            atomic_store(&s->last_ms, agx_now_ms());
         pthread_mutex_unlock(&s->mu);
         sub_unref(s);
     }

@@ -23,7 +23,7 @@ static void usage(FILE *f)
 {
     fputs("usage: agentex-dev [--host ADDR] [--port N] [--db FILE] [--log-level LEVEL]\n"
           "                   [--health-interval-ms N] [--ping-interval-ms N]\n"
-          "                   [--rpc-timeout-ms N] [--help] [--version]\n"
+          "                   [--rpc-timeout-ms N] [--workers N] [--help] [--version]\n"
           "\n"
           "A single-process local Agentex backend (SQLite storage).\n"
           "  --host ADDR              bind address (default 127.0.0.1)\n"
@@ -33,6 +33,7 @@ static void usage(FILE *f)
           "  --health-interval-ms N   agent health probe period (default 30000, 0 = off)\n"
           "  --ping-interval-ms N     SSE keep-alive after N ms of silence (default 15000)\n"
           "  --rpc-timeout-ms N       timeout of calls to agents (default 60000)\n"
+          "  --workers N              threads for calls to agents (default 32)\n"
           "The first line on stdout is \"agentex-dev listening on http://HOST:PORT\".\n",
           f);
 }
@@ -50,7 +51,23 @@ static int parse_long(const char *opt, const char *v, long min, long max, long *
     return 0;
 }
 
-static bool on_ws_open(agx_ws_t *ws, const char *path, void *ud) { return dev_ws_open(ud, ws, path); }
+static void *worker_init(void *ud)
+{
+    (void)ud;
+    return curl_easy_init();
+}
+
+static void worker_fini(void *wctx, void *ud)
+{
+    (void)ud;
+    if (wctx)
+        curl_easy_cleanup(wctx);
+}
+
+static bool on_ws_open(agx_ws_t *ws, const char *path, void *ud)
+{
+    return dev_ws_open(ud, ws, path);
+}
 static void on_ws_message(agx_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
 {
     dev_ws_message(ud, ws, data, len, binary);
@@ -67,6 +84,7 @@ int main(int argc, char **argv)
     d.health_timeout_ms = 5000;
     d.ping_interval_ms = 15000;
     d.rpc_timeout_ms = 60000;
+    d.workers = 32;
     agentex_log_level_t lvl = AGENTEX_LOG_INFO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -105,13 +123,18 @@ int main(int argc, char **argv)
             if (parse_long(a, v, 1, 86400000L, &d.ping_interval_ms))
                 return 2;
             i++;
+        } else if (!strcmp(a, "--workers") && v) {
+            if (parse_long(a, v, 1, 1024, &d.workers))
+                return 2;
+            i++;
         } else if (!strcmp(a, "--rpc-timeout-ms") && v) {
             if (parse_long(a, v, 1, 86400000L, &d.rpc_timeout_ms))
                 return 2;
             i++;
         } else {
             if (!strncmp(a, "--", 2) && !v && strcmp(a, "--") != 0)
-                fprintf(stderr, "agentex-dev: %s: missing value or unknown option (see --help)\n", a);
+                fprintf(stderr, "agentex-dev: %s: missing value or unknown option (see --help)\n",
+                        a);
             else
                 fprintf(stderr, "agentex-dev: unknown argument '%s' (see --help)\n", a);
             return 2;
@@ -121,13 +144,15 @@ int main(int argc, char **argv)
     agentex_set_log_cb(lvl == AGENTEX_LOG_INFO ? AGENTEX_LOG_WARN : lvl, agentex_log_stderr, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&d.dbmu, NULL);
-    pthread_mutex_init(&d.jobmu, NULL);
-    pthread_cond_init(&d.jobcv, NULL);
     pthread_mutex_init(&d.waitmu, NULL);
     pthread_cond_init(&d.waitcv, NULL);
     int rc = 1;
     if (dev_store_open(&d, db))
         goto out;
+    if (agx_pool_new((int)d.workers, worker_init, worker_fini, NULL, &d.pool) != AGENTEX_OK) {
+        fprintf(stderr, "agentex-dev: cannot start %ld worker threads\n", d.workers);
+        goto out;
+    }
     if (dev_hub_new(&d)) {
         fprintf(stderr, "agentex-dev: out of memory\n");
         goto out;
@@ -173,13 +198,12 @@ out:
     g_httpd = NULL;
     if (d.httpd)
         agx_httpd_free(d.httpd);
+    agx_pool_free(d.pool);
     dev_hub_free(&d);
     dev_store_close(&d);
     curl_global_cleanup();
     pthread_cond_destroy(&d.waitcv);
     pthread_mutex_destroy(&d.waitmu);
-    pthread_cond_destroy(&d.jobcv);
-    pthread_mutex_destroy(&d.jobmu);
     pthread_mutex_destroy(&d.dbmu);
     return rc;
 }

@@ -479,9 +479,9 @@ static void h_agent_delete(rctx_t *c, const char *id, const char *name)
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
 
-static const char *const TASK_STATUSES[] = {"CANCELED",    "COMPLETED",  "FAILED",
-                                            "RUNNING",     "INTERRUPTED", "TERMINATED",
-                                            "TIMED_OUT",   "DELETED",    NULL};
+static const char *const TASK_STATUSES[] = {"CANCELED",  "COMPLETED",   "FAILED",
+                                            "RUNNING",   "INTERRUPTED", "TERMINATED",
+                                            "TIMED_OUT", "DELETED",     NULL};
 
 /* Loads a live (not deleted) task or stages the 404. */
 static cJSON *live_task(rctx_t *c, const char *id, const char *name)
@@ -548,8 +548,9 @@ static void h_tasks_list(rctx_t *c)
             return;
         }
         if (!strcmp(status, "DELETED")) {
-            err(c, 400, "Cannot filter by DELETED status; deleted tasks are not returned by "
-                        "list_tasks.");
+            err(c, 400,
+                "Cannot filter by DELETED status; deleted tasks are not returned by "
+                "list_tasks.");
             return;
         }
     }
@@ -562,9 +563,10 @@ static void h_tasks_list(rctx_t *c)
             return;
         }
         if (!cJSON_IsObject(metaj) || !metaj->child) {
-            err(c, 400, cJSON_IsObject(metaj) ? "task_metadata cannot be empty; omit the parameter "
-                                                "to skip filtering."
-                                              : "task_metadata must decode to a JSON object.");
+            err(c, 400,
+                cJSON_IsObject(metaj) ? "task_metadata cannot be empty; omit the parameter "
+                                        "to skip filtering."
+                                      : "task_metadata must decode to a JSON object.");
             cJSON_Delete(metaj);
             return;
         }
@@ -603,9 +605,9 @@ static void h_tasks_list(rctx_t *c)
             break;
         n++;
         cJSON *s = cJSON_CreateObject();
-        static const char *const keys[] = {"id",         "name",       "status",
-                                           "status_reason", "created_at", "updated_at",
-                                           "cleaned_at", "task_metadata", NULL};
+        static const char *const keys[] = {
+            "id",         "name",          "status", "status_reason", "created_at", "updated_at",
+            "cleaned_at", "task_metadata", NULL};
         for (size_t i = 0; keys[i]; i++)
             dev_copy_key(s, t, keys[i]);
         cJSON_AddItemToObject(s, "agents",
@@ -689,9 +691,12 @@ static void h_task_transition(rctx_t *c, const char *id, const char *action)
 {
     static const struct {
         const char *action, *status, *reason;
-    } T[] = {{"complete", "COMPLETED", "Task completed"}, {"fail", "FAILED", "Task failed"},
-             {"cancel", "CANCELED", "Task canceled"},     {"terminate", "TERMINATED", "Task terminated"},
-             {"timeout", "TIMED_OUT", "Task timed_out"},  {"interrupt", "INTERRUPTED", "Task interrupted"}};
+    } T[] = {{"complete", "COMPLETED", "Task completed"},
+             {"fail", "FAILED", "Task failed"},
+             {"cancel", "CANCELED", "Task canceled"},
+             {"terminate", "TERMINATED", "Task terminated"},
+             {"timeout", "TIMED_OUT", "Task timed_out"},
+             {"interrupt", "INTERRUPTED", "Task interrupted"}};
     size_t k = 0;
     while (strcmp(T[k].action, action) != 0)
         k++;
@@ -759,7 +764,8 @@ static void h_msg_create(rctx_t *c)
     const char *task_id, *ss;
     int64_t created = agx_now_us();
     if (!want_str(c, b, "task_id", true, false, &task_id) ||
-        !(content = want_content(c, cJSON_GetObjectItemCaseSensitive(b, "content"), "body.content")) ||
+        !(content =
+              want_content(c, cJSON_GetObjectItemCaseSensitive(b, "content"), "body.content")) ||
         !want_enum(c, b, "streaming_status", STREAMING_STATUSES, false, &ss) ||
         !want_time(c, b, "created_at", &created))
         goto out;
@@ -791,7 +797,8 @@ static void h_msg_put(rctx_t *c, const char *id)
         return;
     const char *task_id, *ss;
     if (!want_str(c, b, "task_id", true, false, &task_id) ||
-        !(content = want_content(c, cJSON_GetObjectItemCaseSensitive(b, "content"), "body.content")) ||
+        !(content =
+              want_content(c, cJSON_GetObjectItemCaseSensitive(b, "content"), "body.content")) ||
         !want_enum(c, b, "streaming_status", STREAMING_STATUSES, false, &ss))
         goto out;
     m = dev_message_get(c->d, id);
@@ -829,7 +836,8 @@ static void h_msg_batch_create(rctx_t *c)
         goto done;
     const cJSON *contents = cJSON_GetObjectItemCaseSensitive(b, "contents");
     if (!cJSON_IsArray(contents)) {
-        e422(c, contents ? "body.contents: Input should be a valid list" : "body.contents: Field required");
+        e422(c, contents ? "body.contents: Input should be a valid list"
+                         : "body.contents: Field required");
         goto done;
     }
     norm = cJSON_CreateArray();
@@ -1038,10 +1046,11 @@ static void h_msg_paginated(rctx_t *c)
                              "id DESC LIMIT ?",
                              "si", task_id, (int64_t)limit + 1);
     else if (!newer)
-        rows = dev_list_json(c->d,
-                             "SELECT json FROM messages WHERE task_id=?1 AND (created_us<?2 OR "
-                             "(created_us=?2 AND id<?3)) ORDER BY created_us DESC, id DESC LIMIT ?4",
-                             "sisi", task_id, cts, cid, (int64_t)limit + 1);
+        rows =
+            dev_list_json(c->d,
+                          "SELECT json FROM messages WHERE task_id=?1 AND (created_us<?2 OR "
+                          "(created_us=?2 AND id<?3)) ORDER BY created_us DESC, id DESC LIMIT ?4",
+                          "sisi", task_id, cts, cid, (int64_t)limit + 1);
     else
         rows = dev_list_json(c->d,
                              "SELECT json FROM messages WHERE task_id=?1 AND (created_us>?2 OR "
@@ -1113,7 +1122,8 @@ static void h_events_list(rctx_t *c)
                         "ssii", task_id, agent_id, after, (int64_t)limit));
 }
 
-/* ---- states ------------------------------------------------------------------------------------ */
+/* ---- states ------------------------------------------------------------------------------------
+ */
 
 static void h_state_create(rctx_t *c)
 {
@@ -1138,9 +1148,9 @@ static void h_state_create(rctx_t *c)
     cJSON_AddStringToObject(s, "created_at", ts);
     cJSON_AddNullToObject(s, "updated_at");
     char *text = dev_print(s);
-    if (!text || dev_exec(c->d,
-                          "INSERT INTO states(id,task_id,agent_id,created_us,json) VALUES(?,?,?,?,?)",
-                          "sssis", id, task_id, agent_id, now, text)) {
+    if (!text ||
+        dev_exec(c->d, "INSERT INTO states(id,task_id,agent_id,created_us,json) VALUES(?,?,?,?,?)",
+                 "sssis", id, task_id, agent_id, now, text)) {
         cJSON_Delete(s);
         err(c, 500, "Internal Server Error. write failed");
     } else {
@@ -1220,7 +1230,8 @@ static void h_state_delete(rctx_t *c, const char *id)
     ok(c, s);
 }
 
-/* ---- tracker ------------------------------------------------------------------------------------ */
+/* ---- tracker ------------------------------------------------------------------------------------
+ */
 
 static void h_tracker_get(rctx_t *c, const char *id)
 {
@@ -1268,9 +1279,11 @@ static void h_tracker_put(rctx_t *c, const char *id)
             goto out;
         }
         const char *old = dev_jstr(t, "last_processed_event_id");
-        int64_t cur = old ? dev_get_int(c->d, "SELECT seq FROM events WHERE id=?", -1, "s", old) : -1;
+        int64_t cur =
+            old ? dev_get_int(c->d, "SELECT seq FROM events WHERE id=?", -1, "s", old) : -1;
         if (cur >= 0 && seq < cur) {
-            err(c, 400, "Cannot move cursor backwards: new sequence ID %lld < current sequence ID %lld",
+            err(c, 400,
+                "Cannot move cursor backwards: new sequence ID %lld < current sequence ID %lld",
                 (long long)seq, (long long)cur);
             goto out;
         }
@@ -1294,7 +1307,8 @@ out:
     cJSON_Delete(b);
 }
 
-/* ---- misc ------------------------------------------------------------------------------------- */
+/* ---- misc -------------------------------------------------------------------------------------
+ */
 
 static void h_openapi(rctx_t *c)
 {
@@ -1314,7 +1328,8 @@ static void h_healthz(rctx_t *c)
     ok(c, o);
 }
 
-/* ---- dispatch ---------------------------------------------------------------------------------- */
+/* ---- dispatch ----------------------------------------------------------------------------------
+ */
 
 #define MAXSEG 8
 
@@ -1444,7 +1459,8 @@ void dev_on_request(agx_http_req_t *r, void *userdata)
     char buf[2048], *s[MAXSEG] = {0};
     int n = split(path, buf, sizeof buf, s);
     /* routes that answer on their own */
-    if (n >= 3 && is(s[0], "agents") && is(s[n - 1], "rpc") && (n == 3 || (n == 4 && is(s[1], "name")))) {
+    if (n >= 3 && is(s[0], "agents") && is(s[n - 1], "rpc") &&
+        (n == 3 || (n == 4 && is(s[1], "name")))) {
         if (!is(m, "POST")) {
             dev_respond_error(r, 405, "Method Not Allowed");
             return;
@@ -1452,7 +1468,8 @@ void dev_on_request(agx_http_req_t *r, void *userdata)
         dev_rpc(d, r, n == 3 ? s[1] : NULL, n == 4 ? s[2] : NULL);
         return;
     }
-    if (is(s[0], "tasks") && n >= 3 && is(s[n - 1], "stream") && (n == 3 || (n == 4 && is(s[1], "name")))) {
+    if (is(s[0], "tasks") && n >= 3 && is(s[n - 1], "stream") &&
+        (n == 3 || (n == 4 && is(s[1], "name")))) {
         if (!is(m, "GET")) {
             dev_respond_error(r, 405, "Method Not Allowed");
             return;

@@ -20,13 +20,14 @@ typedef struct rpcjob {
     char *agent_id, *agent_name;
     cJSON *body;
     const char *method;
-    cJSON *params;   /* borrowed from body */
-    cJSON *id;       /* borrowed from body, may be NULL */
+    cJSON *params;          /* borrowed from body */
+    cJSON *id;              /* borrowed from body, may be NULL */
     struct curl_slist *fwd; /* forwardable client headers */
     /* filled by the worker */
     cJSON *agent;  /* stored entity */
     char key[129]; /* agent api key */
     char request_id[33];
+    CURL *curl;     /* the worker's handle (connections reused), or NULL */
     bool streaming; /* client asked message/send with stream:true */
     bool stream_open;
 } rpcjob_t;
@@ -187,7 +188,9 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     }
     snprintf(line, sizeof line, "x-request-id: %s", j->request_id);
     h = curl_slist_append(h, line);
-    CURL *c = curl_easy_init();
+    CURL *c = j->curl ? j->curl : curl_easy_init();
+    if (j->curl)
+        curl_easy_reset(c);
     xfer_t x = {.on_line = on_line, .ctx = ctx};
     agx_buf_init(&x.buf);
     char cerr[CURL_ERROR_SIZE] = "";
@@ -208,6 +211,9 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, dev_curl_abort_on_stop);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, j->d);
     if (on_line) {
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -220,6 +226,10 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
         rc = -2; /* errbuf already set by the line handler */
         goto out;
     }
+    if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(errbuf, errlen, "agentex-dev is shutting down");
+        goto out;
+    }
     if (cc != CURLE_OK) {
         snprintf(errbuf, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(cc));
         goto out;
@@ -227,7 +237,7 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status < 200 || status > 299) {
-        snprintf(errbuf, errlen, "%s error '%ld' for url '%s'",
+        snprintf(errbuf, errlen, "%s error '%ld' for url '%.900s'",
                  status >= 500 ? "Server" : "Client", status, url);
         goto out;
     }
@@ -272,8 +282,10 @@ out:
         dev_log(AGENTEX_LOG_DEBUG, "delivered %s to %s", method, url);
     agx_buf_free(&x.buf);
     curl_slist_free_all(h);
-    if (c)
+    if (c && c != j->curl)
         curl_easy_cleanup(c);
+    else if (c)
+        curl_easy_reset(c); /* drop pointers to this call's buffers; connections stay */
     cJSON_free(body);
     return rc ? -1 : 0;
 }
@@ -332,7 +344,8 @@ static cJSON *find_task(rpcjob_t *j)
     return t;
 }
 
-/* ---- task/create ------------------------------------------------------------------------------ */
+/* ---- task/create ------------------------------------------------------------------------------
+ */
 
 static void do_task_create(rpcjob_t *j)
 {
@@ -376,8 +389,8 @@ static void do_task_create(rpcjob_t *j)
     const char *tid = dev_jstr(t, "id");
     char *rid = rpc_id_for("task/create", tid);
     cJSON *p = base_params(j, t);
-    cJSON_AddItemToObject(p, "params", cJSON_IsObject(params) ? cJSON_Duplicate(params, true)
-                                                              : cJSON_CreateNull());
+    cJSON_AddItemToObject(
+        p, "params", cJSON_IsObject(params) ? cJSON_Duplicate(params, true) : cJSON_CreateNull());
     char eb[1024];
     int rc = rid ? forward(j, "task/create", rid, p, NULL, NULL, eb, sizeof eb) : -1;
     if (!rid)
@@ -385,7 +398,8 @@ static void do_task_create(rpcjob_t *j)
     cJSON_Delete(p);
     free(rid);
     if (rc) {
-        fail_task(j, tid, eb);
+        if (!atomic_load(&j->d->stopping)) /* a shutdown is not the agent's failure */
+            fail_task(j, tid, eb);
         answer_error(j, -32603, eb);
         cJSON_Delete(t);
         return;
@@ -400,7 +414,8 @@ static void do_task_create(rpcjob_t *j)
     answer_result(j, t);
 }
 
-/* ---- event/send, task/cancel, task/interrupt ---------------------------------------------------- */
+/* ---- event/send, task/cancel, task/interrupt ----------------------------------------------------
+ */
 
 static void do_event_send(rpcjob_t *j)
 {
@@ -489,8 +504,8 @@ static void do_cancel_or_interrupt(rpcjob_t *j, bool cancel)
 typedef struct acc {
     bool has_index;
     double index;
-    cJSON *parent;   /* TaskMessage (streaming path) */
-    cJSON *content;  /* final content (non-streaming path) */
+    cJSON *parent;  /* TaskMessage (streaming path) */
+    cJSON *content; /* final content (non-streaming path) */
     char dtype[32];
     agx_buf_t text;
     char *tool_call_id, *tool_name;
@@ -550,7 +565,8 @@ static int acc_add(msgctx_t *m, acc_t *a, const cJSON *delta)
         snprintf(a->dtype, sizeof a->dtype, "%s", type);
         free(a->tool_call_id);
         free(a->tool_name);
-        a->tool_call_id = dev_jstr(delta, "tool_call_id") ? strdup(dev_jstr(delta, "tool_call_id")) : NULL;
+        a->tool_call_id =
+            dev_jstr(delta, "tool_call_id") ? strdup(dev_jstr(delta, "tool_call_id")) : NULL;
         a->tool_name = dev_jstr(delta, "name") ? strdup(dev_jstr(delta, "name")) : NULL;
     } else if (strcmp(a->dtype, type) != 0) {
         snprintf(m->err, sizeof m->err, "Delta type mismatch: DeltaType.%s != DeltaType.%s",
@@ -680,7 +696,8 @@ static int msg_update(msgctx_t *m, acc_t *a, const cJSON *content)
     char ts[40];
     dev_iso_time(agx_now_us(), ts);
     cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "content", cJSON_Duplicate(content, true));
-    cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "streaming_status", cJSON_CreateString("DONE"));
+    cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "streaming_status",
+                                           cJSON_CreateString("DONE"));
     cJSON_ReplaceItemInObjectCaseSensitive(a->parent, "updated_at", cJSON_CreateString(ts));
     dev_lock(m->j->d);
     int rc = dev_message_put(m->j->d, a->parent);
@@ -746,8 +763,8 @@ static cJSON *agent_update(msgctx_t *m, const char *line, size_t len, bool *fata
 
 static void set_parent(cJSON *u, const cJSON *parent)
 {
-    cJSON_ReplaceItemInObjectCaseSensitive(u, "parent_task_message",
-                                           parent ? cJSON_Duplicate(parent, true) : cJSON_CreateNull());
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        u, "parent_task_message", parent ? cJSON_Duplicate(parent, true) : cJSON_CreateNull());
 }
 
 static int on_stream_line(void *ctx, const char *line, size_t len)
@@ -863,8 +880,8 @@ static void do_message_send(rpcjob_t *j)
                               "Cache-Control: no-cache\r\nConnection: keep-alive\r\n");
         j->stream_open = true;
     }
-    cJSON *content = dev_norm_content(cJSON_GetObjectItemCaseSensitive(j->params, "content"), eb,
-                                      sizeof eb);
+    cJSON *content =
+        dev_norm_content(cJSON_GetObjectItemCaseSensitive(j->params, "content"), eb, sizeof eb);
     if (!content) {
         char msg[1100];
         snprintf(msg, sizeof msg, "Invalid parameters: %s", eb);
@@ -898,8 +915,8 @@ static void do_message_send(rpcjob_t *j)
         t = dev_task_create(d, dev_jstr(j->agent, "id"), tname, tparams, NULL);
     }
     if (t)
-        umsg = dev_message_create(d, dev_jstr(t, "id"), content,
-                                  j->streaming ? "DONE" : NULL, agx_now_us());
+        umsg = dev_message_create(d, dev_jstr(t, "id"), content, j->streaming ? "DONE" : NULL,
+                                  agx_now_us());
     dev_unlock(d);
     cJSON *f;
     cJSON_ArrayForEach(f, frames) publish_task(j, f);
@@ -930,7 +947,8 @@ static void do_message_send(rpcjob_t *j)
                 rc = -1;
             }
         if (rc) {
-            fail_task(j, m.task_id, eb);
+            if (!atomic_load(&d->stopping))
+                fail_task(j, m.task_id, eb);
             answer_error(j, -32603, eb);
         } else {
             agx_http_stream_end(j->r);
@@ -1028,9 +1046,10 @@ static void job_free(rpcjob_t *j)
     free(j);
 }
 
-static void rpc_job(void *arg)
+static void rpc_job(void *wctx, void *arg)
 {
     rpcjob_t *j = arg;
+    j->curl = wctx;
     dsrv_t *d = j->d;
     char msg[700];
     dev_lock(d);
@@ -1070,7 +1089,8 @@ static void rpc_job(void *arg)
             snprintf(msg, sizeof msg, "Agent %s is deleted",
                      j->agent_id ? j->agent_id : dev_jstr(j->agent, "id"));
         else
-            snprintf(msg, sizeof msg, "Unsupported method: AgentRPCMethod.%s for ACP type: ACPType.%s",
+            snprintf(msg, sizeof msg,
+                     "Unsupported method: AgentRPCMethod.%s for ACP type: ACPType.%s",
                      enum_name(j->method, m1, sizeof m1), enum_name(type, t1, sizeof t1));
         answer_error(j, -32603, msg);
         goto out;
@@ -1091,12 +1111,28 @@ out:
 
 static bool forwardable(const char *name)
 {
-    static const char *const drop[] = {
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "content-length", "content-encoding", "host",
-        "authorization", "cookie", "x-api-key", "x-agent-api-key", "x-acting-user-api-key",
-        "x-acting-user-cookie", "x-acting-user-authorization", "x-acting-as-agent",
-        "x-selected-account-id", "x-request-id", NULL};
+    static const char *const drop[] = {"connection",
+                                       "keep-alive",
+                                       "proxy-authenticate",
+                                       "proxy-authorization",
+                                       "te",
+                                       "trailer",
+                                       "transfer-encoding",
+                                       "upgrade",
+                                       "content-length",
+                                       "content-encoding",
+                                       "host",
+                                       "authorization",
+                                       "cookie",
+                                       "x-api-key",
+                                       "x-agent-api-key",
+                                       "x-acting-user-api-key",
+                                       "x-acting-user-cookie",
+                                       "x-acting-user-authorization",
+                                       "x-acting-as-agent",
+                                       "x-selected-account-id",
+                                       "x-request-id",
+                                       NULL};
     bool keep = !strncmp(name, "x-", 2) || !strcmp(name, "traceparent") ||
                 !strcmp(name, "tracestate") || !strcmp(name, "baggage");
     for (size_t i = 0; keep && drop[i]; i++)
@@ -1105,8 +1141,8 @@ static bool forwardable(const char *name)
     return keep;
 }
 
-static const char *const METHODS[] = {"event/send", "task/create", "message/send", "task/cancel",
-                                      "task/interrupt", NULL};
+static const char *const METHODS[] = {"event/send",  "task/create",    "message/send",
+                                      "task/cancel", "task/interrupt", NULL};
 
 void dev_rpc(dsrv_t *d, agx_http_req_t *r, const char *agent_id, const char *agent_name)
 {
@@ -1184,6 +1220,27 @@ void dev_rpc(dsrv_t *d, agx_http_req_t *r, const char *agent_id, const char *age
         free(line);
     }
     /* param shapes common to every method */
+    static const char *const objs[] = {"params", "task_metadata", "task_params", NULL};
+    for (size_t i = 0; objs[i]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, objs[i]);
+        if (v && !cJSON_IsNull(v) && !cJSON_IsObject(v)) {
+            char m[128];
+            snprintf(m, sizeof m,
+                     "Invalid parameters: params.%s: Input should be a valid dictionary", objs[i]);
+            dev_respond_json(r, 200, envelope(j, NULL, -32602, m));
+            job_free(j);
+            return;
+        }
+    }
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(params, "stream");
+    if (sv && !cJSON_IsNull(sv) && !cJSON_IsBool(sv)) {
+        dev_respond_json(r, 200,
+                         envelope(j, NULL, -32602,
+                                  "Invalid parameters: params.stream: Input should be a "
+                                  "valid boolean"));
+        job_free(j);
+        return;
+    }
     static const char *const strs[] = {"task_id", "task_name", "name", NULL};
     for (size_t i = 0; strs[i]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, strs[i]);

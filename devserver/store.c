@@ -11,7 +11,8 @@
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS agents(id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
-    " api_key TEXT, health_failures INTEGER DEFAULT 0, created_us INTEGER NOT NULL, json TEXT NOT NULL);"
+    " api_key TEXT, health_failures INTEGER DEFAULT 0, created_us INTEGER NOT NULL, json TEXT NOT "
+    "NULL);"
     "CREATE TABLE IF NOT EXISTS tasks(id TEXT PRIMARY KEY, name TEXT UNIQUE, agent_id TEXT,"
     " status TEXT, created_us INTEGER NOT NULL, json TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS tasks_agent ON tasks(agent_id);"
@@ -31,7 +32,8 @@ static const char SCHEMA[] =
 int dev_store_open(dsrv_t *d, const char *path)
 {
     const char *p = path ? path : ":memory:";
-    if (sqlite3_open_v2(p, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    if (sqlite3_open_v2(p, &d->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {
         fprintf(stderr, "agentex-dev: cannot open database %s: %s\n", p,
                 d->db ? sqlite3_errmsg(d->db) : "out of memory");
@@ -41,8 +43,8 @@ int dev_store_open(dsrv_t *d, const char *path)
     }
     sqlite3_busy_timeout(d->db, 5000);
     char *err = NULL;
-    if (path && sqlite3_exec(d->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
-                             NULL, &err) != SQLITE_OK) {
+    if (path && sqlite3_exec(d->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                             &err) != SQLITE_OK) {
         fprintf(stderr, "agentex-dev: %s: %s\n", p, err ? err : "pragma failed");
         sqlite3_free(err);
         sqlite3_close(d->db);
@@ -186,10 +188,19 @@ int dev_agent_put(dsrv_t *d, const cJSON *agent)
     return rc;
 }
 
-static const char *const AGENT_PUBLIC_KEYS[] = {
-    "id", "name", "description", "status", "acp_type", "status_reason", "created_at",
-    "updated_at", "registration_metadata", "registered_at", "agent_input_type",
-    "production_deployment_id", NULL};
+static const char *const AGENT_PUBLIC_KEYS[] = {"id",
+                                                "name",
+                                                "description",
+                                                "status",
+                                                "acp_type",
+                                                "status_reason",
+                                                "created_at",
+                                                "updated_at",
+                                                "registration_metadata",
+                                                "registered_at",
+                                                "agent_input_type",
+                                                "production_deployment_id",
+                                                NULL};
 
 cJSON *dev_agent_public(const cJSON *agent)
 {
@@ -251,11 +262,11 @@ cJSON *dev_task_create(dsrv_t *d, const char *agent_id, const char *name, const 
     cJSON_AddStringToObject(t, "created_at", ts);
     cJSON_AddStringToObject(t, "updated_at", ts);
     cJSON_AddNullToObject(t, "cleaned_at");
-    cJSON_AddItemToObject(t, "params",
-                          cJSON_IsObject(params) ? cJSON_Duplicate(params, true) : cJSON_CreateNull());
-    cJSON_AddItemToObject(t, "task_metadata", cJSON_IsObject(metadata)
-                                                  ? cJSON_Duplicate(metadata, true)
-                                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(
+        t, "params", cJSON_IsObject(params) ? cJSON_Duplicate(params, true) : cJSON_CreateNull());
+    cJSON_AddItemToObject(t, "task_metadata",
+                          cJSON_IsObject(metadata) ? cJSON_Duplicate(metadata, true)
+                                                   : cJSON_CreateNull());
     cJSON *tr = cJSON_CreateObject();
     cJSON_AddStringToObject(tr, "id", tid);
     cJSON_AddStringToObject(tr, "agent_id", agent_id);
@@ -295,8 +306,8 @@ int dev_task_set_status(dsrv_t *d, cJSON *task, const char *status, const char *
     char ts[40];
     dev_iso_time(agx_now_us(), ts);
     cJSON_ReplaceItemInObjectCaseSensitive(task, "status", cJSON_CreateString(status));
-    cJSON_ReplaceItemInObjectCaseSensitive(task, "status_reason",
-                                           reason ? cJSON_CreateString(reason) : cJSON_CreateNull());
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        task, "status_reason", reason ? cJSON_CreateString(reason) : cJSON_CreateNull());
     cJSON_ReplaceItemInObjectCaseSensitive(task, "updated_at", cJSON_CreateString(ts));
     return dev_task_put(d, task);
 }
@@ -369,7 +380,8 @@ cJSON *dev_event_create(dsrv_t *d, const char *task_id, const char *agent_id, co
     cJSON_AddStringToObject(e, "task_id", task_id);
     cJSON_AddStringToObject(e, "agent_id", agent_id);
     cJSON_AddStringToObject(e, "created_at", ts);
-    cJSON_AddItemToObject(e, "content", content ? cJSON_Duplicate(content, true) : cJSON_CreateNull());
+    cJSON_AddItemToObject(e, "content",
+                          content ? cJSON_Duplicate(content, true) : cJSON_CreateNull());
     char *text = dev_print(e);
     if (!text || dev_exec(d, "UPDATE events SET json=? WHERE seq=?", "si", text, seq) ||
         dev_commit(d)) {

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dev.h"
@@ -81,10 +80,17 @@ void dev_object_id(char out[25])
     uint32_t cnt = counter++ & 0xffffff;
     pthread_mutex_unlock(&mu);
     uint32_t secs = (uint32_t)(agx_now_us() / 1000000);
-    unsigned char b[12] = {(unsigned char)(secs >> 24), (unsigned char)(secs >> 16),
-                           (unsigned char)(secs >> 8),  (unsigned char)secs,
-                           proc[0], proc[1], proc[2], proc[3], proc[4],
-                           (unsigned char)(cnt >> 16), (unsigned char)(cnt >> 8),
+    unsigned char b[12] = {(unsigned char)(secs >> 24),
+                           (unsigned char)(secs >> 16),
+                           (unsigned char)(secs >> 8),
+                           (unsigned char)secs,
+                           proc[0],
+                           proc[1],
+                           proc[2],
+                           proc[3],
+                           proc[4],
+                           (unsigned char)(cnt >> 16),
+                           (unsigned char)(cnt >> 8),
                            (unsigned char)cnt};
     for (int i = 0; i < 12; i++) {
         out[2 * i] = HEX[b[i] >> 4];
@@ -95,16 +101,34 @@ void dev_object_id(char out[25])
 
 void dev_iso_time(int64_t us, char out[40])
 {
-    time_t secs = (time_t)(us / 1000000);
+    int64_t secs = us / 1000000;
     long frac = (long)(us % 1000000);
     if (frac < 0) {
         frac += 1000000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    int64_t days = secs / 86400;
+    long rem = (long)(secs % 86400);
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    /* civil from days (Howard Hinnant) */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2)
+        y++;
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%04lld-%02lld-%02lldT%02ld:%02ld:%02ld.%06ldZ", (long long)y,
+             (long long)m, (long long)d, rem / 3600, (rem / 60) % 60, rem % 60, frac);
+    snprintf(out, 40, "%.39s", tmp);
 }
 
 static int digits(const char **p, int n, int *out)
@@ -128,8 +152,7 @@ int dev_parse_time(const char *s, int64_t *us)
         digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' '))
         return -1;
     p++;
-    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' ||
-        digits(&p, 2, &sec))
+    if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m) || *p++ != ':' || digits(&p, 2, &sec))
         return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
         return -1;
@@ -230,7 +253,8 @@ void dev_respond_json(agx_http_req_t *r, int status, cJSON *body)
 {
     char *text = body ? dev_print(body) : NULL;
     if (!text) {
-        static const char oom[] = "{\"message\":\"Internal Server Error\",\"code\":500,\"data\":null}";
+        static const char oom[] =
+            "{\"message\":\"Internal Server Error\",\"code\":500,\"data\":null}";
         agx_http_respond(r, 500, NULL, NULL, oom, sizeof oom - 1);
     } else {
         agx_http_respond(r, status, NULL, NULL, text, strlen(text));
@@ -291,8 +315,8 @@ static int fail(char *errbuf, size_t errlen, const char *fmt, const char *a)
     return -1;
 }
 
-static int check_enum(const cJSON *src, const char *key, const char *const *allowed, const char *def,
-                      cJSON *dst, char *errbuf, size_t errlen)
+static int check_enum(const cJSON *src, const char *key, const char *const *allowed,
+                      const char *def, cJSON *dst, char *errbuf, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, key);
     if (!v || (cJSON_IsNull(v) && def)) {
@@ -428,8 +452,8 @@ cJSON *dev_norm_content(const cJSON *c, char *errbuf, size_t errlen)
         }
         cJSON_AddItemToObject(o, "is_error", ie ? cJSON_Duplicate(ie, false) : cJSON_CreateNull());
     } else if (strcmp(type, "reasoning") == 0) {
-        if (string_array(cJSON_GetObjectItemCaseSensitive(c, "summary"), "summary", false, o, errbuf,
-                         errlen) ||
+        if (string_array(cJSON_GetObjectItemCaseSensitive(c, "summary"), "summary", false, o,
+                         errbuf, errlen) ||
             string_array(cJSON_GetObjectItemCaseSensitive(c, "content"), "content", true, o, errbuf,
                          errlen))
             goto bad;
@@ -511,61 +535,28 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen)
     return o;
 }
 
-/* ---- jobs ----------------------------------------------------------------------------- */
-
-struct job {
-    dsrv_t *d;
-    void (*fn)(void *);
-    void *arg;
-};
-
-static void *job_main(void *p)
+int dev_curl_abort_on_stop(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
 {
-    struct job *j = p;
-    dsrv_t *d = j->d;
-    j->fn(j->arg);
-    free(j);
-    pthread_mutex_lock(&d->jobmu);
-    d->jobs--;
-    pthread_cond_broadcast(&d->jobcv);
-    pthread_mutex_unlock(&d->jobmu);
-    return NULL;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    dsrv_t *d = ud;
+    return atomic_load(&d->stopping) ? 1 : 0;
 }
 
-int dev_spawn(dsrv_t *d, void (*fn)(void *), void *arg)
+/* ---- jobs ----------------------------------------------------------------------------- */
+
+int dev_spawn(dsrv_t *d, agx_job_fn fn, void *arg)
 {
-    struct job *j = malloc(sizeof *j);
-    if (!j)
-        return -1;
-    j->d = d;
-    j->fn = fn;
-    j->arg = arg;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_mutex_lock(&d->jobmu);
-    d->jobs++;
-    pthread_mutex_unlock(&d->jobmu);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, job_main, j);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        free(j);
-        pthread_mutex_lock(&d->jobmu);
-        d->jobs--;
-        pthread_cond_broadcast(&d->jobcv);
-        pthread_mutex_unlock(&d->jobmu);
-        return -1;
-    }
-    return 0;
+    return agx_pool_submit(d->pool, NULL, fn, arg) == AGENTEX_OK ? 0 : -1;
 }
 
 void dev_wait_jobs(dsrv_t *d)
 {
-    pthread_mutex_lock(&d->jobmu);
-    while (d->jobs > 0)
-        pthread_cond_wait(&d->jobcv, &d->jobmu);
-    pthread_mutex_unlock(&d->jobmu);
+    if (d->pool)
+        agx_pool_shutdown(d->pool);
 }
 
 /* ---- logging --------------------------------------------------------------------------- */

@@ -50,6 +50,7 @@
 #define MAX_HEAD_BYTES (64 * 1024) /* request line + headers */
 #define MAX_HEADERS 128
 #define MAX_PEND_BYTES (256 * 1024) /* pipelined input buffered while a request is active */
+#define MAX_OUT_BYTES ((size_t)64 << 20) /* unsent output before a reader counts as gone */
 #define LINGER_MS 1000
 #define STOP_DRAIN_MS 2000
 #define ACCEPT_BATCH 64
@@ -80,6 +81,7 @@ struct agx_http_req {
     int fd;
     _Atomic int refs;
     _Atomic bool closed;
+    _Atomic bool resp_live; /* a responder reference is outstanding */
     conn_t *prev, *next;  /* h->conns */
     conn_t *dirty_next;   /* h->dirty */
     bool dirty;
@@ -106,6 +108,7 @@ struct agx_http_req {
     bool close_after; /* close once out is written */
     bool lingering;   /* half-closed, waiting (bounded) for the peer to close */
     bool in_process;  /* process_input is on the stack */
+    bool method_checked;
 
     /* the current request */
     const char *method, *path, *query;
@@ -174,6 +177,7 @@ struct agx_httpd {
     int port;
     _Atomic bool stop;
     bool stopping;
+    bool accept_paused;
     bool ran;
     pthread_t thread;
     bool thread_started;
@@ -351,8 +355,19 @@ static int out_append(conn_t *c, const char *data, size_t n)
 {
     if (c->lingering)
         return -1;
-    if (c->out_off == c->out_len)
+    if (c->out_off == c->out_len) {
         c->out_off = c->out_len = 0;
+    } else if (c->out_off > 65536 && c->out_off > c->out_len / 2) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    if (c->out_len - c->out_off + n > MAX_OUT_BYTES) {
+        AGX_WARN("httpd: peer %s reads too slowly (%zu bytes queued); closing", c->peer,
+                 c->out_len - c->out_off);
+        conn_kill(c);
+        return -1;
+    }
     if (reserve(&c->out, &c->out_cap, c->out_len + n) < 0) {
         AGX_ERROR("httpd: out of memory for a response; closing the connection");
         conn_kill(c);
@@ -765,6 +780,7 @@ static int parse_head(conn_t *c, size_t end, const char **detail)
 static void reset_request(conn_t *c)
 {
     c->hdr_scan = 0;
+    c->method_checked = false;
     c->body_start = c->req_end = 0;
     c->clen = 0;
     c->chunked = c->expect_continue = c->sent_continue = false;
@@ -922,6 +938,16 @@ static void resp_done(conn_t *c)
     if (rest && c->req_end)
         memmove(c->in, c->in + c->req_end, rest);
     c->in_len = rest;
+    if (c->in_cap > 256 * 1024 && c->in_len + c->pend.len < 4096) {
+        /* give back the room a large body needed */
+        char *small = agx_malloc(4096);
+        if (small) {
+            memcpy(small, c->in, c->in_len);
+            agx_free(c->in);
+            c->in = small;
+            c->in_cap = 4096;
+        }
+    }
     if (c->pend.len) {
         if (reserve(&c->in, &c->in_cap, c->in_len + c->pend.len + 1) < 0) {
             conn_kill(c);
@@ -963,6 +989,7 @@ static void dispatch(conn_t *c)
         return;
     }
     conn_ref(c); /* the responder */
+    atomic_store_explicit(&c->resp_live, true, memory_order_relaxed);
     h->cfg.on_request(c, h->cfg.userdata);
 }
 
@@ -980,6 +1007,8 @@ static void process_input(conn_t *c)
 static void process_input_loop(conn_t *c)
 {
     agx_httpd_t *h = c->h;
+    if (h->stopping)
+        return; /* no new requests while the server drains */
     while (c->wsi && (c->state == ST_IDLE || c->state == ST_HEAD || c->state == ST_BODY)) {
         if (c->state == ST_IDLE) {
             size_t skip = 0; /* empty lines before a request line are ignored */
@@ -999,13 +1028,14 @@ static void process_input_loop(conn_t *c)
             if (!end) {
                 if (c->in_len > MAX_HEAD_BYTES)
                     send_error(c, 431, "Request header too large");
-                else if (c->hdr_scan == c->in_len && c->in_len >= 16 &&
-                         !memchr(c->in, '\n', c->in_len)) {
-                    /* reject an obviously bad request line early */
+                else if (!c->method_checked && c->in_len >= 33) {
+                    /* reject what cannot be a request line early (once per request):
+                     * the method is a token of at most 32 characters, then a space */
+                    c->method_checked = true;
                     size_t i = 0;
-                    while (i < c->in_len && is_tchar((unsigned char)c->in[i]))
+                    while (i < 33 && is_tchar((unsigned char)c->in[i]))
                         i++;
-                    if (i == 0 || (i < c->in_len && c->in[i] != ' '))
+                    if (i == 0 || c->in[i] != ' ')
                         send_error(c, 400, "Bad request");
                 }
                 return;
@@ -1399,24 +1429,23 @@ static void run_item(agx_httpd_t *h, qitem_t *it)
     conn_unref(c);
 }
 
+/* Runs the items queued so far.  One batch only: an item pushed meanwhile found the
+ * queue empty and woke the loop again, so a function that re-posts itself cannot starve
+ * the sockets. */
 static void drain_queue(agx_httpd_t *h)
 {
     shared_t *sh = h->sh;
-    for (;;) {
-        pthread_mutex_lock(&sh->mu);
-        qitem_t *it = sh->head;
-        sh->head = sh->tail = NULL;
-        pthread_mutex_unlock(&sh->mu);
-        if (!it)
-            break;
-        while (it) {
-            qitem_t *n = it->next;
-            run_item(h, it);
-            agx_free(it);
-            it = n;
-        }
-        flush_dirty(h);
+    pthread_mutex_lock(&sh->mu);
+    qitem_t *it = sh->head;
+    sh->head = sh->tail = NULL;
+    pthread_mutex_unlock(&sh->mu);
+    while (it) {
+        qitem_t *n = it->next;
+        run_item(h, it);
+        agx_free(it);
+        it = n;
     }
+    flush_dirty(h);
 }
 
 /* Pushes an item; on refusal frees it and returns -1 (the caller drops its reference). */
@@ -1529,8 +1558,17 @@ static void accept_all(agx_httpd_t *h)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* the listener stays readable: stop watching it until the next tick,
+                 * or the loop would spin */
+                AGX_WARN("httpd: accept: %s; pausing accepts", strerror(errno));
+                if (!h->accept_paused && h->lwsi) {
+                    h->accept_paused = true;
+                    lws_rx_flow_control(h->lwsi, 0);
+                }
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 AGX_WARN("httpd: accept: %s", strerror(errno));
+            }
             return;
         }
         if (h->stopping) {
@@ -1650,6 +1688,10 @@ static void sweep(lws_sorted_usec_list_t *sul)
         }
     }
     flush_dirty(h);
+    if (h->accept_paused && h->lwsi && !h->stopping) {
+        h->accept_paused = false;
+        lws_rx_flow_control(h->lwsi, 1);
+    }
     lws_sul_schedule(h->ctx, 0, &h->sul, sweep, h->tick_ms * LWS_US_PER_MS);
 }
 
@@ -1888,15 +1930,13 @@ agentex_err_t agx_httpd_run(agx_httpd_t *h)
 
     /* stop: no new connections, no new items; write what is queued (bounded) */
     h->stopping = true;
-    if (h->lwsi) {
-        lws_set_timeout(h->lwsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-    }
+    if (h->lwsi) /* closes the listening socket now (we are outside its callback) */
+        lws_set_timeout(h->lwsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
     pthread_mutex_lock(&sh->mu);
     sh->stopped = true;
     pthread_mutex_unlock(&sh->mu);
     drain_queue(h);
     int64_t until = now_ms() + STOP_DRAIN_MS;
-    lws_service(h->ctx, 0); /* lets the listener close */
     while (any_output(h) && now_ms() < until)
         if (lws_service(h->ctx, 0) < 0)
             break;
@@ -1907,6 +1947,7 @@ agentex_err_t agx_httpd_run(agx_httpd_t *h)
     lws_context_destroy(h->ctx); /* closes every connection (RAW_CLOSE) */
     h->ctx = NULL;
     drain_queue(h); /* items pushed cannot exist now, but be thorough */
+    atomic_store_explicit(&sh->svc_valid, false, memory_order_release);
     return AGENTEX_OK;
 }
 
@@ -2056,6 +2097,11 @@ void *agx_http_req_userdata(const agx_http_req_t *r) { return r ? r->userdata : 
 static int emit(conn_t *c, const char *head, size_t hl, const char *body, size_t bl,
                 const char *tail, size_t tl, unsigned flags)
 {
+    /* a second end of the same responder would drop a reference it does not own */
+    if ((flags & QI_END) && !atomic_exchange(&c->resp_live, false)) {
+        AGX_WARN("httpd: a request was answered twice; the second answer is ignored");
+        return -1;
+    }
     if (on_svc_thread(c->sh)) {
         int rc = -1;
         if (c->wsi && !atomic_load(&c->closed)) {

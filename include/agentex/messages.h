@@ -32,17 +32,20 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_messages_list(agentex_client_t *
                                                               const adk_list_opts_t *opts,
                                                               adk_message_list_t **out);
 
-/* PUT /messages/{id} {"task_id","content"[,"streaming_status"]}: replaces the content. */
+/* PUT /messages/{id} {"task_id","content"[,"streaming_status"]}: replaces the content.
+ * ADK_STREAMING_NONE omits streaming_status (left unchanged).  out may be NULL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_messages_update(
     agentex_client_t *c, const char *task_id, const char *message_id, const adk_content_t *content,
     adk_streaming_status_t streaming_status, adk_message_t **out);
 
-/* POST /messages/batch {"task_id","contents":[...][,"created_at"]} */
+/* POST /messages/batch {"task_id","contents":[...][,"created_at"]}: n >= 1; message i gets
+ * created_at + i ms.  out may be NULL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_messages_create_batch(
     agentex_client_t *c, const char *task_id, const adk_content_t *const *contents, size_t n,
     int64_t created_at, adk_message_list_t **out);
 
-/* PUT /messages/batch {"task_id","updates":{"<message_id>":content,...}} */
+/* PUT /messages/batch {"task_id","updates":{"<message_id>":content,...}}: n >= 1 distinct ids;
+ * ids of other tasks are skipped by the backend.  out (may be NULL) gets the updated ones. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_messages_update_batch(
     agentex_client_t *c, const char *task_id, const char *const *message_ids,
     const adk_content_t *const *contents, size_t n, adk_message_list_t **out);

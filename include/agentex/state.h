@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-/* POST /states {"task_id","agent_id","state"}; state must be an object. */
+/* POST /states {"task_id","agent_id","state"}; state must be an object.  out may be NULL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_state_create(agentex_client_t *c,
                                                              const char *task_id,
                                                              const char *agent_id,
@@ -27,7 +27,8 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_state_get_by_task_and_agent(agen
                                                                             const char *task_id,
                                                                             const char *agent_id,
                                                                             adk_state_t **out);
-/* PUT /states/{id} {"state","task_id","agent_id"}: the whole state is replaced. */
+/* PUT /states/{id} {"state","task_id","agent_id"}: the whole state is replaced.
+ * out may be NULL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_state_update(agentex_client_t *c,
                                                              const char *state_id,
                                                              const char *task_id,

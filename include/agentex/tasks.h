@@ -26,7 +26,7 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_tasks_list(agentex_client_t *c,
                                                            const adk_list_opts_t *opts,
                                                            adk_task_list_t **out);
 /* PUT /tasks/{id} {"task_metadata"} (replaces it) and/or {"merge_params"} (shallow merge);
- * NULL omits a key.  Both NULL is AGENTEX_EINVAL. */
+ * NULL omits a key.  Both NULL is AGENTEX_EINVAL.  out may be NULL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_tasks_update(agentex_client_t *c,
                                                              const char *task_id,
                                                              const cJSON *task_metadata,

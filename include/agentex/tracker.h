@@ -30,7 +30,7 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_tracker_list(agentex_client_t *c
  * always sent.  The backend overwrites status and status_reason every time, so pass the
  * values you want kept: status NULL means "resend the tracker's current status" only
  * when keep_status is true (one extra GET), otherwise it is sent as null.
- * last_processed_event_id NULL leaves the cursor where it is.
+ * last_processed_event_id NULL leaves the cursor where it is.  out may be NULL.
  */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_tracker_update(
     agentex_client_t *c, const char *tracker_id, const char *last_processed_event_id,
