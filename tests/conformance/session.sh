@@ -152,6 +152,10 @@ expect_eq "get task by name" "id" "$(j o.id)" "$TASK_ID"
 call "get task by name with agents" 200 GET '/tasks/name/conf-task-1?relationships=agents'
 call "get task: unknown" 404 GET "/tasks/$NOID"
 call "get task by name: unknown" 404 GET /tasks/name/no-such-task
+call "get task: unknown relationship" 422p GET "/tasks/$TASK_ID?relationships=owners"
+dcall "get task: unknown relationship" 422 GET "/tasks/$TASK_ID?relationships=owners"
+call "list agents of a task" 200 GET "/agents?task_id=$TASK_ID"
+expect_eq "list agents of a task" "ids" "$(j 'o.map(a => a.id).join()')" "$AGENT_ID"
 call "update task metadata" 200 PUT "/tasks/$TASK_ID" '{"task_metadata":{"team":"conf","round":2}}'
 expect_eq "update task" "metadata" "$(j o.task_metadata)" '{"team":"conf","round":2}'
 call "update task by name: merge params" 200 PUT /tasks/name/conf-task-1 '{"merge_params":{"n":2,"extra":true}}'
@@ -251,6 +255,11 @@ call "paginated messages, next page" 200 GET "/messages/paginated?task_id=$TASK_
 expect_eq "paginated next" "count" "$(j o.data.length)" 3
 call "paginated messages, newer" 200 GET "/messages/paginated?task_id=$TASK_ID&limit=50&direction=newer&cursor=$(urlenc "$CURSOR")"
 call "paginated messages, filtered" 200 GET "/messages/paginated?task_id=$TASK_ID&filters=$(urlenc '[{"content":{"author":"user"}}]')"
+check "paginated messages, filtered" "message not authored by the user in the result" \
+  test "$(j 'o.data.length > 0 && o.data.every(m => m.content.author === "user")')" = true
+call "list messages, exclusion filter" 200 GET "/messages?task_id=$TASK_ID&filters=$(urlenc '[{"content":{"type":"text"},"exclude":true}]')"
+check "list messages, exclusion filter" "text message in the result" \
+  test "$(j 'o.length > 0 && o.every(m => m.content.type !== "text")')" = true
 call "paginated messages: bad direction" 422p GET "/messages/paginated?task_id=$TASK_ID&direction=sideways"
 dcall "paginated messages: bad direction" 422 GET "/messages/paginated?task_id=$TASK_ID&direction=sideways"
 
@@ -347,7 +356,7 @@ dcall "stream: unknown task" 404 GET "/tasks/$NOID/stream"
 # ---- echo_agent (the SDK's own calls go through Prism too) -------------------------------
 if [ -n "$ECHO_BIN" ]; then
   EPORT=$(free_port)
-  AGENT_NAME=conf-echo AGENT_DESCRIPTION="echo agent under Prism" ACP_URL=http://127.0.0.1 ACP_PORT=$EPORT \
+  AGENT_NAME=conf-echo AGENT_DESCRIPTION="echo agent under Prism" ACP_URL=http://127.0.0.1 ACP_PORT=$EPORT ACP_HOST=127.0.0.1 \
     ACP_TYPE=async AGENTEX_BASE_URL=$PROXY AGENT_API_KEY= \
     "$ECHO_BIN" > "$TMP/echo.out" 2> "$TMP/echo.err" < /dev/null &
   ECHO_PID=$!
