@@ -137,7 +137,8 @@ if (logPath && fs.existsSync(logPath)) {
   // strip ANSI colours
   for (const raw of lines(logPath)) {
     const l = raw.replace(/\x1b\[[0-9;]*m/g, '');
-    let m = /\[HTTP SERVER\] (\w+) (\S+) .*Request received/.exec(l);
+    // a request starts a block (its "Request received" text is sometimes missing)
+    let m = /\[HTTP SERVER\] (\w+) (\S+) \S*\s+info\b/.exec(l);
     if (m) {
       cur = { method: m[1].toLowerCase(), path: m[2].split('?')[0] };
       continue;
