@@ -105,7 +105,7 @@ rpc "rpc task/cancel" 200 "$AGENT_ID" task/cancel '{"task_name":"conf-task-7"}'
 expect_eq "rpc task/cancel" "status" "$(j o.result.status)" CANCELED
 rpc "rpc message/send (sync agent)" 200 "$SYNC_ID" message/send \
   "{\"content\":$TEXT_USER,\"stream\":false,\"task_params\":{\"p\":1}}"
-expect_eq "rpc message/send" "first result type" "$(j 'o.result && o.result[0] && o.result[0].content.content')" "echo: hello"
+expect_eq "rpc message/send" "first result text" "$(j 'o.result && o.result[0] && o.result[0].content.content')" "echo: hello"
 SYNC_TASK=$(j 'o.result && o.result[0] && o.result[0].task_id')
 rpc "rpc message/send to existing task" 200 name/conf-sync message/send \
   "{\"task_id\":\"$SYNC_TASK\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"again\",\"format\":\"markdown\"}}"
@@ -122,11 +122,11 @@ call "messages of the streamed task" 200 GET "/messages?task_id=$SYNC_TASK2&orde
 expect_eq "streamed task messages" "texts" "$(j 'o.map(m => m.content.author + "/" + m.content.content).join()')" \
   "user/streamed,agent/echo: streamed"
 expect_eq "streamed task messages" "agent message status" "$(j 'o[1] && o[1].streaming_status')" DONE
-check "agent deliveries" "fake agent did not receive task/create, event/send, task/cancel, task/interrupt, message/send" \
-  grep -q '"method":"message/send"' "$TMP/agent.log"
-for m in task/create event/send task/cancel task/interrupt; do
+for m in task/create event/send task/cancel task/interrupt message/send; do
   check "agent deliveries" "fake agent did not receive $m" grep -q "\"method\":\"$m\"" "$TMP/agent.log"
 done
+check "agent deliveries" "event $EVENT1 not delivered as params.event with the backend's request id" \
+  grep -q "\"id\":\"AgentRPCMethod.EVENT_SEND-$TASK_ID\".*\"event\":{\"id\":\"$EVENT1\"" "$TMP/agent.log"
 
 # ---- tasks ------------------------------------------------------------------------------
 call "list tasks" 200 GET /tasks
