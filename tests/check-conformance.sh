@@ -245,6 +245,11 @@ status=0
 node "$CONF/report.js" "$TMP" "$TMP/prism.log" || status=1
 "$SHARED/conformance/prism.sh" stop "$PRISM_PID" 2>/dev/null; PRISM_PID=
 stop_pid "$ECHO_PID"; ECHO_PID=
+if [ -f "$TMP/echo.err" ] && grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$TMP/echo.err"; then
+  say "FAILED: echo_agent ($ECHO_BIN) sanitizer report:"
+  sed 's/^/    /' "$TMP/echo.err" | head -60
+  status=1
+fi
 stop_pid "$AGENT_PID"; AGENT_PID=
 stop_pid "$DEV_PID"; dev_rc=$?; DEV_PID=
 if grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$TMP/dev.err"; then
