@@ -375,10 +375,10 @@ if [ -n "$ECHO_BIN" ]; then
     got=
     for _ in $(seq 1 100); do
       curl -s "$DEV/messages?task_id=$ECHO_TASK" > "$TMP/echo.msgs"
-      if [ "$(jf "$TMP/echo.msgs" 'Array.isArray(o) && o.some(m => m.content && m.content.author === "agent")')" = true ]; then got=1; break; fi
+      if [ "$(jf "$TMP/echo.msgs" 'Array.isArray(o) && o.some(m => m.content && m.content.author === "agent" && /ping/.test(m.content.content))')" = true ]; then got=1; break; fi
       sleep 0.1
     done
-    check "echo_agent" "no agent message on the echo task after event/send" test -n "$got"
+    check "echo_agent" "no agent message echoing 'ping' on the echo task after event/send" test -n "$got"
     call "echo: list messages" 200 GET "/messages?task_id=$ECHO_TASK"
   fi
 fi
