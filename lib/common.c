@@ -1,7 +1,6 @@
 /*
  * lib/common.c - error strings, version, logging, allocation, buffers, small utilities.
  */
-#include <ctype.h>
 #include <curl/curl.h>
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -101,6 +100,7 @@ char *agx_strndup(const char *s, size_t n)
 {
     if (!s)
         return NULL;
+    n = strnlen(s, n); /* like strndup: never read past a shorter string */
     char *d = agx_malloc(n + 1);
     if (!d)
         return NULL;
@@ -224,6 +224,8 @@ void agx_buf_init(agx_buf_t *b)
 
 static int buf_reserve(agx_buf_t *b, size_t extra)
 {
+    if (extra > SIZE_MAX - 1 - b->len)
+        return -1; /* b->len + extra + 1 would wrap */
     if (b->len + extra + 1 <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 256;
@@ -298,11 +300,16 @@ char *agx_url_escape(const char *s)
     if (!s)
         return NULL;
     size_t n = strlen(s);
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
     char *out = agx_malloc(n * 3 + 1), *p = out;
     if (!out)
         return NULL;
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (isalnum(*c) || *c == '-' || *c == '_' || *c == '.' || *c == '~') {
+        /* RFC 3986 unreserved, ASCII only: isalnum() would follow the locale and keep
+         * bytes >= 0x80 unescaped in single-byte locales such as ISO-8859-1 */
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '_' || *c == '.' || *c == '~') {
             *p++ = (char)*c;
         } else {
             *p++ = '%';

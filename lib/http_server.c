@@ -19,6 +19,19 @@
  * lws_cancel_service(); the items run in LWS_CALLBACK_EVENT_WAIT_CANCELLED.  Sockets are
  * written with send() from the service thread only.
  *
+ * HTTP handled here: request line (origin, absolute or "*" form), headers (names
+ * lower-cased in place, every one kept, repeats included), Content-Length and chunked
+ * request bodies (decoded in place), Expect: 100-continue, keep-alive (HTTP/1.1 default,
+ * HTTP/1.0 on request), pipelining (answers in request order: one request per connection
+ * is active at a time, later bytes wait in the buffer), HEAD.  Errors the server answers
+ * itself, then closes: 400 bad syntax, 408 header_timeout_ms, 413 max_body
+ * ({"detail":"Request body too large"}), 431 head over 64 KiB or 128 headers, 501
+ * unknown transfer-coding, 505 other HTTP versions.  After such an answer the socket is
+ * half-closed and unread input drained for up to 1 s so the answer is not lost to a reset.
+ * Output queued for a peer that does not read is bounded (64 MiB, then the peer counts as
+ * gone).  Websockets (RFC 6455, server side): upgrade on any path on_ws_open accepts,
+ * fragments reassembled up to max_body, ping answered, close echoed.
+ *
  * Memory: a connection (conn_t) embeds its one current request (requests on a connection
  * are handled one at a time; pipelined bytes wait in the buffer) and, after an upgrade,
  * is the websocket.  It is reference counted: one reference for the live socket, one for
@@ -26,7 +39,7 @@
  * lock live in a separately counted `shared_t`, so a responder finishing after
  * agx_httpd_free still has a valid lock to look at.
  */
-#define _GNU_SOURCE 1 /* accept4 */
+#define _GNU_SOURCE 1 /* accept4, GNU strerror_r */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,7 +62,7 @@
 
 #define MAX_HEAD_BYTES (64 * 1024) /* request line + headers */
 #define MAX_HEADERS 128
-#define MAX_PEND_BYTES (256 * 1024) /* pipelined input buffered while a request is active */
+#define MAX_PEND_BYTES (256 * 1024)      /* pipelined input buffered while a request is active */
 #define MAX_OUT_BYTES ((size_t)64 << 20) /* unsent output before a reader counts as gone */
 #define LINGER_MS 1000
 #define STOP_DRAIN_MS 2000
@@ -82,8 +95,8 @@ struct agx_http_req {
     _Atomic int refs;
     _Atomic bool closed;
     _Atomic bool resp_live; /* a responder reference is outstanding */
-    conn_t *prev, *next;  /* h->conns */
-    conn_t *dirty_next;   /* h->dirty */
+    conn_t *prev, *next;    /* h->conns */
+    conn_t *dirty_next;     /* h->dirty */
     bool dirty;
     enum conn_state state;
     int64_t deadline; /* ms, 0 = none */
@@ -93,9 +106,9 @@ struct agx_http_req {
     size_t in_len, in_cap;
     agx_buf_t pend; /* input arriving while a request is active */
     bool rx_paused;
-    size_t hdr_scan;  /* where to resume looking for the end of the head */
+    size_t hdr_scan; /* where to resume looking for the end of the head */
     size_t body_start, req_end;
-    size_t clen;      /* declared Content-Length */
+    size_t clen; /* declared Content-Length */
     bool chunked, expect_continue, sent_continue;
     enum ck_state ck;
     size_t ck_rd, ck_wr, ck_rem;
@@ -130,7 +143,7 @@ struct agx_http_req {
     char peer[INET6_ADDRSTRLEN];
 
     /* websocket */
-    bool ws_open;        /* on_ws_open accepted; on_ws_close owed */
+    bool ws_open; /* on_ws_open accepted; on_ws_close owed */
     bool ws_close_sent;
     agx_buf_t wsin;
     size_t ws_off;
@@ -145,7 +158,7 @@ struct agx_ws {
 
 typedef struct qitem {
     struct qitem *next;
-    conn_t *c;                /* holds one reference; NULL for posts */
+    conn_t *c; /* holds one reference; NULL for posts */
     void (*fn)(void *);
     void *arg;
     unsigned flags;
@@ -185,9 +198,9 @@ struct agx_httpd {
     conn_t *dirty;
     lws_sorted_usec_list_t sul;
     int64_t tick_ms;
-    int marker;      /* opaque pointer for the listening wsi */
-    int efd;         /* eventfd agx_httpd_stop writes to (lws watches a dup of it) */
-    int efd_marker;  /* opaque pointer for the eventfd's wsi */
+    int marker;     /* opaque pointer for the listening wsi */
+    int efd;        /* eventfd agx_httpd_stop writes to (lws watches a dup of it) */
+    int efd_marker; /* opaque pointer for the eventfd's wsi */
 };
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -254,36 +267,66 @@ static int64_t now_ms(void) { return agx_now_ms(); }
 static const char *reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -298,15 +341,18 @@ static void put(char *dst, size_t *pos, const char *s, size_t n)
 }
 
 /* Formats a response head into dst (NULL: only measure).  clen < 0: chunked/streamed. */
-static size_t fmt_head(char *dst, const conn_t *c, int status, const char *ctype,
-                       const char *extra, long long clen, bool keep_alive)
+static size_t fmt_head(char *dst, const conn_t *c, int status, const char *ctype, const char *extra,
+                       long long clen, bool keep_alive)
 {
-    char num[64];
+    char num[32];
     size_t pos = 0;
     if (status < 100 || status > 999)
         status = 500;
-    int n = snprintf(num, sizeof num, "HTTP/1.1 %d ", status);
-    put(dst, &pos, num, (size_t)n);
+    char sl[13] = "HTTP/1.1 000 ";
+    sl[9] = (char)('0' + status / 100);
+    sl[10] = (char)('0' + status / 10 % 10);
+    sl[11] = (char)('0' + status % 10);
+    put(dst, &pos, sl, 13);
     const char *rs = reason(status);
     put(dst, &pos, rs, strlen(rs));
     put(dst, &pos, "\r\n", 2);
@@ -317,8 +363,14 @@ static size_t fmt_head(char *dst, const conn_t *c, int status, const char *ctype
         put(dst, &pos, ctype, strlen(ctype));
         put(dst, &pos, "\r\n", 2);
         if (clen >= 0) {
-            n = snprintf(num, sizeof num, "Content-Length: %lld\r\n", clen);
-            put(dst, &pos, num, (size_t)n);
+            put(dst, &pos, "Content-Length: ", 16);
+            size_t k = sizeof num;
+            unsigned long long v = (unsigned long long)clen;
+            do
+                num[--k] = (char)('0' + v % 10);
+            while ((v /= 10) != 0);
+            put(dst, &pos, num + k, sizeof num - k);
+            put(dst, &pos, "\r\n", 2);
         } else if (c->minor >= 1) {
             put(dst, &pos, "Transfer-Encoding: chunked\r\n", 28);
         }
@@ -385,8 +437,8 @@ static void conn_flush(conn_t *c)
     if (!c->wsi)
         return;
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c->out_off += (size_t)n;
             continue;
@@ -1093,8 +1145,7 @@ static void process_input_loop(conn_t *c)
                 c->sent_continue = true;
                 out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
             }
-            if (!c->chunked &&
-                reserve(&c->in, &c->in_cap, c->body_start + c->clen + 1) < 0) {
+            if (!c->chunked && reserve(&c->in, &c->in_cap, c->body_start + c->clen + 1) < 0) {
                 send_error(c, 500, "Out of memory");
             }
             return;
@@ -1561,13 +1612,15 @@ static void accept_all(agx_httpd_t *h)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* the listener stays readable: stop watching it until the next tick,
                  * or the loop would spin */
-                AGX_WARN("httpd: accept: %s; pausing accepts", strerror(errno));
+                char eb[64];
+                AGX_WARN("httpd: accept: %s; pausing accepts", strerror_r(errno, eb, sizeof eb));
                 if (!h->accept_paused && h->lwsi) {
                     h->accept_paused = true;
                     lws_rx_flow_control(h->lwsi, 0);
                 }
             } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                AGX_WARN("httpd: accept: %s", strerror(errno));
+                char eb[64];
+                AGX_WARN("httpd: accept: %s", strerror_r(errno, eb, sizeof eb));
             }
             return;
         }
@@ -1599,8 +1652,7 @@ static void accept_all(agx_httpd_t *h)
         if (sa.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, c->peer, sizeof c->peer);
         else if (sa.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, c->peer,
-                      sizeof c->peer);
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, c->peer, sizeof c->peer);
         c->state = ST_IDLE;
         c->deadline = now_ms() + h->cfg.idle_timeout_ms;
         atomic_fetch_add(&h->sh->refs, 1);
@@ -1787,7 +1839,7 @@ static int bind_listener(const char *host, int port, int *out_port)
         return -1;
     }
     *out_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                                : ((struct sockaddr_in *)&sa)->sin_port);
+                                               : ((struct sockaddr_in *)&sa)->sin_port);
     return fd;
 }
 
@@ -1815,7 +1867,7 @@ agentex_err_t agx_httpd_new(const agx_httpd_config_t *cfg, agx_httpd_t **out)
     if (h->cfg.idle_timeout_ms <= 0)
         h->cfg.idle_timeout_ms = 30000;
     long tick = h->cfg.header_timeout_ms < h->cfg.idle_timeout_ms ? h->cfg.header_timeout_ms
-                                                                   : h->cfg.idle_timeout_ms;
+                                                                  : h->cfg.idle_timeout_ms;
     tick /= 4;
     h->tick_ms = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
     atomic_init(&h->stop, false);
@@ -1833,7 +1885,9 @@ agentex_err_t agx_httpd_new(const agx_httpd_config_t *cfg, agx_httpd_t **out)
 
     h->lfd = bind_listener(h->host, cfg->port, &h->port);
     if (h->lfd < 0) {
-        AGX_ERROR("httpd: cannot listen on %s:%d: %s", h->host, cfg->port, strerror(errno));
+        char eb[64];
+        AGX_ERROR("httpd: cannot listen on %s:%d: %s", h->host, cfg->port,
+                  strerror_r(errno, eb, sizeof eb));
         err = AGENTEX_EIO;
         goto fail;
     }
@@ -2159,8 +2213,8 @@ int agx_http_respond(agx_http_req_t *r, int status, const char *content_type,
         len = 0;
     bool nobody = no_body_status(status);
     char stackhead[512];
-    size_t hl = fmt_head(NULL, r, status, content_type, extra_headers,
-                         nobody ? -1 : (long long)len, r->keep_alive);
+    size_t hl = fmt_head(NULL, r, status, content_type, extra_headers, nobody ? -1 : (long long)len,
+                         r->keep_alive);
     char *head = hl <= sizeof stackhead ? stackhead : agx_malloc(hl);
     if (!head) {
         emit(r, NULL, 0, NULL, 0, NULL, 0, QI_END);

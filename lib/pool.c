@@ -25,11 +25,11 @@ typedef struct job {
 } job_t;
 
 typedef struct mbox {
-    struct mbox *hnext;   /* hash chain */
-    struct mbox *rnext;   /* run queue */
+    struct mbox *hnext; /* hash chain */
+    struct mbox *rnext; /* run queue */
     job_t *head, *tail;
-    bool queued;          /* on the run queue */
-    bool running;         /* a worker runs one of its jobs */
+    bool queued;  /* on the run queue */
+    bool running; /* a worker runs one of its jobs */
     uint64_t hash;
     char key[];
 } mbox_t;

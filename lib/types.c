@@ -53,9 +53,23 @@ static cJSON *time_or_null(int64_t t)
     return cJSON_CreateString(buf);
 }
 
+/* A deep copy of j as a root value: cJSON_Duplicate also copies the member name j had
+ * in its parent object, which a stored value must not carry. */
+static cJSON *json_copy(const cJSON *j)
+{
+    cJSON *d = cJSON_Duplicate(j, 1);
+    if (d && d->string) {
+        if (!(d->type & cJSON_StringIsConst))
+            cJSON_free(d->string);
+        d->string = NULL;
+        d->type &= ~cJSON_StringIsConst;
+    }
+    return d;
+}
+
 static cJSON *json_or_null(const cJSON *j)
 {
-    return j ? cJSON_Duplicate(j, 1) : cJSON_CreateNull();
+    return j ? json_copy(j) : cJSON_CreateNull();
 }
 
 /* An integer-valued JSON number in [min, INT64_MAX]; false otherwise.  cJSON keeps
@@ -160,8 +174,8 @@ static agentex_err_t proto_error(const char *what, const char *key)
 
 /* ---- content ---- */
 
-static const char *const content_type_names[] = {"text", "data", "tool_request",
-                                                 "tool_response", "reasoning"};
+static const char *const content_type_names[] = {"text", "data", "tool_request", "tool_response",
+                                                 "reasoning"};
 static const char *const author_names[] = {"user", "agent"};
 static const char *const style_names[] = {"static", "active"};
 static const char *const format_names[] = {"plain", "markdown", "code"};
@@ -261,7 +275,7 @@ agentex_err_t adk_content_data_new(adk_author_t author, const cJSON *data, adk_c
     adk_content_t *c;
     if (content_alloc(ADK_CONTENT_DATA, author, &c) != AGENTEX_OK)
         return AGENTEX_ENOMEM;
-    if (!(c->json = cJSON_Duplicate(data, 1))) {
+    if (!(c->json = json_copy(data))) {
         adk_content_free(c);
         return AGENTEX_ENOMEM;
     }
@@ -277,7 +291,7 @@ static agentex_err_t tool_new(adk_content_type_t type, adk_author_t author,
     if (content_alloc(type, author, &c) != AGENTEX_OK)
         return AGENTEX_ENOMEM;
     if (!(c->tool_call_id = agx_strdup(tool_call_id)) || !(c->tool_name = agx_strdup(name)) ||
-        !(c->json = cJSON_Duplicate(json, 1))) {
+        !(c->json = json_copy(json))) {
         adk_content_free(c);
         return AGENTEX_ENOMEM;
     }
@@ -298,14 +312,13 @@ agentex_err_t adk_content_tool_request_new(adk_author_t author, const char *tool
 }
 
 agentex_err_t adk_content_tool_response_new(adk_author_t author, const char *tool_call_id,
-                                            const char *name, const cJSON *content,
-                                            int is_error, adk_content_t **out)
+                                            const char *name, const cJSON *content, int is_error,
+                                            adk_content_t **out)
 {
     if (!out)
         return AGENTEX_EINVAL;
     *out = NULL;
-    if (!author_ok(author) || !tool_call_id || !name || !content || is_error < -1 ||
-        is_error > 1)
+    if (!author_ok(author) || !tool_call_id || !name || !content || is_error < -1 || is_error > 1)
         return AGENTEX_EINVAL;
     agentex_err_t rc =
         tool_new(ADK_CONTENT_TOOL_RESPONSE, author, tool_call_id, name, content, out);
@@ -370,8 +383,8 @@ agentex_err_t adk_content_set_format(adk_content_t *c, adk_text_format_t format)
 }
 
 /* Appends an attachment taking ownership of the three strings (freed on failure). */
-static agentex_err_t attachment_push(adk_content_t *c, char *file_id, char *name,
-                                     int64_t size, char *mime_type)
+static agentex_err_t attachment_push(adk_content_t *c, char *file_id, char *name, int64_t size,
+                                     char *mime_type)
 {
     attachment_t *a =
         file_id && name && mime_type ? agx_realloc(c->att, (c->n_att + 1) * sizeof *a) : NULL;
@@ -392,8 +405,7 @@ agentex_err_t adk_content_add_attachment(adk_content_t *c, const char *file_id, 
 {
     if (!c || c->type != ADK_CONTENT_TEXT || !file_id || !name || !mime_type || size < 0)
         return AGENTEX_EINVAL;
-    return attachment_push(c, agx_strdup(file_id), agx_strdup(name), size,
-                           agx_strdup(mime_type));
+    return attachment_push(c, agx_strdup(file_id), agx_strdup(name), size, agx_strdup(mime_type));
 }
 
 adk_content_type_t adk_content_type(const adk_content_t *c)
@@ -422,7 +434,10 @@ const char *adk_content_tool_call_id(const adk_content_t *c)
 {
     return is_tool(c) ? c->tool_call_id : NULL;
 }
-const char *adk_content_tool_name(const adk_content_t *c) { return is_tool(c) ? c->tool_name : NULL; }
+const char *adk_content_tool_name(const adk_content_t *c)
+{
+    return is_tool(c) ? c->tool_name : NULL;
+}
 const cJSON *adk_content_tool_arguments(const adk_content_t *c)
 {
     return c && c->type == ADK_CONTENT_TOOL_REQUEST ? c->json : NULL;
@@ -457,8 +472,7 @@ size_t adk_content_attachment_count(const adk_content_t *c)
 }
 
 agentex_err_t adk_content_attachment_at(const adk_content_t *c, size_t i, const char **file_id,
-                                        const char **name, int64_t *size,
-                                        const char **mime_type)
+                                        const char **name, int64_t *size, const char **mime_type)
 {
     if (i >= adk_content_attachment_count(c))
         return AGENTEX_EINVAL;
@@ -489,8 +503,8 @@ static agentex_err_t get_str(const cJSON *obj, const char *key, bool required, c
 
 /* An enum member given by its wire names; absent or null gives def (or EPROTO when
  * def < 0: required). */
-static agentex_err_t get_enum(const cJSON *obj, const char *key, const char *const *names,
-                              size_t n, int def, int *out)
+static agentex_err_t get_enum(const cJSON *obj, const char *key, const char *const *names, size_t n,
+                              int def, int *out)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it || cJSON_IsNull(it)) {
@@ -546,12 +560,12 @@ static agentex_err_t content_parse(const cJSON *json, adk_content_t **out)
 
     if (!cJSON_IsObject(json))
         return proto_error("content", "(object)");
-    if ((rc = get_enum(json, "type", content_type_names, NELEM(content_type_names), -1,
-                       &type)) != AGENTEX_OK ||
+    if ((rc = get_enum(json, "type", content_type_names, NELEM(content_type_names), -1, &type)) !=
+            AGENTEX_OK ||
         (rc = get_enum(json, "author", author_names, NELEM(author_names), -1, &author)) !=
             AGENTEX_OK ||
-        (rc = get_enum(json, "style", style_names, NELEM(style_names), ADK_STYLE_STATIC,
-                       &style)) != AGENTEX_OK)
+        (rc = get_enum(json, "style", style_names, NELEM(style_names), ADK_STYLE_STATIC, &style)) !=
+            AGENTEX_OK)
         return rc;
     if ((rc = content_alloc((adk_content_type_t)type, (adk_author_t)author, &c)) != AGENTEX_OK)
         return rc;
@@ -574,7 +588,7 @@ static agentex_err_t content_parse(const cJSON *json, adk_content_t **out)
             rc = proto_error("content", "data");
             goto out;
         }
-        if (!(c->json = cJSON_Duplicate(it, 1))) {
+        if (!(c->json = json_copy(it))) {
             rc = AGENTEX_ENOMEM;
             goto out;
         }
@@ -591,7 +605,7 @@ static agentex_err_t content_parse(const cJSON *json, adk_content_t **out)
             rc = proto_error("content", key);
             goto out;
         }
-        if (!(c->json = cJSON_Duplicate(it, 1))) {
+        if (!(c->json = json_copy(it))) {
             rc = AGENTEX_ENOMEM;
             goto out;
         }
@@ -698,21 +712,21 @@ agentex_err_t adk_content_to_json(const adk_content_t *c, cJSON **out)
              put(o, "attachments", attachments_json(c));
         break;
     case ADK_CONTENT_DATA:
-        ok = put(o, "data", cJSON_Duplicate(c->json, 1));
+        ok = put(o, "data", json_copy(c->json));
         break;
     case ADK_CONTENT_TOOL_REQUEST:
     case ADK_CONTENT_TOOL_RESPONSE: {
         bool req = c->type == ADK_CONTENT_TOOL_REQUEST;
         ok = put(o, "tool_call_id", cJSON_CreateString(c->tool_call_id)) &&
              put(o, "name", cJSON_CreateString(c->tool_name)) &&
-             put(o, req ? "arguments" : "content", cJSON_Duplicate(c->json, 1)) &&
+             put(o, req ? "arguments" : "content", json_copy(c->json)) &&
              (req || put(o, "is_error", is_error_json(c->is_error)));
         break;
     }
     case ADK_CONTENT_REASONING:
         ok = put(o, "summary", str_array_json(c->summary, c->n_summary)) &&
-             put(o, "content", c->has_rcontent ? str_array_json(c->rcontent, c->n_rcontent)
-                                               : cJSON_CreateNull());
+             put(o, "content",
+                 c->has_rcontent ? str_array_json(c->rcontent, c->n_rcontent) : cJSON_CreateNull());
         break;
     }
     if (!ok)
@@ -742,13 +756,12 @@ agentex_err_t adk_content_dup(const adk_content_t *c, adk_content_t **out)
     if ((c->text && !(d->text = agx_strdup(c->text))) ||
         (c->tool_call_id && !(d->tool_call_id = agx_strdup(c->tool_call_id))) ||
         (c->tool_name && !(d->tool_name = agx_strdup(c->tool_name))) ||
-        (c->json && !(d->json = cJSON_Duplicate(c->json, 1))))
+        (c->json && !(d->json = json_copy(c->json))))
         goto nomem;
     if (str_array_dup((const char *const *)c->summary, c->n_summary, &d->summary) != AGENTEX_OK)
         goto nomem;
     d->n_summary = c->n_summary;
-    if (str_array_dup((const char *const *)c->rcontent, c->n_rcontent, &d->rcontent) !=
-        AGENTEX_OK)
+    if (str_array_dup((const char *const *)c->rcontent, c->n_rcontent, &d->rcontent) != AGENTEX_OK)
         goto nomem;
     d->n_rcontent = c->n_rcontent;
     for (size_t i = 0; i < c->n_att; i++) {
@@ -834,7 +847,7 @@ static agentex_err_t field_parse(const cJSON *it, const field_t *f, void *p)
     case F_OBJ:
         if (!cJSON_IsObject(it))
             return AGENTEX_EPROTO;
-        return (*(cJSON **)p = cJSON_Duplicate(it, 1)) ? AGENTEX_OK : AGENTEX_ENOMEM;
+        return (*(cJSON **)p = json_copy(it)) ? AGENTEX_OK : AGENTEX_ENOMEM;
     case F_CONTENT:
         return content_parse(it, (adk_content_t **)p);
     case F_SEQ:
@@ -909,8 +922,7 @@ static cJSON *field_json(const field_t *f, const void *p)
     return NULL;
 }
 
-static agentex_err_t fields_to_json(const void *obj, const field_t *fields, size_t n,
-                                    cJSON **out)
+static agentex_err_t fields_to_json(const void *obj, const field_t *fields, size_t n, cJSON **out)
 {
     const resource_t *r = obj;
     cJSON *o = cJSON_CreateObject();
@@ -934,48 +946,51 @@ static agentex_err_t fields_to_json(const void *obj, const field_t *fields, size
  * adk_T_from_json, adk_T_to_json, adk_T_free.  post_parse (may be NULL-op) runs after a
  * successful parse.
  */
-#define DEFINE_RESOURCE(T, what, post_parse)                                                  \
-    void adk_##T##_free(adk_##T##_t *x)                                                       \
-    {                                                                                          \
-        if (!x)                                                                                \
-            return;                                                                            \
-        fields_free(x, T##_fields, NELEM(T##_fields));                                         \
-        agx_free(x);                                                                           \
-    }                                                                                          \
-    static agentex_err_t T##_parse(const cJSON *json, adk_##T##_t **out)                       \
-    {                                                                                          \
-        adk_##T##_t *x = agx_calloc(1, sizeof *x);                                             \
-        if (!x)                                                                                \
-            return AGENTEX_ENOMEM;                                                             \
-        agentex_err_t rc = fields_parse(json, what, T##_fields, NELEM(T##_fields), x);         \
-        if (rc != AGENTEX_OK) {                                                                \
-            adk_##T##_free(x);                                                                 \
-            return rc;                                                                         \
-        }                                                                                      \
-        post_parse(x);                                                                         \
-        *out = x;                                                                              \
-        return AGENTEX_OK;                                                                     \
-    }                                                                                          \
-    agentex_err_t adk_##T##_from_json(const cJSON *json, adk_##T##_t **out)                    \
-    {                                                                                          \
-        if (!out)                                                                              \
-            return AGENTEX_EINVAL;                                                             \
-        *out = NULL;                                                                           \
-        if (!json)                                                                             \
-            return AGENTEX_EINVAL;                                                             \
-        return T##_parse(json, out);                                                           \
-    }                                                                                          \
-    agentex_err_t adk_##T##_to_json(const adk_##T##_t *x, cJSON **out)                         \
-    {                                                                                          \
-        if (!out)                                                                              \
-            return AGENTEX_EINVAL;                                                             \
-        *out = NULL;                                                                           \
-        if (!x)                                                                                \
-            return AGENTEX_EINVAL;                                                             \
-        return fields_to_json(x, T##_fields, NELEM(T##_fields), out);                          \
+#define DEFINE_RESOURCE(T, what, post_parse)                                                       \
+    void adk_##T##_free(adk_##T##_t *x)                                                            \
+    {                                                                                              \
+        if (!x)                                                                                    \
+            return;                                                                                \
+        fields_free(x, T##_fields, NELEM(T##_fields));                                             \
+        agx_free(x);                                                                               \
+    }                                                                                              \
+    static agentex_err_t T##_parse(const cJSON *json, adk_##T##_t **out)                           \
+    {                                                                                              \
+        adk_##T##_t *x = agx_calloc(1, sizeof *x);                                                 \
+        if (!x)                                                                                    \
+            return AGENTEX_ENOMEM;                                                                 \
+        agentex_err_t rc = fields_parse(json, what, T##_fields, NELEM(T##_fields), x);             \
+        if (rc != AGENTEX_OK) {                                                                    \
+            adk_##T##_free(x);                                                                     \
+            return rc;                                                                             \
+        }                                                                                          \
+        post_parse(x);                                                                             \
+        *out = x;                                                                                  \
+        return AGENTEX_OK;                                                                         \
+    }                                                                                              \
+    agentex_err_t adk_##T##_from_json(const cJSON *json, adk_##T##_t **out)                        \
+    {                                                                                              \
+        if (!out)                                                                                  \
+            return AGENTEX_EINVAL;                                                                 \
+        *out = NULL;                                                                               \
+        if (!json)                                                                                 \
+            return AGENTEX_EINVAL;                                                                 \
+        return T##_parse(json, out);                                                               \
+    }                                                                                              \
+    agentex_err_t adk_##T##_to_json(const adk_##T##_t *x, cJSON **out)                             \
+    {                                                                                              \
+        if (!out)                                                                                  \
+            return AGENTEX_EINVAL;                                                                 \
+        *out = NULL;                                                                               \
+        if (!x)                                                                                    \
+            return AGENTEX_EINVAL;                                                                 \
+        return fields_to_json(x, T##_fields, NELEM(T##_fields), out);                              \
     }
 
-#define FLD(T, key, kind, flags, member) {key, kind, flags, offsetof(struct adk_##T, member)}
+#define FLD(T, key, kind, flags, member)                                                           \
+    {                                                                                              \
+        key, kind, flags, offsetof(struct adk_##T, member)                                         \
+    }
 
 /* ---- agent ---- */
 
@@ -1032,9 +1047,9 @@ int64_t adk_agent_registered_at(const adk_agent_t *a)
 
 /* ---- task ---- */
 
-static const char *const task_status_names[] = {
-    NULL,       "RUNNING",   "INTERRUPTED", "COMPLETED", "FAILED",
-    "CANCELED", "TERMINATED", "TIMED_OUT",  "DELETED",   NULL};
+static const char *const task_status_names[] = {NULL,      "RUNNING",  "INTERRUPTED", "COMPLETED",
+                                                "FAILED",  "CANCELED", "TERMINATED",  "TIMED_OUT",
+                                                "DELETED", NULL};
 
 const char *adk_task_status_name(adk_task_status_t s)
 {
@@ -1091,7 +1106,10 @@ DEFINE_RESOURCE(task, "task", task_post_parse)
 
 const char *adk_task_id(const adk_task_t *t) { return t ? t->id : NULL; }
 const char *adk_task_name(const adk_task_t *t) { return t ? t->name : NULL; }
-adk_task_status_t adk_task_status(const adk_task_t *t) { return t ? t->status : ADK_TASK_STATUS_NONE; }
+adk_task_status_t adk_task_status(const adk_task_t *t)
+{
+    return t ? t->status : ADK_TASK_STATUS_NONE;
+}
 const char *adk_task_status_text(const adk_task_t *t) { return t ? t->status_text : NULL; }
 const char *adk_task_status_reason(const adk_task_t *t) { return t ? t->status_reason : NULL; }
 const cJSON *adk_task_params(const adk_task_t *t) { return t ? t->params : NULL; }
@@ -1156,14 +1174,8 @@ adk_streaming_status_t adk_message_streaming_status(const adk_message_t *m)
 {
     return m ? m->streaming_status : ADK_STREAMING_NONE;
 }
-int64_t adk_message_created_at(const adk_message_t *m)
-{
-    return m ? m->created_at : ADK_TIME_NONE;
-}
-int64_t adk_message_updated_at(const adk_message_t *m)
-{
-    return m ? m->updated_at : ADK_TIME_NONE;
-}
+int64_t adk_message_created_at(const adk_message_t *m) { return m ? m->created_at : ADK_TIME_NONE; }
+int64_t adk_message_updated_at(const adk_message_t *m) { return m ? m->updated_at : ADK_TIME_NONE; }
 
 /* ---- state ---- */
 
@@ -1226,60 +1238,54 @@ const char *adk_tracker_last_processed_event_id(const adk_tracker_t *t)
 {
     return t ? t->last_processed_event_id : NULL;
 }
-int64_t adk_tracker_created_at(const adk_tracker_t *t)
-{
-    return t ? t->created_at : ADK_TIME_NONE;
-}
-int64_t adk_tracker_updated_at(const adk_tracker_t *t)
-{
-    return t ? t->updated_at : ADK_TIME_NONE;
-}
+int64_t adk_tracker_created_at(const adk_tracker_t *t) { return t ? t->created_at : ADK_TIME_NONE; }
+int64_t adk_tracker_updated_at(const adk_tracker_t *t) { return t ? t->updated_at : ADK_TIME_NONE; }
 
 /* ---- lists ---- */
 
-#define DEFINE_LIST(T)                                                                         \
-    struct adk_##T##_list {                                                                    \
-        size_t n;                                                                              \
-        adk_##T##_t **items;                                                                   \
-    };                                                                                         \
-    size_t adk_##T##_list_count(const adk_##T##_list_t *l) { return l ? l->n : 0; }           \
-    const adk_##T##_t *adk_##T##_list_at(const adk_##T##_list_t *l, size_t i)                  \
-    {                                                                                          \
-        return l && i < l->n ? l->items[i] : NULL;                                             \
-    }                                                                                          \
-    void adk_##T##_list_free(adk_##T##_list_t *l)                                              \
-    {                                                                                          \
-        if (!l)                                                                                \
-            return;                                                                            \
-        for (size_t i = 0; i < l->n; i++)                                                      \
-            adk_##T##_free(l->items[i]);                                                       \
-        agx_free(l->items);                                                                    \
-        agx_free(l);                                                                           \
-    }                                                                                          \
-    agentex_err_t agx_##T##_list_from_json(const cJSON *arr, adk_##T##_list_t **out)           \
-    {                                                                                          \
-        if (!out)                                                                              \
-            return AGENTEX_EINVAL;                                                             \
-        if (!cJSON_IsArray(arr))                                                               \
-            return proto_error(#T " list", "(array)");                                         \
-        adk_##T##_list_t *l = agx_calloc(1, sizeof *l);                                        \
-        size_t n = (size_t)cJSON_GetArraySize(arr);                                            \
-        if (!l || (n && !(l->items = agx_calloc(n, sizeof *l->items)))) {                      \
-            agx_free(l);                                                                       \
-            return AGENTEX_ENOMEM;                                                             \
-        }                                                                                      \
-        const cJSON *it;                                                                       \
-        cJSON_ArrayForEach(it, arr)                                                            \
-        {                                                                                      \
-            agentex_err_t rc = T##_parse(it, &l->items[l->n]);                                 \
-            if (rc != AGENTEX_OK) {                                                            \
-                adk_##T##_list_free(l);                                                        \
-                return rc;                                                                     \
-            }                                                                                  \
-            l->n++;                                                                            \
-        }                                                                                      \
-        *out = l;                                                                              \
-        return AGENTEX_OK;                                                                     \
+#define DEFINE_LIST(T)                                                                             \
+    struct adk_##T##_list {                                                                        \
+        size_t n;                                                                                  \
+        adk_##T##_t **items;                                                                       \
+    };                                                                                             \
+    size_t adk_##T##_list_count(const adk_##T##_list_t *l) { return l ? l->n : 0; }                \
+    const adk_##T##_t *adk_##T##_list_at(const adk_##T##_list_t *l, size_t i)                      \
+    {                                                                                              \
+        return l && i < l->n ? l->items[i] : NULL;                                                 \
+    }                                                                                              \
+    void adk_##T##_list_free(adk_##T##_list_t *l)                                                  \
+    {                                                                                              \
+        if (!l)                                                                                    \
+            return;                                                                                \
+        for (size_t i = 0; i < l->n; i++)                                                          \
+            adk_##T##_free(l->items[i]);                                                           \
+        agx_free(l->items);                                                                        \
+        agx_free(l);                                                                               \
+    }                                                                                              \
+    agentex_err_t agx_##T##_list_from_json(const cJSON *arr, adk_##T##_list_t **out)               \
+    {                                                                                              \
+        if (!out)                                                                                  \
+            return AGENTEX_EINVAL;                                                                 \
+        if (!cJSON_IsArray(arr))                                                                   \
+            return proto_error(#T " list", "(array)");                                             \
+        adk_##T##_list_t *l = agx_calloc(1, sizeof *l);                                            \
+        size_t n = (size_t)cJSON_GetArraySize(arr);                                                \
+        if (!l || (n && !(l->items = agx_calloc(n, sizeof *l->items)))) {                          \
+            agx_free(l);                                                                           \
+            return AGENTEX_ENOMEM;                                                                 \
+        }                                                                                          \
+        const cJSON *it;                                                                           \
+        cJSON_ArrayForEach(it, arr)                                                                \
+        {                                                                                          \
+            agentex_err_t rc = T##_parse(it, &l->items[l->n]);                                     \
+            if (rc != AGENTEX_OK) {                                                                \
+                adk_##T##_list_free(l);                                                            \
+                return rc;                                                                         \
+            }                                                                                      \
+            l->n++;                                                                                \
+        }                                                                                          \
+        *out = l;                                                                                  \
+        return AGENTEX_OK;                                                                         \
     }
 
 DEFINE_LIST(agent)

@@ -23,8 +23,8 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     if (m <= 2)
         y -= 1;
     int64_t cycle = (y >= 0 ? y : y - 399) / 400;
-    int64_t year_of_cycle = y - cycle * 400;               /* 0..399 */
-    int64_t mar_month = m > 2 ? m - 3 : m + 9;             /* 0 = March .. 11 = February */
+    int64_t year_of_cycle = y - cycle * 400;                 /* 0..399 */
+    int64_t mar_month = m > 2 ? m - 3 : m + 9;               /* 0 = March .. 11 = February */
     int64_t day_of_year = (153 * mar_month + 2) / 5 + d - 1; /* 0..365 */
     int64_t day_of_cycle =
         year_of_cycle * 365 + year_of_cycle / 4 - year_of_cycle / 100 + day_of_year;
@@ -92,8 +92,8 @@ agentex_err_t adk_time_parse(const char *text, int64_t *out)
     int year, month, day, hour = 0, minute = 0, second = 0;
     int64_t usec = 0, offset_sec = 0;
 
-    if (!digits(&p, 4, &year) || !expect(&p, '-') || !digits(&p, 2, &month) ||
-        !expect(&p, '-') || !digits(&p, 2, &day))
+    if (!digits(&p, 4, &year) || !expect(&p, '-') || !digits(&p, 2, &month) || !expect(&p, '-') ||
+        !digits(&p, 2, &day))
         return AGENTEX_EINVAL;
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
         return AGENTEX_EINVAL;

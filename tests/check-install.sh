@@ -54,7 +54,7 @@ L=$D/usr/lib
 [ "$(readlink "$L/libagentex.so" 2>/dev/null)" = "$soname" ] && ok "libagentex.so -> $soname" || fail "$L/libagentex.so is not a symlink to $soname"
 got=$(readelf -d "$L/$real" 2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
 [ "$got" = "$soname" ] && ok "soname $got" || fail "soname is '$got', expected $soname"
-[ -f "$L/libagentex.a" ] && nm "$L/libagentex.a" 2>/dev/null | grep -q ' T agentex_version$' \
+[ -f "$L/libagentex.a" ] && nm "$L/libagentex.a" 2>/dev/null | grep ' T agentex_version$' >/dev/null \
   && ok "libagentex.a installed" || fail "$L/libagentex.a is missing or lacks agentex_version"
 
 # ---- headers and man pages ----
@@ -90,7 +90,7 @@ flags=$(pkg-config --cflags --libs agentex 2>&1) || { fail "pkg-config --cflags 
 echo "  pkg-config --cflags --libs agentex: $flags" >> "$tmp/log"
 
 # ---- a program built against the installation ----
-have() { nm -D --defined-only "$L/$real" 2>/dev/null | grep -q " $1@"; }
+have() { nm -D --defined-only "$L/$real" 2>/dev/null | grep " $1@" >/dev/null; }
 defs=()
 have agentex_client_new && have agentex_client_free && have agentex_client_base_url && defs+=(-DHAVE_CLIENT)
 cat > "$tmp/prog.c" <<'CEOF'

@@ -1405,7 +1405,7 @@ END_TEST
 
 /* ---- websockets (a minimal client) ---------------------------------------------------------- */
 
-static int ws_connect(const char *path, char *status_line, size_t sl)
+static int raw_connect(const char *path, bool upgrade, char *status_line, size_t sl)
 {
     int port = (int)strtol(strrchr(g_base, ':') + 1, NULL, 10);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1416,11 +1416,11 @@ static int ws_connect(const char *path, char *status_line, size_t sl)
     struct timeval tv = {.tv_sec = 3};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     char req_text[1024];
-    int n = snprintf(req_text, sizeof req_text,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: "
-                     "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     path);
+    int n =
+        snprintf(req_text, sizeof req_text, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path,
+                 upgrade ? "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
+                           "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                         : "");
     ck_assert_int_eq(write(fd, req_text, (size_t)n), n);
     char head[2048];
     size_t len = 0;
@@ -1439,6 +1439,11 @@ static int ws_connect(const char *path, char *status_line, size_t sl)
         *eol = '\0';
     snprintf(status_line, sl, "%s", head);
     return fd;
+}
+
+static int ws_connect(const char *path, char *status_line, size_t sl)
+{
+    return raw_connect(path, true, status_line, sl);
 }
 
 static void ws_send_text(int fd, const char *text)
@@ -1745,6 +1750,43 @@ START_TEST(sdk_adk_calls_roundtrip)
 }
 END_TEST
 
+START_TEST(stream_clients_that_leave)
+{
+    cJSON *a = register_agent("syncy", "http://127.0.0.1:9", "sync");
+    cJSON_Delete(a);
+    char tid[64], path[256], status[256], body[512];
+    snprintf(tid, sizeof tid, "%s", sync_task("syncy", "leavers"));
+    /* an SSE client and a websocket client that hang up after "connected" */
+    snprintf(path, sizeof path, "/tasks/%s/stream", tid);
+    int sse = raw_connect(path, false, status, sizeof status);
+    ck_assert_ptr_nonnull(strstr(status, " 200"));
+    char tmp[256];
+    ck_assert_int_gt((int)read(sse, tmp, sizeof tmp), 0);
+    close(sse);
+    snprintf(path, sizeof path, "/tasks/%s/stream/ws", tid);
+    int ws = ws_connect(path, status, sizeof status);
+    ck_assert_ptr_nonnull(strstr(status, " 101"));
+    int op;
+    free(ws_recv(ws, &op));
+    close(ws);
+    usleep(100000);
+    /* publishing to the departed subscribers is harmless; the server keeps serving */
+    for (int i = 0; i < 3; i++) {
+        snprintf(body, sizeof body,
+                 "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\","
+                 "\"content\":\"m%d\"}}",
+                 tid, i);
+        resp_t r = req("POST", "/messages", body);
+        ck_assert_int_eq(r.status, 200);
+        resp_free(&r);
+    }
+    snprintf(path, sizeof path, "/tasks/%s/complete", tid);
+    resp_t r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    resp_free(&r);
+}
+END_TEST
+
 /* ---- persistence and errors ---------------------------------------------------------------------
  */
 
@@ -1891,6 +1933,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, sse_stream_frames);
     tcase_add_test(tc, sse_keepalive_ping);
     tcase_add_test(tc, websocket_stream_and_publish);
+    tcase_add_test(tc, stream_clients_that_leave);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lifecycle");

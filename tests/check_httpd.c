@@ -48,8 +48,8 @@ static void echo_respond(agx_http_req_t *r)
     agx_buf_t b;
     agx_buf_init(&b);
     const char *q = agx_http_req_query(r);
-    agx_buf_printf(&b, "%s %s%s%s\n", agx_http_req_method(r), agx_http_req_path(r),
-                   *q ? "?" : "", q);
+    agx_buf_printf(&b, "%s %s%s%s\n", agx_http_req_method(r), agx_http_req_path(r), *q ? "?" : "",
+                   q);
     for (size_t i = 0; i < agx_http_req_header_count(r); i++) {
         const char *n, *v;
         agx_http_req_header_at(r, i, &n, &v);
@@ -319,8 +319,8 @@ static void lookup_request(agx_http_req_t *r, void *ud)
     (void)ud;
     bool ok = strcmp(agx_http_req_header(r, "X-DUP"), "one") == 0 &&
               strcmp(agx_http_req_header(r, "x-agent-api-key"), "k") == 0 &&
-              agx_http_req_header(r, "x-absent") == NULL &&
-              agx_http_req_header(r, NULL) == NULL && strcmp(agx_http_req_peer(r), "127.0.0.1") == 0;
+              agx_http_req_header(r, "x-absent") == NULL && agx_http_req_header(r, NULL) == NULL &&
+              strcmp(agx_http_req_peer(r), "127.0.0.1") == 0;
     atomic_store(&lookups_ok, ok ? 1 : 2);
     agx_http_respond(r, 204, NULL, NULL, NULL, 0);
 }
@@ -353,8 +353,8 @@ START_TEST(test_httpd_decodes_query_params)
     CURL *c = curl_easy_init();
     agx_buf_t out;
     agx_buf_init(&out);
-    ck_assert_int_eq(curl_req(c, "GET", "/q?x&a=h%C3%A9llo+w%26rld&a=second&b+c=%3D&empty=",
-                              NULL, NULL, &out, NULL),
+    ck_assert_int_eq(curl_req(c, "GET", "/q?x&a=h%C3%A9llo+w%26rld&a=second&b+c=%3D&empty=", NULL,
+                              NULL, &out, NULL),
                      200);
     ck_assert_str_eq(out.data, "a=[h\xc3\xa9llo w&rld] b c=[=] missing=(null)");
     curl_easy_cleanup(c);
@@ -756,7 +756,8 @@ START_TEST(test_httpd_out_of_fds_pauses_accept_then_recovers)
     int fd = raw_connect();
     const char req[] = "GET /fd HTTP/1.1\r\nConnection: close\r\n\r\n";
     raw_send(fd, req, sizeof req - 1);
-    msleep(100); /* the server's accept fails meanwhile */
+    for (int i = 0; i < 300 && !atomic_load(&paused_logged); i++)
+        msleep(10); /* the server's accept fails meanwhile */
     while (nfill)
         close(fill[--nfill]);
     agx_buf_t out;
@@ -770,6 +771,48 @@ START_TEST(test_httpd_out_of_fds_pauses_accept_then_recovers)
 }
 END_TEST
 
+static void big_or_echo(agx_http_req_t *r, void *ud)
+{
+    (void)ud;
+    if (strcmp(agx_http_req_path(r), "/big") == 0) {
+        size_t n = 16u << 20;
+        char *b = malloc(n);
+        memset(b, 'b', n);
+        agx_http_respond(r, 200, "text/plain", NULL, b, n);
+        free(b);
+        return;
+    }
+    echo_respond(r);
+}
+
+START_TEST(test_httpd_slow_reader_does_not_block_others)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = big_or_echo;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int slow = raw_connect();
+    const char big[] = "GET /big HTTP/1.1\r\n\r\n";
+    raw_send(slow, big, sizeof big - 1); /* and never read the 16 MiB */
+    msleep(50);
+    CURL *c = curl_easy_init();
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert_int_eq(curl_req(c, "GET", "/quick", NULL, NULL, &out, NULL), 200);
+    ck_assert_str_eq(out.data, "GET /quick\n\n");
+    curl_easy_cleanup(c);
+    /* the slow reader gets all of it eventually */
+    agx_buf_reset(&out);
+    raw_read(slow, &out, (16u << 20) + 80, 8000);
+    ck_assert_uint_gt(out.len, 16u << 20);
+    ck_assert_ptr_nonnull(strstr(out.data, "Content-Length: 16777216\r\n"));
+    close(slow);
+    agx_buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_httpd_client_disconnect_mid_stream)
 {
     mode = M_DISCONNECT;
@@ -779,7 +822,7 @@ START_TEST(test_httpd_client_disconnect_mid_stream)
     raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
     agx_buf_init(&out);
-    raw_read(fd, &out, 0, 200);
+    raw_read(fd, &out, 97, 3000); /* the head (80 bytes) and the first chunk */
     ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nc\r\ndata: tick\n\n\r\n"));
     close(fd);
     pthread_join(worker, NULL);
@@ -881,7 +924,7 @@ START_TEST(test_httpd_bind_failure_and_bad_args)
     agx_httpd_t *h2 = NULL;
     cfg.port = agx_httpd_port(h);
     ck_assert_int_eq(agx_httpd_new(&cfg, &h2), AGENTEX_EIO); /* port taken */
-    agx_httpd_free(h); /* never ran */
+    agx_httpd_free(h);                                       /* never ran */
     ck_assert_int_eq(agx_httpd_run(NULL), AGENTEX_EINVAL);
     agx_httpd_stop(NULL);
     agx_httpd_free(NULL);
@@ -1022,7 +1065,10 @@ START_TEST(test_httpd_websocket_echo)
     raw_read(fd, &out, 3 + 12 + 4 + 300, 3000);
     ck_assert_uint_eq(out.len, 3 + 12 + 4 + 300);
     ck_assert(memcmp(out.data, "\x8a\x01p", 3) == 0);
-    ck_assert(memcmp(out.data + 3, "\x81\x0a" "fragmented", 12) == 0);
+    ck_assert(memcmp(out.data + 3,
+                     "\x81\x0a"
+                     "fragmented",
+                     12) == 0);
     ck_assert(memcmp(out.data + 15, "\x82\x7e\x01\x2c", 4) == 0);
     ck_assert(memcmp(out.data + 19, bin, sizeof bin) == 0);
 
@@ -1171,6 +1217,7 @@ Suite *httpd_suite(void)
                         (int)(sizeof bad_inputs / sizeof bad_inputs[0]));
     tcase_add_test(tc, test_httpd_survives_random_garbage);
     tcase_add_test(tc, test_httpd_out_of_fds_pauses_accept_then_recovers);
+    tcase_add_test(tc, test_httpd_slow_reader_does_not_block_others);
     tcase_add_test(tc, test_httpd_client_disconnect_mid_stream);
     tcase_add_test(tc, test_httpd_stop_with_request_in_flight);
     tcase_add_test(tc, test_httpd_run_on_caller_thread_until_stop);

@@ -1,0 +1,1629 @@
+/*
+ * lib/acp.c - acp_server_t: the Agent Communication Protocol server.
+ *
+ * Threads:
+ *  - the service thread (agx_httpd) parses JSON-RPC, validates, answers the ack and
+ *    submits the handler to the pool; it never runs user code;
+ *  - the pool's workers run handlers, each with its own agentex_client_t;
+ *  - a supervisor thread waits for acp_server_stop() (a byte on a pipe, so that stop is
+ *    async-signal-safe), then drains: new requests are refused, every queued handler
+ *    runs (agx_pool_shutdown), and only then is the HTTP loop stopped, so message/send
+ *    streams in flight finish intact.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acp_internal.h"
+#include "agentex/acp.h"
+#include "client_internal.h"
+#include "http_server.h"
+#include "internal.h"
+#include "jsonrpc.h"
+#include "pool.h"
+
+enum method_kind {
+    M_TASK_CREATE = 0,
+    M_EVENT_SEND,
+    M_TASK_CANCEL,
+    M_TASK_INTERRUPT,
+    M_MESSAGE_SEND,
+    M_COUNT
+};
+
+static const char *const method_names[M_COUNT] = {
+    "task/create", "event/send", "task/cancel", "task/interrupt", "message/send",
+};
+
+typedef union handler_fn {
+    acp_task_create_cb task_create;
+    acp_event_send_cb event_send;
+    acp_task_cancel_cb task_cancel;
+    acp_task_interrupt_cb task_interrupt;
+    acp_message_send_cb message_send;
+    void (*any)(void);
+} handler_fn_t;
+
+typedef struct handler {
+    handler_fn_t fn;
+    void *ud;
+} handler_t;
+
+/* One per task with queued or running handlers: the cancellation flag lives here. */
+typedef struct task_entry {
+    char *id;
+    long refs; /* under tasks_mu */
+    atomic_bool cancelled;
+    struct task_entry *next;
+} task_entry_t;
+
+#define TASK_BUCKETS 256
+
+enum { ST_IDLE = 0, ST_ACTIVE = 1 };
+
+struct acp_server {
+    pthread_mutex_t mu; /* configuration, handlers, state */
+    pthread_cond_t cv;
+
+    /* configuration */
+    char *name, *description, *acp_type, *base_url, *acp_url, *api_key, *agent_id_env;
+    char *input_type, *principal_b64, *deployment_id, *sdk_key, *custom_headers, *host;
+    int port;
+    bool auth_check;
+    int reg_attempts;
+    long reg_delay_ms;
+    int workers;
+    acp_delivery_t delivery;
+    size_t max_body;
+    long header_ms, idle_ms;
+    handler_t handlers[M_COUNT];
+
+    /* run time */
+    int state;
+    char *agent_id; /* registered */
+    agentex_client_t *tmpl;
+    agx_httpd_t *httpd;
+    agx_pool_t *pool;
+    atomic_int bound_port;
+    atomic_bool stop_flag; /* acp_server_stop was called */
+    atomic_bool stopping;  /* service thread: refuse new work */
+    int stop_pipe[2];
+    pthread_t supervisor;
+    bool have_supervisor;
+    pthread_t run_thread;
+    bool have_run_thread;
+    int start_phase; /* 0 pending, 1 serving, 2 failed (start/wait) */
+    agentex_err_t start_err, run_result;
+
+    pthread_mutex_t tasks_mu;
+    task_entry_t *buckets[TASK_BUCKETS];
+
+    char errmsg[512];
+};
+
+struct acp_ctx {
+    acp_server_t *s;
+    agentex_client_t *client; /* the worker's */
+    enum method_kind kind;
+    handler_t h;
+    cJSON *root; /* the request body; params points into it */
+    cJSON *params;
+    adk_task_t *task;
+    adk_agent_t *agent;
+    adk_event_t *event;
+    adk_content_t *content;
+    char *id_json;
+    bool notification;
+    task_entry_t *entry;
+    agx_http_req_t *req; /* message/send only */
+    bool stream_broken;
+    bool has_error;
+    char errmsg[512];
+};
+
+static _Thread_local acp_server_t *tl_current_server;
+static _Atomic(acp_server_t *) signal_server;
+
+static void set_errmsg(acp_server_t *s, const char *fmt, ...) AGENTEX_PRINTF(2, 3);
+static void set_errmsg(acp_server_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+static int replace_str(char **dst, const char *src)
+{
+    char *c = NULL;
+    if (src) {
+        c = agx_strdup(src);
+        if (!c)
+            return -1;
+    }
+    agx_free(*dst);
+    *dst = c;
+    return 0;
+}
+
+bool agx_acp_name_valid(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return false;
+    return true;
+}
+
+static bool acp_type_valid(const char *t)
+{
+    return t && (strcmp(t, "sync") == 0 || strcmp(t, "async") == 0 || strcmp(t, "agentic") == 0);
+}
+
+/* ---- creation, configuration ---- */
+
+static int env_dup(char **dst, const char *var)
+{
+    const char *v = getenv(var);
+    return v ? replace_str(dst, v) : 0;
+}
+
+agentex_err_t acp_server_new(acp_server_t **out)
+{
+    if (!out)
+        return AGENTEX_EINVAL;
+    *out = NULL;
+    agx_global_init();
+    acp_server_t *s = agx_calloc(1, sizeof *s);
+    if (!s)
+        return AGENTEX_ENOMEM;
+    s->stop_pipe[0] = s->stop_pipe[1] = -1;
+    s->port = 8000;
+    s->auth_check = true;
+    s->reg_attempts = 3;
+    s->reg_delay_ms = 5000;
+    s->workers = 4;
+    s->delivery = ACP_DELIVERY_PER_TASK;
+    s->max_body = 8u << 20;
+    s->header_ms = 10000;
+    s->idle_ms = 30000;
+    atomic_init(&s->bound_port, 0);
+    atomic_init(&s->stop_flag, false);
+    atomic_init(&s->stopping, false);
+    bool mu = false, cv = false, tmu = false;
+    if (pthread_mutex_init(&s->mu, NULL) != 0)
+        goto nomem;
+    mu = true;
+    if (pthread_cond_init(&s->cv, NULL) != 0)
+        goto nomem;
+    cv = true;
+    if (pthread_mutex_init(&s->tasks_mu, NULL) != 0)
+        goto nomem;
+    tmu = true;
+    if (pipe(s->stop_pipe) != 0) {
+        s->stop_pipe[0] = s->stop_pipe[1] = -1;
+        goto nomem;
+    }
+    for (int i = 0; i < 2; i++)
+        (void)fcntl(s->stop_pipe[i], F_SETFD, FD_CLOEXEC);
+    (void)fcntl(s->stop_pipe[1], F_SETFL, O_NONBLOCK);
+    (void)fcntl(s->stop_pipe[0], F_SETFL, O_NONBLOCK);
+
+    if (replace_str(&s->acp_type, "async") || replace_str(&s->host, "0.0.0.0") ||
+        replace_str(&s->base_url, AGENTEX_DEFAULT_BASE_URL) || env_dup(&s->name, "AGENT_NAME") ||
+        env_dup(&s->description, "AGENT_DESCRIPTION") || env_dup(&s->acp_url, "ACP_URL") ||
+        env_dup(&s->acp_type, "ACP_TYPE") || env_dup(&s->base_url, "AGENTEX_BASE_URL") ||
+        env_dup(&s->agent_id_env, "AGENT_ID") || env_dup(&s->api_key, "AGENT_API_KEY") ||
+        env_dup(&s->input_type, "AGENT_INPUT_TYPE") ||
+        env_dup(&s->principal_b64, "AUTH_PRINCIPAL_B64") ||
+        env_dup(&s->deployment_id, "AGENTEX_DEPLOYMENT_ID") ||
+        env_dup(&s->sdk_key, "AGENTEX_SDK_API_KEY") ||
+        env_dup(&s->custom_headers, "AGENTEX_CUSTOM_HEADERS"))
+        goto nomem;
+    const char *port = getenv("ACP_PORT");
+    if (port && *port) {
+        char *end = NULL;
+        long p = strtol(port, &end, 10);
+        if (end && *end == '\0' && p >= 0 && p <= 65535)
+            s->port = (int)p;
+        else
+            AGX_WARN("acp: ignoring ACP_PORT=\"%s\" (not a port number)", port);
+    }
+    *out = s;
+    return AGENTEX_OK;
+nomem:
+    if (s->stop_pipe[0] >= 0) {
+        close(s->stop_pipe[0]);
+        close(s->stop_pipe[1]);
+    }
+    if (tmu)
+        pthread_mutex_destroy(&s->tasks_mu);
+    if (cv)
+        pthread_cond_destroy(&s->cv);
+    if (mu)
+        pthread_mutex_destroy(&s->mu);
+    agx_free(s->name);
+    agx_free(s->description);
+    agx_free(s->acp_type);
+    agx_free(s->base_url);
+    agx_free(s->acp_url);
+    agx_free(s->api_key);
+    agx_free(s->agent_id_env);
+    agx_free(s->input_type);
+    agx_free(s->principal_b64);
+    agx_free(s->deployment_id);
+    agx_free(s->sdk_key);
+    agx_free(s->custom_headers);
+    agx_free(s->host);
+    agx_free(s);
+    return AGENTEX_ENOMEM;
+}
+
+/* Locks s->mu and checks that the server is idle; returns ESTATE (unlocked) otherwise. */
+static agentex_err_t lock_idle(acp_server_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->state != ST_IDLE) {
+        pthread_mutex_unlock(&s->mu);
+        return AGENTEX_ESTATE;
+    }
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_agent(acp_server_t *s, const char *name, const char *description,
+                                   const char *acp_type)
+{
+    if (!s || !agx_acp_name_valid(name) || (acp_type && !acp_type_valid(acp_type)))
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    char *n = agx_strdup(name), *d = description ? agx_strdup(description) : NULL;
+    char *t = acp_type ? agx_strdup(acp_type) : NULL;
+    if (!n || (description && !d) || (acp_type && !t)) {
+        pthread_mutex_unlock(&s->mu);
+        agx_free(n);
+        agx_free(d);
+        agx_free(t);
+        return AGENTEX_ENOMEM;
+    }
+    agx_free(s->name);
+    s->name = n;
+    agx_free(s->description);
+    s->description = d;
+    if (t) {
+        agx_free(s->acp_type);
+        s->acp_type = t;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+static agentex_err_t set_string(acp_server_t *s, char **field, const char *value)
+{
+    if (!s)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    err = replace_str(field, value) ? AGENTEX_ENOMEM : AGENTEX_OK;
+    pthread_mutex_unlock(&s->mu);
+    return err;
+}
+
+agentex_err_t acp_server_set_backend(acp_server_t *s, const char *base_url)
+{
+    return set_string(s, s ? &s->base_url : NULL, base_url ? base_url : "");
+}
+
+agentex_err_t acp_server_set_acp_url(acp_server_t *s, const char *acp_url)
+{
+    if (!acp_url)
+        return AGENTEX_EINVAL;
+    return set_string(s, s ? &s->acp_url : NULL, acp_url);
+}
+
+agentex_err_t acp_server_set_api_key(acp_server_t *s, const char *key)
+{
+    return set_string(s, s ? &s->api_key : NULL, key && *key ? key : NULL);
+}
+
+agentex_err_t acp_server_set_auth_check(acp_server_t *s, bool on)
+{
+    if (!s)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->auth_check = on;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_register_retries(acp_server_t *s, int attempts, long delay_ms)
+{
+    if (!s || attempts < 1 || delay_ms < 0)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->reg_attempts = attempts;
+    s->reg_delay_ms = delay_ms;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_listen(acp_server_t *s, const char *host, int port)
+{
+    if (!s || port < 0 || port > 65535)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    if (host && replace_str(&s->host, host)) {
+        pthread_mutex_unlock(&s->mu);
+        return AGENTEX_ENOMEM;
+    }
+    s->port = port;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_workers(acp_server_t *s, int n)
+{
+    if (!s || n < 1 || n > 256)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->workers = n;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_delivery(acp_server_t *s, acp_delivery_t mode)
+{
+    if (!s || (mode != ACP_DELIVERY_PER_TASK && mode != ACP_DELIVERY_CONCURRENT))
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->delivery = mode;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes)
+{
+    if (!s || bytes == 0)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->max_body = bytes;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_timeouts(acp_server_t *s, long header_ms, long idle_ms)
+{
+    if (!s || header_ms <= 0 || idle_ms <= 0)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->header_ms = header_ms;
+    s->idle_ms = idle_ms;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+static agentex_err_t set_handler(acp_server_t *s, enum method_kind k, handler_fn_t fn, void *ud)
+{
+    if (!s)
+        return AGENTEX_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    s->handlers[k].fn = fn;
+    s->handlers[k].ud = fn.any ? ud : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_on_task_create(acp_server_t *s, acp_task_create_cb cb, void *userdata)
+{
+    handler_fn_t fn = {.task_create = cb};
+    return set_handler(s, M_TASK_CREATE, fn, userdata);
+}
+
+agentex_err_t acp_server_on_event_send(acp_server_t *s, acp_event_send_cb cb, void *userdata)
+{
+    handler_fn_t fn = {.event_send = cb};
+    return set_handler(s, M_EVENT_SEND, fn, userdata);
+}
+
+agentex_err_t acp_server_on_task_cancel(acp_server_t *s, acp_task_cancel_cb cb, void *userdata)
+{
+    handler_fn_t fn = {.task_cancel = cb};
+    return set_handler(s, M_TASK_CANCEL, fn, userdata);
+}
+
+agentex_err_t acp_server_on_task_interrupt(acp_server_t *s, acp_task_interrupt_cb cb,
+                                           void *userdata)
+{
+    handler_fn_t fn = {.task_interrupt = cb};
+    return set_handler(s, M_TASK_INTERRUPT, fn, userdata);
+}
+
+agentex_err_t acp_server_on_message_send(acp_server_t *s, acp_message_send_cb cb, void *userdata)
+{
+    handler_fn_t fn = {.message_send = cb};
+    return set_handler(s, M_MESSAGE_SEND, fn, userdata);
+}
+
+int acp_server_port(const acp_server_t *s)
+{
+    if (!s)
+        return 0;
+    int p = atomic_load(&((acp_server_t *)s)->bound_port);
+    return p > 0 ? p : s->port;
+}
+
+const char *acp_server_agent_id(const acp_server_t *s) { return s ? s->agent_id : NULL; }
+
+const char *acp_server_api_key(const acp_server_t *s) { return s ? s->api_key : NULL; }
+
+const char *acp_server_errmsg(const acp_server_t *s) { return s ? s->errmsg : ""; }
+
+/* ---- task entries (cancellation flags) ---- */
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
+}
+
+static task_entry_t *task_acquire(acp_server_t *s, const char *id)
+{
+    size_t b = hash_str(id) % TASK_BUCKETS;
+    pthread_mutex_lock(&s->tasks_mu);
+    task_entry_t *e = s->buckets[b];
+    while (e && strcmp(e->id, id) != 0)
+        e = e->next;
+    if (!e) {
+        e = agx_calloc(1, sizeof *e);
+        if (e)
+            e->id = agx_strdup(id);
+        if (!e || !e->id) {
+            agx_free(e);
+            pthread_mutex_unlock(&s->tasks_mu);
+            return NULL;
+        }
+        atomic_init(&e->cancelled, false);
+        e->next = s->buckets[b];
+        s->buckets[b] = e;
+    }
+    e->refs++;
+    pthread_mutex_unlock(&s->tasks_mu);
+    return e;
+}
+
+static void task_release(acp_server_t *s, task_entry_t *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&s->tasks_mu);
+    if (--e->refs == 0) {
+        task_entry_t **pp = &s->buckets[hash_str(e->id) % TASK_BUCKETS];
+        while (*pp && *pp != e)
+            pp = &(*pp)->next;
+        if (*pp)
+            *pp = e->next;
+        agx_free(e->id);
+        agx_free(e);
+    }
+    pthread_mutex_unlock(&s->tasks_mu);
+}
+
+/* ---- contexts ---- */
+
+static void ctx_free(acp_ctx_t *ctx)
+{
+    if (!ctx)
+        return;
+    cJSON_Delete(ctx->root);
+    adk_task_free(ctx->task);
+    adk_agent_free(ctx->agent);
+    adk_event_free(ctx->event);
+    adk_content_free(ctx->content);
+    agx_free(ctx->id_json);
+    agx_free(ctx);
+}
+
+agentex_client_t *acp_ctx_client(acp_ctx_t *ctx) { return ctx ? ctx->client : NULL; }
+
+const adk_agent_t *acp_ctx_agent(const acp_ctx_t *ctx) { return ctx ? ctx->agent : NULL; }
+
+const char *acp_ctx_agent_id(const acp_ctx_t *ctx)
+{
+    if (!ctx)
+        return NULL;
+    if (ctx->s->agent_id)
+        return ctx->s->agent_id;
+    return ctx->agent ? adk_agent_id(ctx->agent) : NULL;
+}
+
+const adk_task_t *acp_ctx_task(const acp_ctx_t *ctx) { return ctx ? ctx->task : NULL; }
+
+const char *acp_ctx_method(const acp_ctx_t *ctx) { return ctx ? method_names[ctx->kind] : NULL; }
+
+const cJSON *acp_ctx_params(const acp_ctx_t *ctx) { return ctx ? ctx->params : NULL; }
+
+const char *acp_ctx_header(const acp_ctx_t *ctx, const char *name)
+{
+    if (!ctx || !name || !ctx->params)
+        return NULL;
+    const cJSON *req = cJSON_GetObjectItemCaseSensitive(ctx->params, "request");
+    const cJSON *hdrs =
+        cJSON_IsObject(req) ? cJSON_GetObjectItemCaseSensitive(req, "headers") : NULL;
+    if (!cJSON_IsObject(hdrs))
+        return NULL;
+    const cJSON *v = cJSON_GetObjectItem(hdrs, name); /* case-insensitive */
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+bool acp_task_cancelled(const acp_ctx_t *ctx)
+{
+    return ctx && ctx->entry && atomic_load(&ctx->entry->cancelled);
+}
+
+void acp_ctx_log(const acp_ctx_t *ctx, agentex_log_level_t level, const char *fmt, ...)
+{
+    if (!fmt || !agx_log_enabled(level))
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    const char *tid = ctx && ctx->task ? adk_task_id(ctx->task) : NULL;
+    agx_log(level, "task %s: %s", tid ? tid : "-", line);
+}
+
+void acp_ctx_set_error(acp_ctx_t *ctx, const char *fmt, ...)
+{
+    if (!ctx || !fmt)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
+    va_end(ap);
+    ctx->has_error = true;
+}
+
+/* ---- message/send replies ---- */
+
+static agentex_err_t reply_write(acp_ctx_t *ctx, const char *type, int index, const cJSON *payload)
+{
+    if (ctx->notification)
+        return AGENTEX_OK; /* the notification form answers "null" at the end */
+    if (ctx->stream_broken)
+        return AGENTEX_ECONNECT;
+    char *line = agx_rpc_update_line(ctx->id_json, type, index, payload);
+    if (!line)
+        return AGENTEX_ENOMEM;
+    int rc = agx_http_stream_write(ctx->req, line, strlen(line));
+    agx_free(line);
+    if (rc != 0) {
+        ctx->stream_broken = true;
+        return AGENTEX_ECONNECT;
+    }
+    return AGENTEX_OK;
+}
+
+static agentex_err_t reply_check(const acp_ctx_t *ctx, int index)
+{
+    if (!ctx || index < 0)
+        return AGENTEX_EINVAL;
+    if (ctx->kind != M_MESSAGE_SEND)
+        return AGENTEX_ESTATE;
+    return AGENTEX_OK;
+}
+
+static agentex_err_t reply_content(acp_ctx_t *ctx, const char *type, int index,
+                                   const adk_content_t *content)
+{
+    agentex_err_t err = reply_check(ctx, index);
+    if (err)
+        return err;
+    if (!content)
+        return AGENTEX_EINVAL;
+    cJSON *j = NULL;
+    err = adk_content_to_json(content, &j);
+    if (err)
+        return err;
+    err = reply_write(ctx, type, index, j);
+    cJSON_Delete(j);
+    return err;
+}
+
+agentex_err_t acp_reply_start(acp_ctx_t *ctx, int index, const adk_content_t *content)
+{
+    return reply_content(ctx, "start", index, content);
+}
+
+agentex_err_t acp_reply_full(acp_ctx_t *ctx, int index, const adk_content_t *content)
+{
+    return reply_content(ctx, "full", index, content);
+}
+
+agentex_err_t acp_reply_delta_text(acp_ctx_t *ctx, int index, const char *text)
+{
+    agentex_err_t err = reply_check(ctx, index);
+    if (err)
+        return err;
+    if (!text)
+        return AGENTEX_EINVAL;
+    cJSON *d = cJSON_CreateObject();
+    if (!d || !cJSON_AddStringToObject(d, "text_delta", text) ||
+        !cJSON_AddStringToObject(d, "type", "text")) {
+        cJSON_Delete(d);
+        return AGENTEX_ENOMEM;
+    }
+    err = reply_write(ctx, "delta", index, d);
+    cJSON_Delete(d);
+    return err;
+}
+
+agentex_err_t acp_reply_delta(acp_ctx_t *ctx, int index, const cJSON *delta)
+{
+    agentex_err_t err = reply_check(ctx, index);
+    if (err)
+        return err;
+    const cJSON *t = cJSON_IsObject(delta) ? cJSON_GetObjectItemCaseSensitive(delta, "type") : NULL;
+    if (!cJSON_IsString(t))
+        return AGENTEX_EINVAL;
+    return reply_write(ctx, "delta", index, delta);
+}
+
+agentex_err_t acp_reply_done(acp_ctx_t *ctx, int index)
+{
+    agentex_err_t err = reply_check(ctx, index);
+    if (err)
+        return err;
+    return reply_write(ctx, "done", index, NULL);
+}
+
+/* ---- running handlers (worker threads) ---- */
+
+static void *worker_init(void *userdata)
+{
+    acp_server_t *s = userdata;
+    agentex_client_t *c = NULL;
+    if (agentex_client_dup(s->tmpl, &c) != AGENTEX_OK) {
+        AGX_ERROR("acp: could not create a worker's client (out of memory)");
+        return NULL;
+    }
+    return c;
+}
+
+static void worker_fini(void *wctx, void *userdata)
+{
+    (void)userdata;
+    agentex_client_free(wctx);
+}
+
+static void job_run(void *wctx, void *arg)
+{
+    acp_ctx_t *ctx = arg;
+    acp_server_t *s = ctx->s;
+    ctx->client = wctx;
+    agentex_err_t rc = AGENTEX_OK;
+    tl_current_server = s;
+    switch (ctx->kind) {
+    case M_TASK_CREATE: {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(ctx->params, "params");
+        rc = ctx->h.fn.task_create(ctx, ctx->task, cJSON_IsObject(p) ? p : NULL, ctx->h.ud);
+        break;
+    }
+    case M_EVENT_SEND:
+        rc = ctx->h.fn.event_send(ctx, ctx->task, ctx->event, ctx->h.ud);
+        break;
+    case M_TASK_CANCEL:
+        rc = ctx->h.fn.task_cancel(ctx, ctx->task, ctx->h.ud);
+        break;
+    case M_TASK_INTERRUPT:
+        rc = ctx->h.fn.task_interrupt(ctx, ctx->task, ctx->h.ud);
+        break;
+    case M_MESSAGE_SEND:
+        rc = ctx->h.fn.message_send(ctx, ctx->task, ctx->content, ctx->h.ud);
+        break;
+    case M_COUNT:
+        break;
+    }
+    tl_current_server = NULL;
+    const char *msg = ctx->has_error ? ctx->errmsg : agentex_strerror(rc);
+    if (rc != AGENTEX_OK)
+        agx_log(AGENTEX_LOG_ERROR, "task %s: %s handler failed: %s (%s)", adk_task_id(ctx->task),
+                method_names[ctx->kind], msg, agentex_err_name(rc));
+    if (ctx->kind == M_MESSAGE_SEND) {
+        if (ctx->notification) {
+            (void)agx_http_respond(ctx->req, 200, "application/json", NULL, "null", 4);
+        } else {
+            if (rc != AGENTEX_OK && !ctx->stream_broken) {
+                char *line = agx_rpc_error(
+                    ctx->id_json,
+                    rc == AGENTEX_EINVAL ? AGX_RPC_INVALID_PARAMS : AGX_RPC_INTERNAL_ERROR, msg);
+                if (line) {
+                    size_t n = strlen(line);
+                    /* agx_rpc_error gives no newline: add one (NDJSON) */
+                    char *l2 = agx_realloc(line, n + 2);
+                    if (l2) {
+                        l2[n] = '\n';
+                        l2[n + 1] = '\0';
+                        (void)agx_http_stream_write(ctx->req, l2, n + 1);
+                        line = l2;
+                    }
+                    agx_free(line);
+                }
+            }
+            (void)agx_http_stream_end(ctx->req);
+        }
+    }
+    task_release(s, ctx->entry);
+    ctx_free(ctx);
+}
+
+/* ---- the service thread ---- */
+
+static const char oom_reply[] =
+    "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":-32603,\"message\":\"out of "
+    "memory\",\"data\":null},\"id\":null}";
+
+static void respond_json(agx_http_req_t *r, char *body)
+{
+    if (!body) {
+        (void)agx_http_respond(r, 200, "application/json", NULL, oom_reply, sizeof oom_reply - 1);
+        return;
+    }
+    (void)agx_http_respond(r, 200, "application/json", NULL, body, strlen(body));
+    agx_free(body);
+}
+
+static void respond_rpc_error(agx_http_req_t *r, const char *id_json, int code, const char *msg)
+{
+    respond_json(r, agx_rpc_error(id_json, code, msg));
+}
+
+static void handle_healthz(acp_server_t *s, agx_http_req_t *r)
+{
+    agx_buf_t b;
+    agx_buf_init(&b);
+    int rc = agx_buf_puts(&b, "{\"status\":\"healthy\"");
+    if (rc == 0 && s->agent_id) {
+        rc = agx_buf_puts(&b, ",\"agent_id\":");
+        if (rc == 0)
+            rc = agx_json_escape(&b, s->agent_id);
+    }
+    if (rc == 0)
+        rc = agx_buf_puts(&b, "}");
+    if (rc != 0) {
+        agx_buf_free(&b);
+        (void)agx_http_respond(r, 500, "application/json", NULL, "{\"detail\":\"out of memory\"}",
+                               26);
+        return;
+    }
+    (void)agx_http_respond(r, 200, "application/json", NULL, b.data, b.len);
+    agx_buf_free(&b);
+}
+
+/* Fills params.request = {"headers":{...}} with the forwarded headers (protocol 2.11),
+ * when at least one survives.  -1 on ENOMEM. */
+static int fill_request_headers(agx_http_req_t *r, cJSON *params)
+{
+    cJSON *hdrs = NULL;
+    size_t n = agx_http_req_header_count(r);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL, *value = NULL;
+        agx_http_req_header_at(r, i, &name, &value);
+        if (!name || !agx_acp_header_forwarded(name))
+            continue;
+        if (!hdrs && !(hdrs = cJSON_CreateObject()))
+            return -1;
+        cJSON *v = cJSON_CreateString(value ? value : "");
+        if (!v) {
+            cJSON_Delete(hdrs);
+            return -1;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(hdrs, name)) /* repeated: the last one wins */
+            cJSON_ReplaceItemInObjectCaseSensitive(hdrs, name, v);
+        else if (!cJSON_AddItemToObject(hdrs, name, v)) {
+            cJSON_Delete(v);
+            cJSON_Delete(hdrs);
+            return -1;
+        }
+    }
+    if (!hdrs)
+        return 0;
+    cJSON *req = cJSON_CreateObject();
+    if (!req) {
+        cJSON_Delete(hdrs);
+        return -1;
+    }
+    cJSON_AddItemToObject(req, "headers", hdrs);
+    if (cJSON_GetObjectItemCaseSensitive(params, "request"))
+        cJSON_ReplaceItemInObjectCaseSensitive(params, "request", req);
+    else
+        cJSON_AddItemToObject(params, "request", req);
+    return 0;
+}
+
+/* Validates params for the method and builds the typed objects.  0, or a JSON-RPC error
+ * code with a message in msg (1 = ENOMEM). */
+static int build_ctx(acp_ctx_t *ctx, char *msg, size_t msglen)
+{
+    cJSON *p = ctx->params;
+    if (!cJSON_IsObject(p)) {
+        snprintf(msg, msglen, "Invalid params: params must be an object");
+        return AGX_RPC_INVALID_PARAMS;
+    }
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(p, "task");
+    const cJSON *agent = cJSON_GetObjectItemCaseSensitive(p, "agent");
+    if (!cJSON_IsObject(agent)) {
+        snprintf(msg, msglen, "Invalid params: params.agent must be an object");
+        return AGX_RPC_INVALID_PARAMS;
+    }
+    if (!cJSON_IsObject(task)) {
+        snprintf(msg, msglen, "Invalid params: params.task must be an object");
+        return AGX_RPC_INVALID_PARAMS;
+    }
+    const cJSON *tid = cJSON_GetObjectItemCaseSensitive(task, "id");
+    if (!cJSON_IsString(tid) || !tid->valuestring[0]) {
+        snprintf(msg, msglen, "Invalid params: params.task.id must be a non-empty string");
+        return AGX_RPC_INVALID_PARAMS;
+    }
+    agentex_err_t err = adk_agent_from_json(agent, &ctx->agent);
+    if (err) {
+        if (err == AGENTEX_ENOMEM)
+            return 1;
+        snprintf(msg, msglen, "Invalid params: params.agent: %s", agentex_strerror(err));
+        return AGX_RPC_INVALID_PARAMS;
+    }
+    err = adk_task_from_json(task, &ctx->task);
+    if (err) {
+        if (err == AGENTEX_ENOMEM)
+            return 1;
+        snprintf(msg, msglen, "Invalid params: params.task: %s", agentex_strerror(err));
+        return AGX_RPC_INVALID_PARAMS;
+    }
+    if (ctx->kind == M_TASK_CREATE) {
+        const cJSON *pp = cJSON_GetObjectItemCaseSensitive(p, "params");
+        if (pp && !cJSON_IsNull(pp) && !cJSON_IsObject(pp)) {
+            snprintf(msg, msglen, "Invalid params: params.params must be an object or null");
+            return AGX_RPC_INVALID_PARAMS;
+        }
+    } else if (ctx->kind == M_EVENT_SEND) {
+        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(p, "event");
+        if (!cJSON_IsObject(ev)) {
+            snprintf(msg, msglen, "Invalid params: params.event must be an object");
+            return AGX_RPC_INVALID_PARAMS;
+        }
+        err = adk_event_from_json(ev, &ctx->event);
+        if (err) {
+            if (err == AGENTEX_ENOMEM)
+                return 1;
+            snprintf(msg, msglen, "Invalid params: params.event: %s", agentex_strerror(err));
+            return AGX_RPC_INVALID_PARAMS;
+        }
+    } else if (ctx->kind == M_MESSAGE_SEND) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "content");
+        if (!cJSON_IsObject(c)) {
+            snprintf(msg, msglen, "Invalid params: params.content must be an object");
+            return AGX_RPC_INVALID_PARAMS;
+        }
+        err = adk_content_from_json(c, &ctx->content);
+        if (err) {
+            if (err == AGENTEX_ENOMEM)
+                return 1;
+            snprintf(msg, msglen, "Invalid params: params.content: %s", agentex_strerror(err));
+            return AGX_RPC_INVALID_PARAMS;
+        }
+    }
+    return 0;
+}
+
+static void handle_api(acp_server_t *s, agx_http_req_t *r)
+{
+    agx_rpc_req_t rq;
+    char *emsg = NULL;
+    acp_ctx_t *ctx = NULL;
+    size_t len = 0;
+    const char *body = agx_http_req_body(r, &len);
+    int rc = agx_rpc_parse(body, len, &rq, &emsg);
+    if (rc == 1) {
+        respond_json(r, NULL);
+        goto out;
+    }
+    if (rc != 0) {
+        AGX_DEBUG("acp: rejected request: %s", emsg);
+        respond_rpc_error(r, rq.id_json, rc, emsg);
+        goto out;
+    }
+    /* the x-agent-api-key check (protocol 2.12): after parsing, before method lookup */
+    if (s->auth_check && s->api_key && s->api_key[0]) {
+        const char *k = agx_http_req_header(r, "x-agent-api-key");
+        if (!k || !agx_str_equal_ct(k, s->api_key)) {
+            AGX_WARN("acp: %s refused: %s x-agent-api-key", rq.method, k ? "wrong" : "missing");
+            respond_rpc_error(r, rq.id_json, AGX_RPC_METHOD_NOT_FOUND, "Unauthorized");
+            goto out;
+        }
+    }
+    enum method_kind kind = M_COUNT;
+    for (int i = 0; i < M_COUNT; i++)
+        if (strcmp(rq.method, method_names[i]) == 0)
+            kind = (enum method_kind)i;
+    handler_t h = {{0}, NULL};
+    if (kind != M_COUNT) {
+        pthread_mutex_lock(&s->mu);
+        h = s->handlers[kind];
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (kind == M_COUNT || !h.fn.any) {
+        agx_buf_t m;
+        agx_buf_init(&m);
+        if (agx_buf_printf(&m, "Method %s not found", rq.method) != 0)
+            respond_json(r, NULL);
+        else
+            respond_rpc_error(r, rq.id_json, AGX_RPC_METHOD_NOT_FOUND, m.data);
+        agx_buf_free(&m);
+        goto out;
+    }
+    if (atomic_load(&s->stopping)) {
+        respond_rpc_error(r, rq.id_json, AGX_RPC_INTERNAL_ERROR, "Server is shutting down");
+        goto out;
+    }
+
+    ctx = agx_calloc(1, sizeof *ctx);
+    if (!ctx) {
+        respond_json(r, NULL);
+        goto out;
+    }
+    ctx->s = s;
+    ctx->kind = kind;
+    ctx->h = h;
+    ctx->notification = rq.notification;
+    ctx->root = rq.root;
+    ctx->params = rq.params;
+    ctx->id_json = rq.id_json;
+    rq.root = NULL;
+    rq.id_json = NULL;
+    char msg[256];
+    rc = build_ctx(ctx, msg, sizeof msg);
+    if (rc == 0 && fill_request_headers(r, ctx->params) != 0)
+        rc = 1;
+    if (rc == 1) {
+        respond_json(r, NULL);
+        goto out;
+    }
+    if (rc != 0) {
+        AGX_DEBUG("acp: %s rejected: %s", rq.method, msg);
+        respond_rpc_error(r, ctx->id_json, rc, msg);
+        goto out;
+    }
+    ctx->entry = task_acquire(s, adk_task_id(ctx->task));
+    if (!ctx->entry) {
+        respond_json(r, NULL);
+        goto out;
+    }
+    if (kind == M_TASK_CANCEL)
+        atomic_store(&ctx->entry->cancelled, true);
+    const char *key = s->delivery == ACP_DELIVERY_PER_TASK ? adk_task_id(ctx->task) : NULL;
+
+    if (kind == M_MESSAGE_SEND) {
+        ctx->req = r;
+        if (!ctx->notification)
+            (void)agx_http_stream_begin(r, 200, "application/x-ndjson",
+                                        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+        agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
+        if (err) {
+            AGX_ERROR("acp: task %s: could not queue message/send: %s", adk_task_id(ctx->task),
+                      agentex_strerror(err));
+            if (ctx->notification) {
+                respond_rpc_error(r, ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
+            } else {
+                char *line =
+                    agx_rpc_error(ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
+                if (line) {
+                    (void)agx_http_stream_write(r, line, strlen(line));
+                    (void)agx_http_stream_write(r, "\n", 1);
+                    agx_free(line);
+                }
+                (void)agx_http_stream_end(r);
+            }
+            task_release(s, ctx->entry);
+            goto out;
+        }
+        ctx = NULL; /* the job owns it */
+        goto out;
+    }
+
+    /* async methods: the acknowledgement goes out before the handler can run */
+    char *ack = ctx->notification ? agx_rpc_null_result() : agx_rpc_ack(ctx->id_json);
+    if (!ack) { /* not acknowledged: the handler must not run */
+        task_release(s, ctx->entry);
+        respond_json(r, NULL);
+        goto out;
+    }
+    respond_json(r, ack);
+    AGX_DEBUG("acp: task %s: %s acknowledged", adk_task_id(ctx->task), method_names[kind]);
+    agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
+    if (err) {
+        AGX_ERROR("acp: task %s: acknowledged %s dropped: %s", adk_task_id(ctx->task),
+                  method_names[kind], agentex_strerror(err));
+        task_release(s, ctx->entry);
+        goto out;
+    }
+    ctx = NULL;
+out:
+    ctx_free(ctx);
+    agx_rpc_req_clear(&rq);
+    agx_free(emsg);
+}
+
+static void on_request(agx_http_req_t *r, void *userdata)
+{
+    acp_server_t *s = userdata;
+    const char *method = agx_http_req_method(r), *path = agx_http_req_path(r);
+    if (method && path && strcmp(path, "/healthz") == 0 && strcmp(method, "GET") == 0)
+        handle_healthz(s, r);
+    else if (method && path && strcmp(path, "/api") == 0 && strcmp(method, "POST") == 0)
+        handle_api(s, r);
+    else
+        (void)agx_http_respond(r, 404, "application/json", NULL, "{\"detail\":\"Not Found\"}", 22);
+}
+
+/* ---- registration ---- */
+
+agentex_err_t agx_acp_registration_body(const acp_server_t *s, int port, cJSON **out)
+{
+    if (!s || !out)
+        return AGENTEX_EINVAL;
+    *out = NULL;
+    agentex_err_t err = AGENTEX_ENOMEM;
+    agx_buf_t url, desc;
+    agx_buf_init(&url);
+    agx_buf_init(&desc);
+    cJSON *principal = NULL, *meta = NULL;
+    unsigned char *raw = NULL;
+    cJSON *b = cJSON_CreateObject();
+    if (!b)
+        goto out;
+    const char *acp_url = s->acp_url && s->acp_url[0] ? s->acp_url : "http://localhost";
+    size_t ul = strlen(acp_url);
+    while (ul > 0 && acp_url[ul - 1] == '/')
+        ul--;
+    if (agx_buf_append(&url, acp_url, ul) || agx_buf_printf(&url, ":%d", port))
+        goto out;
+    if (s->description) {
+        if (agx_buf_puts(&desc, s->description))
+            goto out;
+    } else if (agx_buf_printf(&desc, "Generic description for agent: %s", s->name ? s->name : "")) {
+        goto out;
+    }
+    if (s->principal_b64 && s->principal_b64[0]) {
+        size_t n = 0;
+        raw = agx_base64_decode(s->principal_b64, &n);
+        if (raw) {
+            const char *end = NULL;
+            principal = cJSON_ParseWithLengthOpts((const char *)raw, n, &end, false);
+        }
+        if (!principal)
+            AGX_WARN("acp: AUTH_PRINCIPAL_B64 is not base64 JSON; principal_context is null");
+    }
+    if (s->deployment_id && s->deployment_id[0]) {
+        meta = cJSON_CreateObject();
+        if (!meta || !cJSON_AddStringToObject(meta, "deployment_id", s->deployment_id))
+            goto out;
+    }
+    if (!cJSON_AddStringToObject(b, "name", s->name ? s->name : "") ||
+        !cJSON_AddStringToObject(b, "description", desc.data) ||
+        !cJSON_AddStringToObject(b, "acp_url", url.data) ||
+        !cJSON_AddStringToObject(b, "acp_type", s->acp_type ? s->acp_type : "async"))
+        goto out;
+    if (principal) {
+        cJSON_AddItemToObject(b, "principal_context", principal);
+        principal = NULL;
+    } else if (!cJSON_AddNullToObject(b, "principal_context")) {
+        goto out;
+    }
+    if (meta) {
+        cJSON_AddItemToObject(b, "registration_metadata", meta);
+        meta = NULL;
+    } else if (!cJSON_AddNullToObject(b, "registration_metadata")) {
+        goto out;
+    }
+    if (s->input_type && s->input_type[0] &&
+        !cJSON_AddStringToObject(b, "agent_input_type", s->input_type))
+        goto out;
+    if (s->agent_id_env && s->agent_id_env[0] &&
+        !cJSON_AddStringToObject(b, "agent_id", s->agent_id_env))
+        goto out;
+    *out = b;
+    b = NULL;
+    err = AGENTEX_OK;
+out:
+    cJSON_Delete(b);
+    cJSON_Delete(principal);
+    cJSON_Delete(meta);
+    agx_free(raw);
+    agx_buf_free(&url);
+    agx_buf_free(&desc);
+    return err;
+}
+
+/* Sleeps ms, waking early when stop is requested.  false when stopped. */
+static bool sleep_unless_stopped(acp_server_t *s, long ms)
+{
+    int64_t until = agx_now_ms() + ms;
+    while (!atomic_load(&s->stop_flag)) {
+        int64_t left = until - agx_now_ms();
+        if (left <= 0)
+            return true;
+        struct timespec ts = {0, (left > 50 ? 50 : left) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static agentex_err_t do_register(acp_server_t *s, int port)
+{
+    agentex_client_t *c = NULL;
+    cJSON *body = NULL, *resp = NULL;
+    agentex_err_t err = agx_acp_registration_body(s, port, &body);
+    if (err) {
+        set_errmsg(s, "registration: %s", agentex_strerror(err));
+        goto out;
+    }
+    err = agentex_client_new(s->base_url, &c);
+    if (err) {
+        set_errmsg(s, "registration: bad backend URL \"%s\": %s", s->base_url,
+                   agentex_strerror(err));
+        goto out;
+    }
+    err = agentex_client_set_timeouts(c, 0, 30000);
+    if (err)
+        goto out;
+    long delay = s->reg_delay_ms;
+    for (int attempt = 1; attempt <= s->reg_attempts; attempt++) {
+        if (atomic_load(&s->stop_flag)) {
+            err = AGENTEX_ECANCELED;
+            set_errmsg(s, "registration interrupted by acp_server_stop");
+            goto out;
+        }
+        cJSON_Delete(resp);
+        resp = NULL;
+        err = agx_client_request(c, "POST", "/agents/register", NULL, body, &resp);
+        if (err == AGENTEX_OK) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(resp, "id");
+            const cJSON *key = cJSON_GetObjectItemCaseSensitive(resp, "agent_api_key");
+            if (!cJSON_IsString(id) || !id->valuestring[0]) {
+                err = AGENTEX_EPROTO;
+                set_errmsg(s, "registration with %s: the response has no agent id", s->base_url);
+                goto out;
+            }
+            if (replace_str(&s->agent_id, id->valuestring) ||
+                (cJSON_IsString(key) && key->valuestring[0] &&
+                 replace_str(&s->api_key, key->valuestring))) {
+                err = AGENTEX_ENOMEM;
+                goto out;
+            }
+            AGX_INFO("acp: registered agent %s as %s", s->name, s->agent_id);
+            goto out;
+        }
+        set_errmsg(s, "agent registration at %s/agents/register failed after %d attempt%s: %s",
+                   s->base_url, attempt, attempt == 1 ? "" : "s", agentex_client_errmsg(c));
+        AGX_WARN("acp: registration attempt %d/%d failed: %s", attempt, s->reg_attempts,
+                 agentex_client_errmsg(c));
+        if (attempt < s->reg_attempts) {
+            if (!sleep_unless_stopped(s, delay)) {
+                err = AGENTEX_ECANCELED;
+                set_errmsg(s, "registration interrupted by acp_server_stop");
+                goto out;
+            }
+            delay = delay > LONG_MAX / 2 ? delay : delay * 2;
+        }
+    }
+out:
+    cJSON_Delete(body);
+    cJSON_Delete(resp);
+    agentex_client_free(c);
+    return err;
+}
+
+/* ---- start, serve, stop ---- */
+
+static agentex_err_t build_template_client(acp_server_t *s)
+{
+    const char *base = s->base_url && s->base_url[0] ? s->base_url : NULL;
+    agentex_err_t err = agentex_client_new(base, &s->tmpl);
+    if (err) {
+        set_errmsg(s, "bad backend URL \"%s\": %s", s->base_url ? s->base_url : "",
+                   agentex_strerror(err));
+        return err;
+    }
+    if (s->sdk_key && s->sdk_key[0] &&
+        (err = agentex_client_set_sdk_api_key(s->tmpl, s->sdk_key)) != AGENTEX_OK)
+        return err;
+    if (s->custom_headers) {
+        const char *p = s->custom_headers;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            char *line = agx_strndup(p, n);
+            if (!line)
+                return AGENTEX_ENOMEM;
+            char *colon = strchr(line, ':');
+            if (colon) {
+                *colon = '\0';
+                char *name = line, *value = colon + 1;
+                while (*name == ' ' || *name == '\t')
+                    name++;
+                size_t nl2 = strlen(name);
+                while (nl2 && (name[nl2 - 1] == ' ' || name[nl2 - 1] == '\t'))
+                    name[--nl2] = '\0';
+                while (*value == ' ' || *value == '\t')
+                    value++;
+                size_t vl = strlen(value);
+                while (vl && (value[vl - 1] == '\r' || value[vl - 1] == ' '))
+                    value[--vl] = '\0';
+                if (*name && agentex_client_set_header(s->tmpl, name, value) != AGENTEX_OK)
+                    AGX_WARN("acp: ignoring AGENTEX_CUSTOM_HEADERS line \"%s\"", name);
+            }
+            agx_free(line);
+            p += n;
+            if (*p == '\n')
+                p++;
+        }
+    }
+    return AGENTEX_OK;
+}
+
+static void drain_pipe(acp_server_t *s)
+{
+    char buf[64];
+    while (read(s->stop_pipe[0], buf, sizeof buf) > 0)
+        ;
+}
+
+typedef struct barrier {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+} barrier_t;
+
+static void barrier_fn(void *arg)
+{
+    barrier_t *b = arg;
+    pthread_mutex_lock(&b->mu);
+    b->done = true;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void noop_fn(void *arg) { (void)arg; }
+
+static void *supervisor_main(void *arg)
+{
+    acp_server_t *s = arg;
+    while (!atomic_load(&s->stop_flag)) {
+        struct pollfd pfd = {.fd = s->stop_pipe[0], .events = POLLIN, .revents = 0};
+        if (poll(&pfd, 1, -1) > 0)
+            drain_pipe(s);
+    }
+    AGX_INFO("acp: stopping: draining %zu queued handler(s)", agx_pool_pending(s->pool));
+    atomic_store(&s->stopping, true);
+    /* once this runs on the service thread, no request can be queued any more */
+    barrier_t b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    if (agx_httpd_post(s->httpd, barrier_fn, &b) == 0) {
+        pthread_mutex_lock(&b.mu);
+        while (!b.done)
+            pthread_cond_wait(&b.cv, &b.mu);
+        pthread_mutex_unlock(&b.mu);
+    }
+    agx_pool_shutdown(s->pool);
+    agx_httpd_stop(s->httpd);
+    /* a queued no-op wakes the service loop at once (lws_cancel_service) */
+    (void)agx_httpd_post(s->httpd, noop_fn, NULL);
+    return NULL;
+}
+
+static void cleanup_run(acp_server_t *s)
+{
+    agx_pool_free(s->pool);
+    s->pool = NULL;
+    agx_httpd_free(s->httpd);
+    s->httpd = NULL;
+    agentex_client_free(s->tmpl);
+    s->tmpl = NULL;
+    atomic_store(&s->bound_port, 0);
+    pthread_mutex_lock(&s->mu);
+    s->state = ST_IDLE;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Binds, registers, starts the workers and the supervisor. */
+static agentex_err_t prepare(acp_server_t *s)
+{
+    agentex_err_t err;
+    s->errmsg[0] = '\0';
+    bool registering = s->base_url && s->base_url[0];
+    if (registering) {
+        if (!agx_acp_name_valid(s->name)) {
+            set_errmsg(s,
+                       "agent name %s%s%s must match ^[a-z0-9-]+$ (set AGENT_NAME or call "
+                       "acp_server_set_agent)",
+                       s->name ? "\"" : "", s->name ? s->name : "(unset)", s->name ? "\"" : "");
+            err = AGENTEX_EINVAL;
+            goto fail;
+        }
+        if (!acp_type_valid(s->acp_type)) {
+            set_errmsg(s, "ACP type \"%s\" is not sync, async or agentic",
+                       s->acp_type ? s->acp_type : "");
+            err = AGENTEX_EINVAL;
+            goto fail;
+        }
+    }
+    if ((err = build_template_client(s)) != AGENTEX_OK) {
+        if (!s->errmsg[0])
+            set_errmsg(s, "client set-up: %s", agentex_strerror(err));
+        goto fail;
+    }
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.host = s->host;
+    cfg.port = s->port;
+    cfg.max_body = s->max_body;
+    cfg.header_timeout_ms = s->header_ms;
+    cfg.idle_timeout_ms = s->idle_ms;
+    cfg.on_request = on_request;
+    cfg.userdata = s;
+    err = agx_httpd_new(&cfg, &s->httpd);
+    if (err) {
+        set_errmsg(s, "cannot listen on %s:%d: %s", s->host, s->port, agentex_strerror(err));
+        goto fail;
+    }
+    atomic_store(&s->bound_port, agx_httpd_port(s->httpd));
+    if (registering && (err = do_register(s, acp_server_port(s))) != AGENTEX_OK)
+        goto fail;
+    if (s->api_key && (err = agentex_client_set_agent_api_key(s->tmpl, s->api_key)) != AGENTEX_OK)
+        goto fail;
+    err = agx_pool_new(s->workers, worker_init, worker_fini, s, &s->pool);
+    if (err) {
+        set_errmsg(s, "cannot start %d worker threads: %s", s->workers, agentex_strerror(err));
+        goto fail;
+    }
+    if (pthread_create(&s->supervisor, NULL, supervisor_main, s) != 0) {
+        err = AGENTEX_ENOMEM;
+        set_errmsg(s, "cannot start the supervisor thread");
+        goto fail;
+    }
+    s->have_supervisor = true;
+    AGX_INFO("acp: serving on %s:%d (%s delivery, %d workers)", s->host, acp_server_port(s),
+             s->delivery == ACP_DELIVERY_PER_TASK ? "per-task" : "concurrent", s->workers);
+    return AGENTEX_OK;
+fail:
+    if (err == AGENTEX_ECANCELED) /* stopped while registering: a clean stop */
+        err = AGENTEX_OK;
+    if (s->pool) {
+        agx_pool_shutdown(s->pool);
+    }
+    cleanup_run(s);
+    return err;
+}
+
+/* After the HTTP loop returned. */
+static void finish(acp_server_t *s)
+{
+    if (s->have_supervisor) {
+        acp_server_stop(s); /* in case the loop ended on its own */
+        pthread_join(s->supervisor, NULL);
+        s->have_supervisor = false;
+    }
+    cleanup_run(s);
+}
+
+static agentex_err_t begin(acp_server_t *s)
+{
+    if (!s)
+        return AGENTEX_EINVAL;
+    if (tl_current_server == s)
+        return AGENTEX_ESTATE;
+    pthread_mutex_lock(&s->mu);
+    if (s->state != ST_IDLE) {
+        pthread_mutex_unlock(&s->mu);
+        return AGENTEX_ESTATE;
+    }
+    s->state = ST_ACTIVE;
+    pthread_mutex_unlock(&s->mu);
+    atomic_store(&s->stop_flag, false);
+    atomic_store(&s->stopping, false);
+    drain_pipe(s);
+    return AGENTEX_OK;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    acp_server_t *s = atomic_load(&signal_server);
+    if (s)
+        acp_server_stop(s);
+}
+
+agentex_err_t acp_server_run(acp_server_t *s)
+{
+    agentex_err_t err = begin(s);
+    if (err)
+        return err;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    atomic_store(&signal_server, s);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    bool stopped_early = false;
+    err = prepare(s);
+    if (err == AGENTEX_OK && s->httpd == NULL)
+        stopped_early = true; /* stopped during registration */
+    if (err == AGENTEX_OK && !stopped_early) {
+        err = agx_httpd_run(s->httpd);
+        if (err)
+            set_errmsg(s, "the HTTP service loop failed: %s", agentex_strerror(err));
+        finish(s);
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    acp_server_t *expected = s;
+    atomic_compare_exchange_strong(&signal_server, &expected, NULL);
+    return err;
+}
+
+static void *run_thread_main(void *arg)
+{
+    acp_server_t *s = arg;
+    agentex_err_t err = prepare(s);
+    bool serving = err == AGENTEX_OK && s->httpd != NULL;
+    pthread_mutex_lock(&s->mu);
+    s->start_phase = serving ? 1 : 2;
+    s->start_err = err;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (!serving) {
+        s->run_result = err;
+        return NULL;
+    }
+    err = agx_httpd_run(s->httpd);
+    if (err)
+        set_errmsg(s, "the HTTP service loop failed: %s", agentex_strerror(err));
+    finish(s);
+    s->run_result = err;
+    return NULL;
+}
+
+agentex_err_t acp_server_start(acp_server_t *s)
+{
+    agentex_err_t err = begin(s);
+    if (err)
+        return err;
+    if (s->have_run_thread) { /* a previous start that was never waited for */
+        pthread_join(s->run_thread, NULL);
+        s->have_run_thread = false;
+    }
+    s->start_phase = 0;
+    if (pthread_create(&s->run_thread, NULL, run_thread_main, s) != 0) {
+        set_errmsg(s, "cannot start the server thread");
+        pthread_mutex_lock(&s->mu);
+        s->state = ST_IDLE;
+        pthread_mutex_unlock(&s->mu);
+        return AGENTEX_ENOMEM;
+    }
+    s->have_run_thread = true;
+    pthread_mutex_lock(&s->mu);
+    while (s->start_phase == 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    int phase = s->start_phase;
+    err = s->start_err;
+    pthread_mutex_unlock(&s->mu);
+    if (phase == 2) {
+        pthread_join(s->run_thread, NULL);
+        s->have_run_thread = false;
+        return err;
+    }
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_wait(acp_server_t *s)
+{
+    if (!s)
+        return AGENTEX_EINVAL;
+    if (!s->have_run_thread || tl_current_server == s)
+        return AGENTEX_ESTATE;
+    pthread_join(s->run_thread, NULL);
+    s->have_run_thread = false;
+    return s->run_result;
+}
+
+void acp_server_stop(acp_server_t *s)
+{
+    if (!s)
+        return;
+    int saved = errno; /* async-signal-safe: an atomic store and a write() */
+    atomic_store(&s->stop_flag, true);
+    if (s->stop_pipe[1] >= 0) {
+        ssize_t n = write(s->stop_pipe[1], "x", 1);
+        (void)n;
+    }
+    errno = saved;
+}
+
+agentex_err_t acp_server_free(acp_server_t *s)
+{
+    if (!s)
+        return AGENTEX_OK;
+    if (tl_current_server == s)
+        return AGENTEX_ESTATE;
+    acp_server_stop(s);
+    if (s->have_run_thread) {
+        pthread_join(s->run_thread, NULL);
+        s->have_run_thread = false;
+    }
+    /* acp_server_run on another thread: wait until it has drained */
+    pthread_mutex_lock(&s->mu);
+    while (s->state != ST_IDLE)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < TASK_BUCKETS; i++) {
+        task_entry_t *e = s->buckets[i];
+        while (e) {
+            task_entry_t *n = e->next;
+            agx_free(e->id);
+            agx_free(e);
+            e = n;
+        }
+    }
+    close(s->stop_pipe[0]);
+    close(s->stop_pipe[1]);
+    pthread_mutex_destroy(&s->tasks_mu);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    agx_free(s->name);
+    agx_free(s->description);
+    agx_free(s->acp_type);
+    agx_free(s->base_url);
+    agx_free(s->acp_url);
+    agx_free(s->api_key);
+    agx_free(s->agent_id_env);
+    agx_free(s->input_type);
+    agx_free(s->principal_b64);
+    agx_free(s->deployment_id);
+    agx_free(s->sdk_key);
+    agx_free(s->custom_headers);
+    agx_free(s->host);
+    agx_free(s->agent_id);
+    agx_free(s);
+    return AGENTEX_OK;
+}
