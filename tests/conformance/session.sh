@@ -245,6 +245,11 @@ expect_eq "list messages paged" "count" "$(j o.length)" 3
 call "list messages, filtered" 200 GET "/messages?task_id=$TASK_ID&filters=$(urlenc '[{"content":{"type":"data"}}]')"
 check "list messages, filtered" "non-data message in the result" \
   test "$(j 'o.length > 0 && o.every(m => m.content.type === "data")')" = true
+call "list messages, two filters OR'd" 200 GET "/messages?task_id=$TASK_ID&order_direction=asc&filters=$(urlenc '[{"content":{"type":"data"}},{"content":{"type":"reasoning"}}]')"
+expect_eq "list messages, two filters" "types" "$(j 'o.map(m => m.content.type).join()')" "data,data,reasoning"
+call "list messages, nested data filter, paged" 200 GET "/messages?task_id=$TASK_ID&limit=1&page_number=1&filters=$(urlenc '{"content":{"data":{"ok":true}},"streaming_status":null}')"
+expect_eq "list messages, nested data filter" "data" "$(j 'o.map(m => JSON.stringify(m.content.data)).join()')" '{"rows":[1,2,3],"ok":true}'
+call "list messages: filters not JSON" 400 GET "/messages?task_id=$TASK_ID&filters=$(urlenc '[{content')"
 call "list messages: task_id missing" 422p GET /messages
 dcall "list messages: task_id missing" 422 GET /messages
 call "list messages: unknown task" 200 GET "/messages?task_id=$NOID"
@@ -257,6 +262,11 @@ call "paginated messages, newer" 200 GET "/messages/paginated?task_id=$TASK_ID&l
 call "paginated messages, filtered" 200 GET "/messages/paginated?task_id=$TASK_ID&filters=$(urlenc '[{"content":{"author":"user"}}]')"
 check "paginated messages, filtered" "message not authored by the user in the result" \
   test "$(j 'o.data.length > 0 && o.data.every(m => m.content.author === "user")')" = true
+call "paginated messages, filtered, one per page" 200 GET "/messages/paginated?task_id=$TASK_ID&limit=1&filters=$(urlenc '[{"content":{"type":"data"}}]')"
+read -r FCURSOR FMORE _ < <(j 'o.next_cursor + " " + o.has_more + " " + o.data.length')
+expect_eq "paginated filtered page 1" "has_more" "$FMORE" true
+call "paginated messages, filtered, page 2" 200 GET "/messages/paginated?task_id=$TASK_ID&limit=1&cursor=$(urlenc "$FCURSOR")&filters=$(urlenc '[{"content":{"type":"data"}}]')"
+expect_eq "paginated filtered page 2" "types/has_more" "$(j 'o.data.map(m => m.content.type).join() + "/" + o.has_more')" "data/false"
 call "list messages, exclusion filter" 200 GET "/messages?task_id=$TASK_ID&filters=$(urlenc '[{"content":{"type":"text"},"exclude":true}]')"
 check "list messages, exclusion filter" "text message in the result" \
   test "$(j 'o.length > 0 && o.every(m => m.content.type !== "text")')" = true
