@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agentex/acp.h"
 #include "agentex/client.h"
 #include "agentex/events.h"
 #include "agentex/messages.h"
@@ -1787,6 +1788,111 @@ START_TEST(stream_clients_that_leave)
 }
 END_TEST
 
+/* ---- end to end: a libagentex agent (acp_server_t) behind agentex-dev --------------------------
+ */
+
+static agentex_err_t e2e_post(acp_ctx_t *ctx, const adk_task_t *task, const char *text)
+{
+    adk_content_t *content = NULL;
+    agentex_err_t err = adk_content_text_new(ADK_AUTHOR_AGENT, text, &content);
+    if (err == AGENTEX_OK)
+        err = adk_messages_create(acp_ctx_client(ctx), adk_task_id(task), content,
+                                  ADK_STREAMING_NONE, ADK_TIME_NONE, NULL);
+    adk_content_free(content);
+    return err;
+}
+
+static agentex_err_t e2e_on_create(acp_ctx_t *ctx, const adk_task_t *task, const cJSON *params,
+                                   void *ud)
+{
+    (void)params;
+    (void)ud;
+    return e2e_post(ctx, task, "welcome");
+}
+
+static agentex_err_t e2e_on_event(acp_ctx_t *ctx, const adk_task_t *task, const adk_event_t *ev,
+                                  void *ud)
+{
+    (void)ud;
+    char reply[256];
+    const adk_content_t *c = adk_event_content(ev);
+    snprintf(reply, sizeof reply, "You said: %s",
+             c && adk_content_text(c) ? adk_content_text(c) : "?");
+    return e2e_post(ctx, task, reply);
+}
+
+static agentex_err_t e2e_on_cancel(acp_ctx_t *ctx, const adk_task_t *task, void *ud)
+{
+    (void)ctx;
+    (void)task;
+    (void)ud;
+    return AGENTEX_OK;
+}
+
+START_TEST(e2e_libagentex_agent)
+{
+    acp_server_t *srv = NULL;
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_agent(srv, "e2e-echo", NULL, "async"), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_backend(srv, g_base), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_acp_url(srv, "http://127.0.0.1"), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_listen(srv, "127.0.0.1", 0), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_register_retries(srv, 1, 100), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_on_task_create(srv, e2e_on_create, NULL), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_on_event_send(srv, e2e_on_event, NULL), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_on_task_cancel(srv, e2e_on_cancel, NULL), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_start(srv), AGENTEX_OK);
+    ck_assert(is_uuid4(acp_server_agent_id(srv)));
+
+    resp_t r = req("GET", "/agents/name/e2e-echo", NULL);
+    ck_assert_str_eq(js(r.json, "id"), acp_server_agent_id(srv));
+    ck_assert_str_eq(js(r.json, "status"), "Ready");
+    resp_free(&r);
+
+    cJSON *env = rpc("e2e-echo", "task/create", "{\"name\":\"e2e\"}", NULL);
+    char tid[64];
+    snprintf(tid, sizeof tid, "%s", js(rpc_result(env), "id"));
+    cJSON_Delete(env);
+    char path[256];
+    snprintf(path, sizeof path, "/messages?task_id=%s", tid);
+    bool welcomed = false;
+    for (int i = 0; i < 300 && !welcomed; i++) {
+        r = req("GET", path, NULL);
+        welcomed = cJSON_GetArraySize(r.json) == 1;
+        resp_free(&r);
+        if (!welcomed)
+            usleep(10000);
+    }
+    ck_assert(welcomed);
+
+    snprintf(path, sizeof path, "/tasks/%s/stream", tid);
+    sse_t s;
+    sse_open(&s, path);
+    ck_assert(sse_wait(&s, "\"type\":\"connected\"", 3000));
+    char params[256];
+    snprintf(params, sizeof params,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":"
+             "\"hello\"}}",
+             tid);
+    env = rpc("e2e-echo", "event/send", params, NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+    ck_assert(sse_wait(&s, "\"content\":\"You said: hello\"", 3000));
+
+    snprintf(params, sizeof params, "{\"task_id\":\"%s\"}", tid);
+    env = rpc("e2e-echo", "task/cancel", params, NULL);
+    ck_assert_str_eq(js(rpc_result(env), "status"), "CANCELED");
+    cJSON_Delete(env);
+    ck_assert(sse_wait(&s, "\"status\":\"CANCELED\"", 3000));
+    ck_assert(sse_finished(&s, 3000));
+    sse_close(&s);
+
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+}
+END_TEST
+
 /* ---- persistence and errors ---------------------------------------------------------------------
  */
 
@@ -1934,6 +2040,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, sse_keepalive_ping);
     tcase_add_test(tc, websocket_stream_and_publish);
     tcase_add_test(tc, stream_clients_that_leave);
+    tcase_add_test(tc, e2e_libagentex_agent);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lifecycle");
