@@ -510,10 +510,28 @@ static cJSON *live_task(rctx_t *c, const char *id, const char *name)
     return t;
 }
 
-static bool want_agents(rctx_t *c)
+/* relationships=... (repeatable, TaskRelationships): every value must be "agents".
+ * 1 when the agents are wanted, 0 when not, -1 when a 422 was staged. */
+static int q_relationships(rctx_t *c)
 {
+    static const char key[] = "relationships=";
+    const size_t kl = sizeof key - 1;
     const char *q = agx_http_req_query(c->r);
-    return q && strstr(q, "relationships=agents") != NULL;
+    int want = 0, i = 0;
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len >= kl && strncmp(q, key, kl) == 0) {
+            if (len - kl != 6 || strncmp(q + kl, "agents", 6) != 0) {
+                e422(c, "query.relationships.%d: Input should be 'agents'", i);
+                return -1;
+            }
+            want = 1;
+            i++;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return want;
 }
 
 static cJSON *task_agents(rctx_t *c, const char *task_id)
@@ -531,11 +549,14 @@ static cJSON *task_agents(rctx_t *c, const char *task_id)
 
 static void h_task_get(rctx_t *c, const char *id, const char *name)
 {
+    int rel = q_relationships(c);
+    if (rel < 0)
+        return;
     cJSON *t = live_task(c, id, name);
     if (!t)
         return;
     cJSON_AddItemToObject(t, "agents",
-                          want_agents(c) ? task_agents(c, dev_jstr(t, "id")) : cJSON_CreateNull());
+                          rel ? task_agents(c, dev_jstr(t, "id")) : cJSON_CreateNull());
     ok(c, t);
 }
 
@@ -543,6 +564,9 @@ static void h_tasks_list(rctx_t *c)
 {
     paging_t p;
     if (!q_paging(c, &p))
+        return;
+    int rel = q_relationships(c);
+    if (rel < 0)
         return;
     const char *status = qp(c, "status");
     if (status) {
@@ -586,7 +610,6 @@ static void h_tasks_list(rctx_t *c)
              order_col(c, "created_us"), p.asc ? "ASC" : "DESC", p.asc ? "ASC" : "DESC");
     cJSON *rows = dev_list_json(c->d, sql, "sss", qp(c, "agent_id"), qp(c, "agent_name"), status);
     cJSON *out = cJSON_CreateArray();
-    bool rel = want_agents(c);
     long skip = (long)offset(&p), n = 0;
     cJSON *t;
     cJSON_ArrayForEach(t, rows)
@@ -951,11 +974,117 @@ done:
     cJSON_Delete(b);
 }
 
+/* filters=...: a JSON array of TaskMessageEntityFilter objects, or one object (the backend
+ * takes both).  *out is NULL when absent or empty; false when an error was staged. */
+static bool q_msg_filters(rctx_t *c, cJSON **out)
+{
+    *out = NULL;
+    const char *f = qp(c, "filters");
+    if (!f || !*f)
+        return true;
+    cJSON *j = dev_parse(f, strlen(f));
+    if (!j) {
+        err(c, 400, "Invalid JSON in filters parameter: Expecting value");
+        return false;
+    }
+    if (cJSON_IsObject(j)) {
+        cJSON *a = cJSON_CreateArray();
+        cJSON_AddItemToArray(a, j);
+        j = a;
+    }
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        if (!cJSON_IsObject(it))
+            break;
+        i++;
+    }
+    if (!cJSON_IsArray(j) || i != cJSON_GetArraySize(j)) {
+        e422(c, "query.filters.%d: Input should be a valid dictionary", cJSON_IsArray(j) ? i : 0);
+        cJSON_Delete(j);
+        return false;
+    }
+    *out = j;
+    return true;
+}
+
+/* want's non-null leaves all present and equal in have (the backend flattens a filter to
+ * dotted paths, drops nulls, and matches every path by equality). */
+static bool json_subset(const cJSON *have, const cJSON *want)
+{
+    if (cJSON_IsNull(want))
+        return true;
+    if (cJSON_IsObject(want)) {
+        const cJSON *kv;
+        cJSON_ArrayForEach(kv, want)
+        {
+            const cJSON *h =
+                cJSON_IsObject(have) ? cJSON_GetObjectItemCaseSensitive(have, kv->string) : NULL;
+            if (!json_subset(h, kv))
+                return false;
+        }
+        return true;
+    }
+    return have && cJSON_Compare(have, want, true);
+}
+
+/* Inclusion filters are OR'd, exclusion filters ("exclude": true) OR'd and negated, the two
+ * groups AND'd. */
+static bool msg_selected(const cJSON *msg, const cJSON *filters)
+{
+    bool any_inc = false, inc_hit = false;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, filters)
+    {
+        bool ex = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "exclude"));
+        bool m = true;
+        const cJSON *kv;
+        cJSON_ArrayForEach(kv, f)
+        {
+            if (strcmp(kv->string, "exclude") != 0 &&
+                !json_subset(cJSON_GetObjectItemCaseSensitive(msg, kv->string), kv))
+                m = false;
+        }
+        if (ex && m)
+            return false;
+        if (!ex) {
+            any_inc = true;
+            inc_hit |= m;
+        }
+    }
+    return !any_inc || inc_hit;
+}
+
+/* Keeps the rows the filters select, skipping the first skip of them and keeping at most
+ * keep (-1: all). */
+static void msg_filter_rows(cJSON *rows, const cJSON *filters, int64_t skip, int64_t keep)
+{
+    int i = 0;
+    int64_t kept = 0;
+    while (i < cJSON_GetArraySize(rows)) {
+        bool sel = msg_selected(cJSON_GetArrayItem(rows, i), filters);
+        if (sel && skip > 0) {
+            skip--;
+            sel = false;
+        } else if (sel && keep >= 0 && kept >= keep) {
+            sel = false;
+        }
+        if (sel) {
+            kept++;
+            i++;
+        } else {
+            cJSON_DeleteItemFromArray(rows, i);
+        }
+    }
+}
+
 static void h_msg_list(rctx_t *c)
 {
     const char *task_id;
     paging_t p;
-    if (!q_required(c, "task_id", &task_id) || !q_paging(c, &p))
+    cJSON *filters;
+    if (!q_required(c, "task_id", &task_id) || !q_paging(c, &p) || !q_msg_filters(c, &filters))
         return;
     char sql[256];
     const char *dir = p.asc ? "ASC" : "DESC";
@@ -963,7 +1092,15 @@ static void h_msg_list(rctx_t *c)
              "SELECT json FROM messages WHERE task_id=? ORDER BY created_us %s, id %s "
              "LIMIT ? OFFSET ?",
              dir, dir);
-    ok(c, dev_list_json(c->d, sql, "sii", task_id, (int64_t)p.limit, offset(&p)));
+    if (!filters) {
+        ok(c, dev_list_json(c->d, sql, "sii", task_id, (int64_t)p.limit, offset(&p)));
+        return;
+    }
+    /* filtered: page after filtering (LIMIT -1 is no limit) */
+    cJSON *rows = dev_list_json(c->d, sql, "sii", task_id, (int64_t)-1, (int64_t)0);
+    msg_filter_rows(rows, filters, offset(&p), p.limit);
+    cJSON_Delete(filters);
+    ok(c, rows);
 }
 
 static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -1034,6 +1171,11 @@ static void h_msg_paginated(rctx_t *c)
         e422(c, "query.direction: Input should be 'older' or 'newer'");
         return;
     }
+    cJSON *filters;
+    if (!q_msg_filters(c, &filters))
+        return;
+    /* with filters: select first, then count (LIMIT -1 is no limit) */
+    int64_t want = filters ? -1 : (int64_t)limit + 1;
     const char *cur = qp(c, "cursor");
     const char *cid = NULL;
     int64_t cts = 0;
@@ -1051,18 +1193,22 @@ static void h_msg_paginated(rctx_t *c)
         rows = dev_list_json(c->d,
                              "SELECT json FROM messages WHERE task_id=? ORDER BY created_us DESC, "
                              "id DESC LIMIT ?",
-                             "si", task_id, (int64_t)limit + 1);
+                             "si", task_id, want);
     else if (!newer)
         rows =
             dev_list_json(c->d,
                           "SELECT json FROM messages WHERE task_id=?1 AND (created_us<?2 OR "
                           "(created_us=?2 AND id<?3)) ORDER BY created_us DESC, id DESC LIMIT ?4",
-                          "sisi", task_id, cts, cid, (int64_t)limit + 1);
+                          "sisi", task_id, cts, cid, want);
     else
         rows = dev_list_json(c->d,
                              "SELECT json FROM messages WHERE task_id=?1 AND (created_us>?2 OR "
                              "(created_us=?2 AND id>?3)) ORDER BY created_us ASC, id ASC LIMIT ?4",
-                             "sisi", task_id, cts, cid, (int64_t)limit + 1);
+                             "sisi", task_id, cts, cid, want);
+    if (filters) {
+        msg_filter_rows(rows, filters, 0, (int64_t)limit + 1);
+        cJSON_Delete(filters);
+    }
     bool has_more = cJSON_GetArraySize(rows) > limit;
     if (has_more)
         cJSON_DeleteItemFromArray(rows, (int)limit);
