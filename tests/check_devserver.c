@@ -30,6 +30,7 @@
 #include "agentex/tracker.h"
 #include "agentex/types.h"
 #include "support/fake_backend.h"
+#include "support/proc.h"
 
 /* ---- the server process ----------------------------------------------------------------- */
 
@@ -37,61 +38,10 @@ static pid_t g_pid = -1;
 static char g_base[256];
 static char g_db[256];
 
-static const char *dev_binary(void)
-{
-    static char path[1024];
-    const char *dir = getenv("AGX_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/bin/agentex-dev", dir && *dir ? dir : "build/asan");
-    return path;
-}
-
 /* Spawns agentex-dev with extra arguments (NULL-terminated); fills g_base. */
 static void start_dev(const char *const *extra)
 {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    const char *argv[32];
-    int n = 0;
-    argv[n++] = dev_binary();
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--log-level";
-    argv[n++] = getenv("AGX_DEV_LOG") ? "debug" : "warn";
-    for (int i = 0; extra && extra[i] && n < 30; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        if (!getenv("AGX_DEV_LOG")) {
-            int dn = open("/dev/null", O_WRONLY);
-            if (dn >= 0)
-                dup2(dn, 2);
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[200];
-    size_t len = 0;
-    while (len < sizeof line - 1) {
-        ssize_t k = read(fds[0], line + len, 1);
-        if (k <= 0)
-            break;
-        if (line[len] == '\n')
-            break;
-        len++;
-    }
-    line[len] = '\0';
-    close(fds[0]);
-    g_pid = pid;
-    const char *prefix = "agentex-dev listening on ";
-    ck_assert_msg(strncmp(line, prefix, strlen(prefix)) == 0, "listening line: '%s'", line);
-    snprintf(g_base, sizeof g_base, "%s", line + strlen(prefix));
-    ck_assert_msg(strncmp(g_base, "http://127.0.0.1:", 17) == 0, "%s", g_base);
+    g_pid = tp_dev_start(extra, g_base, sizeof g_base);
 }
 
 /* SIGTERM and wait; returns the exit status (or 128+signal). */
@@ -99,20 +49,9 @@ static int stop_dev(void)
 {
     if (g_pid <= 0)
         return 0;
-    kill(g_pid, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 1000; i++) {
-        pid_t w = waitpid(g_pid, &st, WNOHANG);
-        if (w == g_pid)
-            break;
-        if (i == 999) {
-            kill(g_pid, SIGKILL);
-            waitpid(g_pid, &st, 0);
-        }
-        usleep(10000);
-    }
+    int rc = tp_stop(g_pid);
     g_pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return rc;
 }
 
 static void setup(void)
@@ -129,30 +68,6 @@ static void teardown(void)
 }
 
 /* ---- HTTP ------------------------------------------------------------------------------- */
-
-typedef struct buf {
-    char *data;
-    size_t len;
-    pthread_mutex_t *mu;
-} buf_t;
-
-static size_t buf_write(char *p, size_t sz, size_t n, void *ud)
-{
-    buf_t *b = ud;
-    size_t len = sz * n;
-    if (b->mu)
-        pthread_mutex_lock(b->mu);
-    char *nd = realloc(b->data, b->len + len + 1);
-    if (nd) {
-        memcpy(nd + b->len, p, len);
-        b->len += len;
-        nd[b->len] = '\0';
-        b->data = nd;
-    }
-    if (b->mu)
-        pthread_mutex_unlock(b->mu);
-    return nd ? len : 0;
-}
 
 typedef struct resp {
     long status;
@@ -176,7 +91,7 @@ static resp_t req_h(const char *method, const char *path, const char *body,
     char url[1024];
     snprintf(url, sizeof url, "%s%s", g_base, path);
     CURL *c = curl_easy_init();
-    buf_t b = {0};
+    tp_buf_t b = {0};
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     if (extra_header)
         h = curl_slist_append(h, extra_header);
@@ -185,7 +100,7 @@ static resp_t req_h(const char *method, const char *path, const char *body,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tp_buf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -378,19 +293,19 @@ static int run_cmd(const char *const *args, char *out, size_t outlen)
 START_TEST(cli_arguments)
 {
     char out[4096];
-    const char *help[] = {dev_binary(), "--help", NULL};
+    const char *help[] = {tp_dev_binary(), "--help", NULL};
     ck_assert_int_eq(run_cmd(help, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "usage: agentex-dev"));
-    const char *ver[] = {dev_binary(), "--version", NULL};
+    const char *ver[] = {tp_dev_binary(), "--version", NULL};
     ck_assert_int_eq(run_cmd(ver, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "agentex-dev 0.1.0"));
-    const char *badport[] = {dev_binary(), "--port", "70000", NULL};
+    const char *badport[] = {tp_dev_binary(), "--port", "70000", NULL};
     ck_assert_int_ne(run_cmd(badport, out, sizeof out), 0);
     ck_assert_str_eq(out, "agentex-dev: --port: invalid value '70000'\n");
-    const char *unknown[] = {dev_binary(), "--frobnicate", "1", NULL};
+    const char *unknown[] = {tp_dev_binary(), "--frobnicate", "1", NULL};
     ck_assert_int_ne(run_cmd(unknown, out, sizeof out), 0);
     ck_assert_str_eq(out, "agentex-dev: unknown argument '--frobnicate' (see --help)\n");
-    const char *level[] = {dev_binary(), "--log-level", "loud", NULL};
+    const char *level[] = {tp_dev_binary(), "--log-level", "loud", NULL};
     ck_assert_int_ne(run_cmd(level, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--log-level"));
 }
@@ -1253,7 +1168,7 @@ END_TEST
 typedef struct sse {
     pthread_t th;
     pthread_mutex_t mu;
-    buf_t buf;
+    tp_buf_t buf;
     char url[512];
     bool finished;
     CURLcode rc;
@@ -1267,7 +1182,7 @@ static void *sse_main(void *arg)
     curl_easy_setopt(c, CURLOPT_URL, s->url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tp_buf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->buf);
     CURLcode rc = curl_easy_perform(c);
     char *ct = NULL;
@@ -1431,38 +1346,7 @@ END_TEST
 
 static int raw_connect(const char *path, bool upgrade, char *status_line, size_t sl)
 {
-    int port = (int)strtol(strrchr(g_base, ':') + 1, NULL, 10);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    struct timeval tv = {.tv_sec = 3};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char req_text[1024];
-    int n =
-        snprintf(req_text, sizeof req_text, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n", path,
-                 upgrade ? "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "
-                           "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                         : "");
-    ck_assert_int_eq(write(fd, req_text, (size_t)n), n);
-    char head[2048];
-    size_t len = 0;
-    while (len < sizeof head - 1) {
-        ssize_t k = read(fd, head + len, 1);
-        if (k <= 0)
-            break;
-        len++;
-        head[len] = '\0';
-        if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4))
-            break;
-    }
-    head[len] = '\0';
-    char *eol = strstr(head, "\r\n");
-    if (eol)
-        *eol = '\0';
-    snprintf(status_line, sl, "%s", head);
-    return fd;
+    return tp_raw_get(tp_url_port(g_base), path, upgrade, 3, status_line, sl);
 }
 
 static int ws_connect(const char *path, char *status_line, size_t sl)
@@ -1494,48 +1378,6 @@ static void ws_send_text(int fd, const char *text)
     free(frame);
 }
 
-static bool read_full(int fd, void *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, (char *)buf + got, n - got);
-        if (k <= 0)
-            return false;
-        got += (size_t)k;
-    }
-    return true;
-}
-
-/* Next frame: returns the text (malloc) and the opcode; NULL on EOF/timeout. */
-static char *ws_recv(int fd, int *opcode)
-{
-    unsigned char h[2];
-    if (!read_full(fd, h, 2))
-        return NULL;
-    *opcode = h[0] & 0x0f;
-    uint64_t len = h[1] & 0x7f;
-    if (len == 126) {
-        unsigned char e[2];
-        if (!read_full(fd, e, 2))
-            return NULL;
-        len = ((uint64_t)e[0] << 8) | e[1];
-    } else if (len == 127) {
-        unsigned char e[8];
-        if (!read_full(fd, e, 8))
-            return NULL;
-        len = 0;
-        for (int i = 0; i < 8; i++)
-            len = (len << 8) | e[i];
-    }
-    char *p = malloc(len + 1);
-    if (!read_full(fd, p, (size_t)len)) {
-        free(p);
-        return NULL;
-    }
-    p[len] = '\0';
-    return p;
-}
-
 START_TEST(websocket_stream_and_publish)
 {
     cJSON *a = register_agent("syncy", "http://127.0.0.1:9", "sync");
@@ -1546,7 +1388,7 @@ START_TEST(websocket_stream_and_publish)
     int sub = ws_connect(path, status, sizeof status);
     ck_assert_ptr_nonnull(strstr(status, " 101"));
     int op = 0;
-    char *m = ws_recv(sub, &op);
+    char *m = tp_ws_recv(sub, &op);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(op, 1);
     snprintf(expect, sizeof expect, "{\"type\":\"connected\",\"taskId\":\"%s\"}", tid);
@@ -1571,7 +1413,7 @@ START_TEST(websocket_stream_and_publish)
         "{\"type\":\"text\",\"author\":\"agent\",\"content\":\"\"}}}",
         tid);
     ws_send_text(pubfd, upd);
-    m = ws_recv(sub, &op);
+    m = tp_ws_recv(sub, &op);
     ck_assert_ptr_nonnull(m);
     cJSON *j = cJSON_Parse(m);
     ck_assert_str_eq(js(j, "type"), "delta");
@@ -1587,14 +1429,14 @@ START_TEST(websocket_stream_and_publish)
     snprintf(path, sizeof path, "/tasks/%s/fail", tid);
     resp_t r = req("POST", path, "{\"reason\":\"boom\"}");
     resp_free(&r);
-    m = ws_recv(sub, &op);
+    m = tp_ws_recv(sub, &op);
     ck_assert_ptr_nonnull(m);
     j = cJSON_Parse(m);
     ck_assert_str_eq(js(j, "type"), "task_updated");
     ck_assert_str_eq(js(cJSON_GetObjectItem(j, "task"), "status"), "FAILED");
     cJSON_Delete(j);
     free(m);
-    m = ws_recv(sub, &op);
+    m = tp_ws_recv(sub, &op);
     ck_assert_int_eq(op, 8); /* close */
     free(m);
     ck_assert(sse_finished(&s, 3000));
@@ -1620,7 +1462,7 @@ static void *bgrpc_main(void *arg)
     char url[1024];
     snprintf(url, sizeof url, "%s/agents/name/demo-agent/rpc", g_base);
     CURL *c = curl_easy_init();
-    buf_t out = {0};
+    tp_buf_t out = {0};
     char body[1024];
     snprintf(body, sizeof body,
              "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}", b->params);
@@ -1628,7 +1470,7 @@ static void *bgrpc_main(void *arg)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tp_buf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
     (void)curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &b->r.status);
@@ -1791,7 +1633,7 @@ START_TEST(stream_clients_that_leave)
     int ws = ws_connect(path, status, sizeof status);
     ck_assert_ptr_nonnull(strstr(status, " 101"));
     int op;
-    free(ws_recv(ws, &op));
+    free(tp_ws_recv(ws, &op));
     close(ws);
     usleep(100000);
     /* publishing to the departed subscribers is harmless; the server keeps serving */

@@ -31,24 +31,11 @@
 #include <unistd.h>
 
 #include "agentex/agentex.h"
+#include "support/proc.h"
 
 extern char **environ;
 
-/* ---- time, files ------------------------------------------------------------------------ */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
+/* ---- files ------------------------------------------------------------------------ */
 
 /* The whole file, NUL-terminated (NULL if it cannot be read).  Caller frees. */
 static char *read_file(const char *path)
@@ -88,11 +75,11 @@ static bool file_contains(const char *path, const char *needle)
 
 static bool wait_file_contains(const char *path, const char *needle, long timeout_ms)
 {
-    long end = now_ms() + timeout_ms;
+    long end = tp_now_ms() + timeout_ms;
     while (!file_contains(path, needle)) {
-        if (now_ms() > end)
+        if (tp_now_ms() > end)
             return false;
-        sleep_ms(20);
+        tp_sleep_ms(20);
     }
     return true;
 }
@@ -110,12 +97,6 @@ typedef struct proc {
 static proc_t *g_procs[MAX_PROCS];
 static char g_tmp[320];
 
-static const char *build_dir(void)
-{
-    const char *dir = getenv("AGX_BUILD_DIR");
-    return dir && *dir ? dir : "build/asan";
-}
-
 static void track(proc_t *p)
 {
     for (int i = 0; i < MAX_PROCS; i++)
@@ -132,26 +113,7 @@ static int proc_stop(proc_t *p)
 {
     if (!p || p->pid <= 0)
         return -1;
-    int status = 0, rc = -1;
-    kill(p->pid, SIGTERM);
-    long end = now_ms() + 10000;
-    for (;;) {
-        pid_t w = waitpid(p->pid, &status, WNOHANG);
-        if (w == p->pid)
-            break;
-        if (w < 0 && errno != EINTR) {
-            status = -1;
-            break;
-        }
-        if (now_ms() > end) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, &status, 0);
-            break;
-        }
-        sleep_ms(10);
-    }
-    if (status >= 0)
-        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int rc = tp_stop(p->pid);
     p->pid = 0;
     if (p->out_fd >= 0)
         close(p->out_fd);
@@ -254,11 +216,9 @@ static char g_url[256];
 /* Starts agentex-dev (db NULL: in memory) and reads its listening line into g_url. */
 static void dev_start(const char *db)
 {
-    char bin[600];
-    snprintf(bin, sizeof bin, "%s/bin/agentex-dev", build_dir());
-    const char *argv[12] = {bin, "--host",      "127.0.0.1", "--port",
-                            "0", "--log-level", "warn",      "--health-interval-ms",
-                            "0"};
+    const char *argv[12] = {
+        tp_dev_binary(),        "--host", "127.0.0.1", "--port", "0", "--log-level", "warn",
+        "--health-interval-ms", "0"};
     int n = 9;
     if (db) {
         argv[n++] = "--db";
@@ -267,23 +227,9 @@ static void dev_start(const char *db)
     argv[n] = NULL;
     proc_start(&g_dev, "agentex-dev", argv, NULL, true);
     char line[256];
-    size_t len = 0;
-    long end = now_ms() + 10000;
-    while (len < sizeof line - 1) {
-        struct pollfd pfd = {.fd = g_dev.out_fd, .events = POLLIN};
-        long left = end - now_ms();
-        ck_assert_msg(left > 0, "agentex-dev printed no listening line");
-        int r = poll(&pfd, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        ck_assert_int_eq(r, 1);
-        ssize_t got = read(g_dev.out_fd, line + len, 1);
-        ck_assert_msg(got == 1, "agentex-dev closed stdout (log %s)", g_dev.log);
-        if (line[len] == '\n')
-            break;
-        len++;
-    }
-    line[len] = '\0';
+    int r = tp_read_line(g_dev.out_fd, line, sizeof line, 10000);
+    ck_assert_msg(r != -2, "agentex-dev printed no listening line");
+    ck_assert_msg(r != -1, "agentex-dev closed stdout (log %s)", g_dev.log);
     const char *prefix = "agentex-dev listening on ";
     ck_assert_msg(!strncmp(line, prefix, strlen(prefix)), "listening line: '%s'", line);
     snprintf(g_url, sizeof g_url, "%s", line + strlen(prefix));
@@ -307,7 +253,7 @@ static agentex_client_t *client(void)
 static void agent_start(proc_t *p, const char *prog, const char *name, const char *acp_type)
 {
     char bin[600], env_name[96], env_base[300], env_type[64];
-    snprintf(bin, sizeof bin, "%s/examples/%s", build_dir(), prog);
+    snprintf(bin, sizeof bin, "%s/examples/%s", tp_build_dir(), prog);
     snprintf(env_name, sizeof env_name, "AGENT_NAME=%s", name);
     snprintf(env_base, sizeof env_base, "AGENTEX_BASE_URL=%s", g_url);
     snprintf(env_type, sizeof env_type, "ACP_TYPE=%s", acp_type ? acp_type : "async");
@@ -385,7 +331,7 @@ static const char *msg_text(const adk_message_list_t *l, size_t i)
  * them oldest first. */
 static adk_message_list_t *wait_messages(agentex_client_t *c, const char *task, size_t n)
 {
-    long end = now_ms() + 10000;
+    long end = tp_now_ms() + 10000;
     for (;;) {
         adk_message_list_t *l = messages(c, task);
         size_t got = adk_message_list_count(l);
@@ -397,8 +343,8 @@ static adk_message_list_t *wait_messages(agentex_client_t *c, const char *task, 
         if (settled)
             return l;
         adk_message_list_free(l);
-        ck_assert_msg(now_ms() < end, "task %s: %zu messages, wanted %zu", task, got, n);
-        sleep_ms(30);
+        ck_assert_msg(tp_now_ms() < end, "task %s: %zu messages, wanted %zu", task, got, n);
+        tp_sleep_ms(30);
     }
 }
 
@@ -500,15 +446,15 @@ static sse_t *sse_start(const char *task)
     adk_stream_on_update(x->s, sse_on_update, x);
     adk_stream_on_task_updated(x->s, sse_on_task, x);
     ck_assert_int_eq(pthread_create(&x->th, NULL, sse_main, x), 0);
-    long end = now_ms() + 5000;
+    long end = tp_now_ms() + 5000;
     for (;;) {
         pthread_mutex_lock(&x->mu);
         int connected = x->connected;
         pthread_mutex_unlock(&x->mu);
         if (connected)
             break;
-        ck_assert_msg(now_ms() < end, "no connected frame");
-        sleep_ms(10);
+        ck_assert_msg(tp_now_ms() < end, "no connected frame");
+        tp_sleep_ms(10);
     }
     return x;
 }
@@ -516,22 +462,22 @@ static sse_t *sse_start(const char *task)
 /* Waits until the subscriber saw n completed messages. */
 static void sse_wait_completed(sse_t *x, int n)
 {
-    long end = now_ms() + 10000;
+    long end = tp_now_ms() + 10000;
     for (;;) {
         pthread_mutex_lock(&x->mu);
         int got = x->n_completed;
         pthread_mutex_unlock(&x->mu);
         if (got >= n)
             return;
-        ck_assert_msg(now_ms() < end, "SSE: %d completed messages, wanted %d", got, n);
-        sleep_ms(10);
+        ck_assert_msg(tp_now_ms() < end, "SSE: %d completed messages, wanted %d", got, n);
+        tp_sleep_ms(10);
     }
 }
 
 /* Waits for adk_stream_run to return by itself; returns its result. */
 static agentex_err_t sse_wait_end(sse_t *x, long timeout_ms)
 {
-    long end = now_ms() + timeout_ms;
+    long end = tp_now_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&x->mu);
         bool done = x->finished;
@@ -539,9 +485,9 @@ static agentex_err_t sse_wait_end(sse_t *x, long timeout_ms)
         pthread_mutex_unlock(&x->mu);
         if (done)
             return r;
-        if (now_ms() > end)
+        if (tp_now_ms() > end)
             return (agentex_err_t)-1;
-        sleep_ms(10);
+        tp_sleep_ms(10);
     }
 }
 
@@ -602,8 +548,8 @@ static void run_argv(cli_result_t *r, const char *const *argv, const char *const
     size_t lo = 0, le = 0;
     struct pollfd pf[2] = {{.fd = o[0], .events = POLLIN}, {.fd = e[0], .events = POLLIN}};
     int open_fds = 2;
-    long end = now_ms() + 30000;
-    while (open_fds > 0 && now_ms() < end) {
+    long end = tp_now_ms() + 30000;
+    while (open_fds > 0 && tp_now_ms() < end) {
         if (poll(pf, 2, 100) <= 0)
             continue;
         for (int i = 0; i < 2; i++) {
@@ -638,7 +584,7 @@ static void run_argv(cli_result_t *r, const char *const *argv, const char *const
 static void cli_run(cli_result_t *r, const char *const *args)
 {
     char bin[600];
-    snprintf(bin, sizeof bin, "%s/bin/agentex", build_dir());
+    snprintf(bin, sizeof bin, "%s/bin/agentex", tp_build_dir());
     const char *argv[24] = {bin, "--url", g_url};
     int n = 3;
     for (int i = 0; args[i] && n < 23; i++)
@@ -775,7 +721,7 @@ END_TEST
 static adk_tracker_t *wait_cursor(agentex_client_t *c, const char *task, const char *agent_id,
                                   const char *event_id)
 {
-    long end = now_ms() + 10000;
+    long end = tp_now_ms() + 10000;
     for (;;) {
         adk_tracker_t *tr = NULL;
         ck_assert_int_eq(adk_tracker_get_by_task_and_agent(c, task, agent_id, &tr), AGENTEX_OK);
@@ -783,8 +729,8 @@ static adk_tracker_t *wait_cursor(agentex_client_t *c, const char *task, const c
         if (cur && !strcmp(cur, event_id))
             return tr;
         adk_tracker_free(tr);
-        ck_assert_msg(now_ms() < end, "tracker cursor never reached %s", event_id);
-        sleep_ms(30);
+        ck_assert_msg(tp_now_ms() < end, "tracker cursor never reached %s", event_id);
+        tp_sleep_ms(30);
     }
 }
 
@@ -837,7 +783,7 @@ START_TEST(test_batch_cursor)
     adk_task_t *t = NULL;
     ck_assert_int_eq(adk_rpc_task_cancel(c, "e2e-batch", task, &t), AGENTEX_OK);
     adk_task_free(t);
-    long end = now_ms() + 5000;
+    long end = tp_now_ms() + 5000;
     for (;;) {
         ck_assert_int_eq(adk_tracker_get_by_task_and_agent(c, task, agent_id, &tr), AGENTEX_OK);
         bool cancelled = !strcmp(adk_tracker_status(tr), "CANCELLED");
@@ -846,8 +792,8 @@ START_TEST(test_batch_cursor)
         adk_tracker_free(tr);
         if (cancelled)
             break;
-        ck_assert_msg(now_ms() < end, "tracker never CANCELLED");
-        sleep_ms(30);
+        ck_assert_msg(tp_now_ms() < end, "tracker never CANCELLED");
+        tp_sleep_ms(30);
     }
     for (int i = 0; i < 4; i++)
         adk_event_free(ev[i]);
@@ -1259,7 +1205,7 @@ START_TEST(test_cli)
     ck_assert_int_ge(w, 0);
     if (w == 0) {
         /* the child only waits a little, then cancels: the parent's watch must end */
-        sleep_ms(1500);
+        tp_sleep_ms(1500);
         agentex_client_t *c2 = client();
         adk_task_t *t = NULL;
         agentex_err_t e = adk_rpc_task_cancel(c2, "e2e-cli", t2, &t);
@@ -1278,7 +1224,7 @@ START_TEST(test_cli)
     /* chat: lines from stdin are sent, the conversation printed; ends after the replies */
     {
         char bin[600];
-        snprintf(bin, sizeof bin, "%s/bin/agentex", build_dir());
+        snprintf(bin, sizeof bin, "%s/bin/agentex", tp_build_dir());
         const char *argv[] = {bin, "--url", g_url, "--agent", "e2e-cli", "chat", "cli-chat", NULL};
         run_argv(r, argv, NULL, "one\n\ntwo\n");
     }
@@ -1356,7 +1302,7 @@ START_TEST(test_demo)
     char script[600], build[600];
     snprintf(script, sizeof script, "%s/tools/demo.sh", src && *src ? src : ".");
     /* the demo on the sanitizer build: every process it stops must exit 0 */
-    const char *dir = build_dir();
+    const char *dir = tp_build_dir();
     if (dir[0] == '/')
         snprintf(build, sizeof build, "BUILD=%s", dir);
     else {

@@ -25,31 +25,32 @@
 #include "internal.h"
 #include "stream_internal.h"
 #include "support/fake_backend.h"
+#include "support/proc.h"
 
 Suite *streaming_suite(void);
 
 #define TASK "b3e0f7d2-8c41-4a6e-9f15-2d7a9c3e5b81"
 #define MSGID "66a1f0c2b9e4d83a17c5e902"
 /* protocol 8.8: the message the backend answers POST /messages with */
-#define M_POSTED                                                                               \
-    "{\"id\":\"" MSGID "\",\"task_id\":\"" TASK "\",\"content\":{\"type\":\"text\",\"author\":"   \
-    "\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"\",\"attachments\":"  \
-    "null},\"streaming_status\":\"IN_PROGRESS\",\"created_at\":\"2026-03-01T09:06:11.250000\","   \
+#define M_POSTED                                                                                   \
+    "{\"id\":\"" MSGID "\",\"task_id\":\"" TASK "\",\"content\":{\"type\":\"text\",\"author\":"    \
+    "\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"\",\"attachments\":"     \
+    "null},\"streaming_status\":\"IN_PROGRESS\",\"created_at\":\"2026-03-01T09:06:11.250000\","    \
     "\"updated_at\":\"2026-03-01T09:06:11.250000\"}"
 /* the same as libagentex serialises it (timestamps normalised to UTC "Z") */
-#define M_JSON                                                                                 \
-    "{\"id\":\"" MSGID "\",\"task_id\":\"" TASK "\",\"content\":{\"type\":\"text\",\"author\":"   \
-    "\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"\",\"attachments\":"  \
-    "null},\"streaming_status\":\"IN_PROGRESS\",\"created_at\":\"2026-03-01T09:06:11.250000Z\","  \
+#define M_JSON                                                                                     \
+    "{\"id\":\"" MSGID "\",\"task_id\":\"" TASK "\",\"content\":{\"type\":\"text\",\"author\":"    \
+    "\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"\",\"attachments\":"     \
+    "null},\"streaming_status\":\"IN_PROGRESS\",\"created_at\":\"2026-03-01T09:06:11.250000Z\","   \
     "\"updated_at\":\"2026-03-01T09:06:11.250000Z\"}"
-#define C_EMPTY_MD                                                                             \
-    "{\"type\":\"text\",\"author\":\"agent\",\"style\":\"static\",\"format\":\"markdown\","      \
+#define C_EMPTY_MD                                                                                 \
+    "{\"type\":\"text\",\"author\":\"agent\",\"style\":\"static\",\"format\":\"markdown\","        \
     "\"content\":\"\",\"attachments\":null}"
 #define TAIL ",\"index\":null,\"parent_task_message\":" M_JSON
-#define M_DONE                                                                                 \
-    "{\"id\":\"" MSGID "\",\"task_id\":\"" TASK "\",\"content\":{\"type\":\"text\",\"author\":"   \
-    "\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"Sunny, 21°C\","        \
-    "\"attachments\":null},\"streaming_status\":\"DONE\",\"created_at\":"                        \
+#define M_DONE                                                                                     \
+    "{\"id\":\"" MSGID "\",\"task_id\":\"" TASK "\",\"content\":{\"type\":\"text\",\"author\":"    \
+    "\"agent\",\"style\":\"static\",\"format\":\"markdown\",\"content\":\"Sunny, 21°C\","         \
+    "\"attachments\":null},\"streaming_status\":\"DONE\",\"created_at\":"                          \
     "\"2026-03-01T09:06:11.250000\",\"updated_at\":\"2026-03-01T09:06:12.000000\"}"
 
 /* ======================================================================================
@@ -59,76 +60,22 @@ Suite *streaming_suite(void);
 static pid_t redis_pid;
 static int redis_port;
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static const char *redis_server_path(void)
-{
-    static const char *const paths[] = {"/usr/bin/redis-server", "/usr/local/bin/redis-server",
-                                        "/usr/sbin/redis-server"};
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-        if (access(paths[i], X_OK) == 0)
-            return paths[i];
-    return NULL;
-}
-
 /* false (test skipped) when redis-server is not installed */
 static bool redis_up(void)
 {
-    const char *path = redis_server_path();
-    if (!path) {
+    if (!tp_redis_server_path()) {
         fprintf(stderr, "SKIP: redis-server is not installed; Redis streaming tests skipped\n");
         return false;
     }
-    redis_port = free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", redis_port);
-    redis_pid = fork();
-    ck_assert_int_ge(redis_pid, 0);
-    if (redis_pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        dup2(nul, 1);
-        dup2(nul, 2);
-        execl(path, "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-              "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 250; i++) {
-        redisContext *c = redisConnect("127.0.0.1", redis_port);
-        if (c && !c->err) {
-            redisReply *r = redisCommand(c, "PING");
-            bool ok = r && r->type == REDIS_REPLY_STATUS;
-            if (r)
-                freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return true;
-        } else if (c) {
-            redisFree(c);
-        }
-        struct timespec ts = {0, 20 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    ck_abort_msg("redis-server did not start on port %d", redis_port);
-    return false;
+    redis_port = tp_free_port();
+    redis_pid = tp_redis_start(redis_port);
+    return true;
 }
 
 static void redis_down(void)
 {
     if (redis_pid > 0) {
-        kill(redis_pid, SIGTERM);
-        waitpid(redis_pid, NULL, 0);
+        tp_stop(redis_pid);
         redis_pid = 0;
     }
 }
@@ -339,7 +286,6 @@ START_TEST(test_streamer_from_env)
 }
 END_TEST
 
-
 /* ---- websocket transport against a minimal in-test websocket server ---- */
 
 #include <pthread.h>
@@ -536,8 +482,7 @@ static void assert_entries(const char *const *want, size_t nwant)
     size_t n = 0;
     char **e = xrange("task:" TASK, &n);
     for (size_t i = 0; i < n && i < nwant; i++)
-        ck_assert_msg(strcmp(e[i], want[i]) == 0, "entry %zu:\n got %s\nwant %s", i, e[i],
-                      want[i]);
+        ck_assert_msg(strcmp(e[i], want[i]) == 0, "entry %zu:\n got %s\nwant %s", i, e[i], want[i]);
     ck_assert_uint_eq(n, nwant);
     free_strs(e, n);
 }
@@ -612,7 +557,7 @@ START_TEST(test_streaming_coalesced_merges_per_channel)
     adk_content_t *init = md_text("");
     adk_streaming_msg_t *m = NULL;
     ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
-    ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "a"), AGENTEX_OK);  // at once
+    ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "a"), AGENTEX_OK); // at once
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "b"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "c"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 1, "d"), AGENTEX_OK);
@@ -620,7 +565,7 @@ START_TEST(test_streaming_coalesced_merges_per_channel)
     ck_assert_int_eq(adk_streaming_reasoning_content(m, 0, "f"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 1, "g"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_EINVAL); // one content type
-    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);           // start + "a"
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);          // start + "a"
     adk_content_t *acc = NULL;
     ck_assert_int_eq(adk_streaming_content(m, &acc), AGENTEX_OK);
     ck_assert_int_eq(adk_content_type(acc), ADK_CONTENT_REASONING);
@@ -630,10 +575,12 @@ START_TEST(test_streaming_coalesced_merges_per_channel)
     ck_assert_str_eq(adk_content_reasoning_content_at(acc, 0), "ef");
     adk_content_free(acc);
     ck_assert_int_eq(adk_streaming_close(m, NULL), AGENTEX_OK);
-#define RS(t, i) DELTA("{\"summary_delta\":\"" t "\",\"summary_index\":" i ",\"type\":\"reasoning_summary\"}")
-#define RC(t, i) DELTA("{\"content_delta\":\"" t "\",\"content_index\":" i ",\"type\":\"reasoning_content\"}")
-    const char *want[] = {START, RS("a", "0"), RS("bc", "0"), RS("d", "1"), RC("ef", "0"),
-                          RS("g", "1"), DONE};
+#define RS(t, i)                                                                                   \
+    DELTA("{\"summary_delta\":\"" t "\",\"summary_index\":" i ",\"type\":\"reasoning_summary\"}")
+#define RC(t, i)                                                                                   \
+    DELTA("{\"content_delta\":\"" t "\",\"content_index\":" i ",\"type\":\"reasoning_content\"}")
+    const char *want[] = {START,         RS("a", "0"), RS("bc", "0"), RS("d", "1"),
+                          RC("ef", "0"), RS("g", "1"), DONE};
     assert_entries(want, 7);
     const fake_request_t *r = fake_backend_request(f.fb, 1);
     ck_assert_str_eq(r->method, "PUT");
@@ -677,8 +624,8 @@ START_TEST(test_streaming_coalesced_flushes_by_size)
     ck_assert_int_eq(adk_streaming_flush(m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "c"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_close(m, NULL), AGENTEX_OK);
-    const char *want[] = {START,           TEXT_DELTA("x"), TEXT_DELTA("1234567890"),
-                          TEXT_DELTA("ab"), TEXT_DELTA("c"), DONE};
+    const char *want[] = {
+        START, TEXT_DELTA("x"), TEXT_DELTA("1234567890"), TEXT_DELTA("ab"), TEXT_DELTA("c"), DONE};
     assert_entries(want, 6);
     cJSON *body = cJSON_Parse(fake_backend_request(f.fb, 1)->body);
     ck_assert_str_eq(
@@ -706,10 +653,8 @@ START_TEST(test_streaming_coalesced_timer_flushes)
     adk_content_t *init = md_text("");
     adk_streaming_msg_t *m = NULL;
     ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
-    ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "{\"ci"),
-                     AGENTEX_OK);
-    ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "ty\":"),
-                     AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "{\"ci"), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "ty\":"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "\"Paris\"}"),
                      AGENTEX_OK);
     // the buffered deltas go out without another call (no timing asserted: just "soon")
@@ -721,8 +666,8 @@ START_TEST(test_streaming_coalesced_timer_flushes)
     }
     ck_assert_int_eq(len, 3);
     ck_assert_int_eq(adk_streaming_close(m, NULL), AGENTEX_OK);
-#define TR(t)                                                                                  \
-    DELTA("{\"arguments_delta\":\"" t "\",\"name\":\"get_weather\",\"tool_call_id\":\"call_1\"," \
+#define TR(t)                                                                                      \
+    DELTA("{\"arguments_delta\":\"" t "\",\"name\":\"get_weather\",\"tool_call_id\":\"call_1\","   \
           "\"type\":\"tool_request\"}")
     const char *want[] = {START, TR("{\\\"ci"), TR("ty\\\":\\\"Paris\\\"}"), DONE};
     assert_entries(want, 4);
@@ -871,7 +816,6 @@ START_TEST(test_accum_rules)
 }
 END_TEST
 
-
 /* ---- allocation failures: every allocation of a call, one at a time ---- */
 
 START_TEST(test_streaming_enomem_never_leaks)
@@ -952,19 +896,22 @@ END_TEST
  * subscribing (the fake backend replays raw SSE responses)
  * ==================================================================================== */
 
-#define SSE_HEAD                                                                               \
-    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"         \
+#define SSE_HEAD                                                                                   \
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"            \
     "Connection: close\r\n\r\n"
 #define F_CONNECTED "data: {\"type\":\"connected\",\"taskId\":\"" TASK "\"}\n\n"
-#define F_START "data: {\"type\":\"start\",\"index\":null,\"parent_task_message\":" M_POSTED \
-                ",\"content\":" C_EMPTY_MD "}\n\n"
-#define F_DELTA(t) "data: {\"type\":\"delta\",\"index\":null,\"parent_task_message\":" M_POSTED \
-                   ",\"delta\":{\"type\":\"text\",\"text_delta\":\"" t "\"}}\n\n"
+#define F_START                                                                                    \
+    "data: {\"type\":\"start\",\"index\":null,\"parent_task_message\":" M_POSTED                   \
+    ",\"content\":" C_EMPTY_MD "}\n\n"
+#define F_DELTA(t)                                                                                 \
+    "data: {\"type\":\"delta\",\"index\":null,\"parent_task_message\":" M_POSTED                   \
+    ",\"delta\":{\"type\":\"text\",\"text_delta\":\"" t "\"}}\n\n"
 #define F_DONE "data: {\"type\":\"done\",\"index\":null,\"parent_task_message\":" M_POSTED "}\n\n"
-#define F_TASK(st) "data: {\"type\":\"task_updated\",\"task\":{\"id\":\"" TASK "\",\"name\":null," \
-                   "\"status\":\"" st "\",\"status_reason\":\"answered\",\"created_at\":"           \
-                   "\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:05:00.123456Z\"," \
-                   "\"cleaned_at\":null,\"params\":null,\"task_metadata\":null}}\n\n"
+#define F_TASK(st)                                                                                 \
+    "data: {\"type\":\"task_updated\",\"task\":{\"id\":\"" TASK "\",\"name\":null,"                \
+    "\"status\":\"" st "\",\"status_reason\":\"answered\",\"created_at\":"                         \
+    "\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:05:00.123456Z\","              \
+    "\"cleaned_at\":null,\"params\":null,\"task_metadata\":null}}\n\n"
 
 typedef struct seen {
     agx_buf_t log;
@@ -1024,9 +971,8 @@ static adk_stream_t *sub_new(fake_backend_t *fb, seen_t *seen)
 START_TEST(test_stream_frames_accumulate_and_end_on_terminal)
 {
     fake_backend_t *fb = fake_backend_start();
-    fake_backend_push_raw(fb, SSE_HEAD F_CONNECTED F_START F_DELTA("Sunny, ") ":ping\n\n"
-                                  F_DELTA("21°C") F_DONE F_TASK("COMPLETED")
-                                      F_DELTA("never seen"));
+    fake_backend_push_raw(fb, SSE_HEAD F_CONNECTED F_START F_DELTA("Sunny, ") ":ping\n\n" F_DELTA(
+                                  "21°C") F_DONE F_TASK("COMPLETED") F_DELTA("never seen"));
     seen_t seen = {0};
     adk_stream_t *s = sub_new(fb, &seen);
     ck_assert_int_eq(adk_stream_set_header(s, "x-agent-api-key", "k1"), AGENTEX_OK);
@@ -1088,7 +1034,6 @@ START_TEST(test_stream_gives_up_after_attempts)
 }
 END_TEST
 
-
 START_TEST(test_stream_silent_connection_is_reopened)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1148,10 +1093,11 @@ END_TEST
 START_TEST(test_stream_full_frame_and_by_name)
 {
     fake_backend_t *fb = fake_backend_start();
-    fake_backend_push_raw(fb, SSE_HEAD F_CONNECTED
-                          "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":" M_POSTED
-                          ",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"hi\"}}"
-                          "\n\n" F_TASK("CANCELED"));
+    fake_backend_push_raw(
+        fb, SSE_HEAD F_CONNECTED
+        "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":" M_POSTED
+        ",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"hi\"}}"
+        "\n\n" F_TASK("CANCELED"));
     seen_t seen = {0};
     adk_stream_t *s = NULL;
     ck_assert_int_eq(adk_stream_new_by_name(fake_backend_url(fb), "my task", &s), AGENTEX_OK);
@@ -1195,7 +1141,6 @@ START_TEST(test_stream_stop_and_bad_args)
 }
 END_TEST
 
-
 /* ======================================================================================
  * end to end through agentex-dev: websocket publish in, SSE out
  * ==================================================================================== */
@@ -1209,44 +1154,16 @@ typedef struct devproc {
 
 static bool dev_start(devproc_t *d)
 {
-    static char path[1024];
-    const char *dir = getenv("AGX_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/bin/agentex-dev", dir && *dir ? dir : "build/asan");
+    const char *path = tp_dev_binary();
     if (access(path, X_OK) != 0) {
         fprintf(stderr, "SKIP: %s not built; agentex-dev streaming tests skipped\n", path);
         return false;
     }
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    d->pid = fork();
-    ck_assert_int_ge(d->pid, 0);
-    if (d->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 2);
-        execl(path, "agentex-dev", "--port", "0", "--log-level", "warn", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[200];
-    size_t len = 0;
-    while (len < sizeof line - 1 && read(fds[0], line + len, 1) == 1 && line[len] != '\n')
-        len++;
-    line[len] = '\0';
-    close(fds[0]);
-    const char *prefix = "agentex-dev listening on ";
-    ck_assert_msg(strncmp(line, prefix, strlen(prefix)) == 0, "agentex-dev said '%s'", line);
-    snprintf(d->base, sizeof d->base, "%s", line + strlen(prefix));
+    d->pid = tp_dev_start(NULL, d->base, sizeof d->base);
     return true;
 }
 
-static void dev_stop(devproc_t *d)
-{
-    kill(d->pid, SIGTERM);
-    waitpid(d->pid, NULL, 0);
-}
+static void dev_stop(devproc_t *d) { tp_stop(d->pid); }
 
 typedef struct subthread {
     adk_stream_t *s;
@@ -1316,8 +1233,8 @@ START_TEST(test_devserver_ws_publish_reaches_sse_subscriber)
                      AGENTEX_OK);
     cJSON_Delete(body);
     char task_id[64];
-    const char *tid = cJSON_GetStringValue(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(out, "result"), "id"));
+    const char *tid =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "result"), "id"));
     ck_assert_ptr_nonnull(tid);
     snprintf(task_id, sizeof task_id, "%s", tid);
     cJSON_Delete(out);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agentex/agentex.h"
+#include "support/proc.h"
 
 Suite *streaming_e2e_suite(void);
 
@@ -42,185 +43,41 @@ static char g_redis_url[64];
 static char g_base[128];
 static bool g_skip;
 
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static const char *redis_server_path(void)
-{
-    static const char *const paths[] = {"/usr/bin/redis-server", "/usr/local/bin/redis-server",
-                                        "/usr/sbin/redis-server"};
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-        if (access(paths[i], X_OK) == 0)
-            return paths[i];
-    return NULL;
-}
-
-static bool redis_ping(void)
-{
-    redisContext *c = redisConnect("127.0.0.1", g_rport);
-    bool ok = false;
-    if (c && !c->err) {
-        redisReply *r = redisCommand(c, "PING");
-        ok = r && r->type == REDIS_REPLY_STATUS;
-        if (r)
-            freeReplyObject(r);
-    }
-    if (c)
-        redisFree(c);
-    return ok;
-}
-
 /* Starts redis-server on g_rport (chosen on the first start, kept for restarts). */
-static void redis_start(void)
-{
-    const char *path = redis_server_path();
-    char port[16];
-    snprintf(port, sizeof port, "%d", g_rport);
-    g_redis = fork();
-    ck_assert_int_ge(g_redis, 0);
-    if (g_redis == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        dup2(nul, 1);
-        dup2(nul, 2);
-        execl(path, "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-              "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 250; i++) {
-        if (redis_ping())
-            return;
-        nap_ms(20);
-    }
-    ck_abort_msg("redis-server did not start on port %d", g_rport);
-}
+static void redis_start(void) { g_redis = tp_redis_start(g_rport); }
 
 static void redis_stop(void)
 {
     if (g_redis > 0) {
-        kill(g_redis, SIGTERM);
-        waitpid(g_redis, NULL, 0);
+        tp_stop(g_redis);
         g_redis = -1;
     }
-}
-
-static const char *dev_binary(void)
-{
-    static char path[1024];
-    const char *dir = getenv("AGX_BUILD_DIR");
-    snprintf(path, sizeof path, "%s/bin/agentex-dev", dir && *dir ? dir : "build/asan");
-    return path;
-}
-
-/* Spawns agentex-dev with --port 0 and args (NULL-terminated); returns the first stdout
- * line (static), "" when it exited first.  errfd: its stderr, or NULL for /dev/null. */
-static const char *dev_spawn_line(const char *const *args, pid_t *pid_out, int *errfd)
-{
-    static char line[512];
-    int fds[2], efds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    ck_assert_int_eq(pipe(efds), 0);
-    const char *argv[24];
-    int n = 0;
-    argv[n++] = dev_binary();
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--log-level";
-    argv[n++] = getenv("AGX_DEV_LOG") ? "debug" : "warn";
-    for (int i = 0; args[i] && n < 22; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        if (errfd) {
-            dup2(efds[1], 2);
-        } else if (!getenv("AGX_DEV_LOG")) {
-            int nul = open("/dev/null", O_WRONLY);
-            if (nul >= 0)
-                dup2(nul, 2);
-        }
-        close(fds[0]);
-        close(fds[1]);
-        close(efds[0]);
-        close(efds[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    close(efds[1]);
-    size_t len = 0;
-    while (len < sizeof line - 1) {
-        ssize_t k = read(fds[0], line + len, 1);
-        if (k <= 0 || line[len] == '\n')
-            break;
-        len++;
-    }
-    line[len] = '\0';
-    close(fds[0]);
-    *pid_out = pid;
-    if (errfd)
-        *errfd = efds[0];
-    else
-        close(efds[0]);
-    return line;
 }
 
 static void dev_start(void)
 {
     const char *args[] = {"--redis-url", g_redis_url, "--ping-interval-ms", "500", NULL};
-    const char *line = dev_spawn_line(args, &g_dev, NULL);
-    const char *prefix = "agentex-dev listening on ";
-    ck_assert_msg(strncmp(line, prefix, strlen(prefix)) == 0, "listening line: '%s'", line);
-    snprintf(g_base, sizeof g_base, "%s", line + strlen(prefix));
+    g_dev = tp_dev_start(args, g_base, sizeof g_base);
 }
 
 static int dev_stop(void)
 {
     if (g_dev <= 0)
         return 0;
-    kill(g_dev, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 1000; i++) {
-        if (waitpid(g_dev, &st, WNOHANG) == g_dev)
-            break;
-        if (i == 999) {
-            kill(g_dev, SIGKILL);
-            waitpid(g_dev, &st, 0);
-        }
-        nap_ms(10);
-    }
+    int rc = tp_stop(g_dev);
     g_dev = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return rc;
 }
 
 static void setup(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    g_skip = redis_server_path() == NULL;
+    g_skip = tp_redis_server_path() == NULL;
     if (g_skip) {
         fprintf(stderr, "SKIP: redis-server is not installed; streaming_e2e tests skipped\n");
         return;
     }
-    g_rport = free_port();
+    g_rport = tp_free_port();
     snprintf(g_redis_url, sizeof g_redis_url, "redis://127.0.0.1:%d", g_rport);
     redis_start();
     dev_start();
@@ -238,35 +95,18 @@ static void teardown(void)
  * REST helpers
  * ==================================================================================== */
 
-typedef struct body {
-    char *p;
-    size_t n;
-} body_t;
-
-static size_t body_write(char *p, size_t sz, size_t n, void *ud)
-{
-    body_t *b = ud;
-    char *np = realloc(b->p, b->n + sz * n + 1);
-    ck_assert_ptr_nonnull(np);
-    memcpy(np + b->n, p, sz * n);
-    b->p = np;
-    b->n += sz * n;
-    b->p[b->n] = '\0';
-    return sz * n;
-}
-
 /* POST {base}{path} with a JSON body; returns the parsed 200 response. */
 static cJSON *post(const char *path, const char *json)
 {
     char url[512];
     snprintf(url, sizeof url, "%s%s", g_base, path);
     CURL *h = curl_easy_init();
-    body_t b = {NULL, 0};
+    tp_buf_t b = {0};
     struct curl_slist *hd = curl_slist_append(NULL, "content-type: application/json");
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tp_buf_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
     CURLcode rc = curl_easy_perform(h);
@@ -275,9 +115,9 @@ static cJSON *post(const char *path, const char *json)
     curl_slist_free_all(hd);
     curl_easy_cleanup(h);
     ck_assert_msg(rc == CURLE_OK && status == 200, "POST %s: %s %ld %s", path,
-                  curl_easy_strerror(rc), status, b.p ? b.p : "");
-    cJSON *j = cJSON_Parse(b.p);
-    free(b.p);
+                  curl_easy_strerror(rc), status, b.data ? b.data : "");
+    cJSON *j = cJSON_Parse(b.data);
+    free(b.data);
     ck_assert_ptr_nonnull(j);
     return j;
 }
@@ -579,9 +419,9 @@ static void run_one(adk_streamer_t *st, const char *task_name, sub_t *x, char *t
         pthread_mutex_unlock(&x->mu);
         if (have && done_seen)
             break;
-        nap_ms(20);
+        tp_sleep_ms(20);
     }
-    nap_ms(100); /* a late duplicate would show up here */
+    tp_sleep_ms(100); /* a late duplicate would show up here */
     complete_task(task_id);
     sub_join(x);
     if (getenv("AGX_E2E_DEBUG"))
@@ -792,7 +632,7 @@ START_TEST(redis_snapshot_before_connected)
     }
     redisFree(c);
     ck_assert_msg(sub_wait(&x, p_frames, 12, 8000), "got %d frames", x.nframes);
-    nap_ms(100);
+    tp_sleep_ms(100);
     complete_task(task_id);
     sub_join(&x);
     ck_assert_int_eq(x.nframes, 12);
@@ -847,72 +687,7 @@ END_TEST
 
 static int ws_open(const char *path, char *status_line, size_t sl)
 {
-    int port = (int)strtol(strrchr(g_base, ':') + 1, NULL, 10);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char req[1024];
-    int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: "
-                     "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     path);
-    ck_assert_int_eq(write(fd, req, (size_t)n), n);
-    char head[2048];
-    size_t len = 0;
-    while (len < sizeof head - 1 && read(fd, head + len, 1) == 1) {
-        len++;
-        if (len >= 4 && !memcmp(head + len - 4, "\r\n\r\n", 4))
-            break;
-    }
-    head[len] = '\0';
-    char *eol = strstr(head, "\r\n");
-    if (eol)
-        *eol = '\0';
-    snprintf(status_line, sl, "%s", head);
-    return fd;
-}
-
-static bool read_full(int fd, void *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, (char *)buf + got, n - got);
-        if (k <= 0)
-            return false;
-        got += (size_t)k;
-    }
-    return true;
-}
-
-/* Next frame from the server (unmasked): text (malloc) and opcode; NULL on EOF/timeout. */
-static char *ws_recv(int fd, int *opcode)
-{
-    unsigned char h[2];
-    if (!read_full(fd, h, 2))
-        return NULL;
-    *opcode = h[0] & 0x0f;
-    uint64_t len = h[1] & 0x7f;
-    if (len >= 126) {
-        unsigned char e[8];
-        int k = len == 126 ? 2 : 8;
-        if (!read_full(fd, e, (size_t)k))
-            return NULL;
-        len = 0;
-        for (int i = 0; i < k; i++)
-            len = (len << 8) | e[i];
-    }
-    char *p = malloc(len + 1);
-    if (!read_full(fd, p, (size_t)len)) {
-        free(p);
-        return NULL;
-    }
-    p[len] = '\0';
-    return p;
+    return tp_raw_get(tp_url_port(g_base), path, true, 5, status_line, sl);
 }
 
 /* with --redis-url the websocket stream gets the Redis entries too; a websocket that goes
@@ -932,7 +707,7 @@ START_TEST(redis_websocket_subscriber)
     int fd = ws_open(path, status, sizeof status);
     ck_assert_str_eq(status, "HTTP/1.1 101 Switching Protocols");
     int op = 0;
-    char *f = ws_recv(fd, &op);
+    char *f = tp_ws_recv(fd, &op);
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(op, 1);
     char want[256];
@@ -945,7 +720,7 @@ START_TEST(redis_websocket_subscriber)
     ck_assert(c && !c->err);
     freeReplyObject(redisCommand(c, "XADD task:%s * data %s", task_id, e));
     redisFree(c);
-    f = ws_recv(fd, &op);
+    f = tp_ws_recv(fd, &op);
     ck_assert_ptr_nonnull(f);
     cJSON *a = cJSON_Parse(f), *b = cJSON_Parse(e);
     ck_assert_msg(cJSON_Compare(a, b, true), "%s", f);
@@ -953,12 +728,12 @@ START_TEST(redis_websocket_subscriber)
     cJSON_Delete(b);
     free(f);
     complete_task(task_id);
-    f = ws_recv(fd, &op);
+    f = tp_ws_recv(fd, &op);
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(op, 1);
     ck_assert_ptr_nonnull(strstr(f, "\"type\":\"task_updated\""));
     free(f);
-    f = ws_recv(fd, &op); /* the server closes after the terminal task_updated */
+    f = tp_ws_recv(fd, &op); /* the server closes after the terminal task_updated */
     ck_assert_int_eq(op, 8);
     free(f);
     close(fd);
@@ -985,7 +760,7 @@ static bool threads_become(int want, long ms)
     for (long t = 0; t <= ms; t += 20) {
         if (dev_threads() == want)
             return true;
-        nap_ms(20);
+        tp_sleep_ms(20);
     }
     return false;
 }
@@ -1011,7 +786,7 @@ START_TEST(relay_threads_follow_subscribers)
     ck_assert_msg(threads_become(base + 2, 3000), "threads %d, base %d", dev_threads(), base);
     adk_stream_stop(a.s);
     sub_join(&a);
-    nap_ms(300);
+    tp_sleep_ms(300);
     ck_assert_int_eq(dev_threads(), base + 2); /* b still reads t1 */
     adk_stream_stop(b.s);
     sub_join(&b);
@@ -1062,7 +837,7 @@ START_TEST(redis_large_message)
     ck_assert_int_eq(adk_streaming_close(m, &done), AGENTEX_OK);
     ck_assert_str_eq(adk_content_text(adk_message_content(done)), want);
     ck_assert_msg(sub_wait(&x, p_frames, 3, 8000), "frames missing");
-    nap_ms(300);
+    tp_sleep_ms(300);
     complete_task(task_id);
     sub_join(&x);
     cJSON *f[MAXF], *e[MAXF];
@@ -1100,9 +875,9 @@ START_TEST(redis_url_rejected)
                          "redis://h:x",           "redis://h:6379/db", "redis://user@h"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *args[] = {"--redis-url", bad[i], NULL};
-        pid_t pid;
         int efd;
-        const char *line = dev_spawn_line(args, &pid, &efd);
+        char line[512];
+        pid_t pid = tp_dev_spawn(args, line, sizeof line, &efd);
         ck_assert_str_eq(line, "");
         char err[512];
         ssize_t n = read(efd, err, sizeof err - 1);
