@@ -74,6 +74,10 @@ void dev_add_str(cJSON *obj, const char *key, const char *val);
 void dev_copy_key(cJSON *dst, const cJSON *src, const char *key);
 
 void dev_respond_json(agx_http_req_t *r, int status, cJSON *body); /* frees body */
+/* Error bodies: {"message","code","data":null} and the 422 {"status_code":10422,"message",
+ * "data":null} (new objects). */
+cJSON *dev_error_body(int status, const char *msg);
+cJSON *dev_422_body(const char *msg);
 void dev_respond_error(agx_http_req_t *r, int status, const char *fmt, ...) AGENTEX_PRINTF(3, 4);
 void dev_respond_422(agx_http_req_t *r, const char *fmt, ...) AGENTEX_PRINTF(2, 3);
 
@@ -109,6 +113,8 @@ cJSON *dev_get_json(dsrv_t *d, const char *sql, const char *fmt, ...);
 cJSON *dev_list_json(dsrv_t *d, const char *sql, const char *fmt, ...);
 /* First column of the first row as int64; def if none. */
 int64_t dev_get_int(dsrv_t *d, const char *sql, int64_t def, const char *fmt, ...);
+/* UPDATE <table> SET json=<o printed> WHERE id=id (table: a constant name). */
+int dev_update_json(dsrv_t *d, const char *table, const char *id, const cJSON *o);
 int64_t dev_last_rowid(dsrv_t *d);
 int dev_begin(dsrv_t *d);
 int dev_commit(dsrv_t *d);

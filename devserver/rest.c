@@ -26,6 +26,14 @@ static void ok(rctx_t *c, cJSON *body)
     c->body = body;
 }
 
+/* Stages an error response (replacing whatever was staged). */
+static void stage_error(rctx_t *c, int status, cJSON *body)
+{
+    cJSON_Delete(c->body);
+    c->status = status;
+    c->body = body;
+}
+
 static void err(rctx_t *c, int status, const char *fmt, ...) AGENTEX_PRINTF(3, 4);
 static void err(rctx_t *c, int status, const char *fmt, ...)
 {
@@ -34,13 +42,7 @@ static void err(rctx_t *c, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddNumberToObject(o, "code", status);
-    cJSON_AddNullToObject(o, "data");
-    cJSON_Delete(c->body);
-    c->status = status;
-    c->body = o;
+    stage_error(c, status, dev_error_body(status, msg));
 }
 
 static void e422(rctx_t *c, const char *fmt, ...) AGENTEX_PRINTF(2, 3);
@@ -51,18 +53,58 @@ static void e422(rctx_t *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "status_code", 10422);
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddNullToObject(o, "data");
-    cJSON_Delete(c->body);
-    c->status = 422;
-    c->body = o;
+    stage_error(c, 422, dev_422_body(msg));
+}
+
+static void e500_write(rctx_t *c) { err(c, 500, "Internal Server Error. write failed"); }
+
+/* BEGIN IMMEDIATE; false, with the 500 staged, when the database is busy. */
+static bool tx_begin(rctx_t *c)
+{
+    if (dev_begin(c->d) == 0)
+        return true;
+    err(c, 500, "Internal Server Error. database busy");
+    return false;
+}
+
+/* COMMIT; false, rolled back and with the 500 staged, when it fails. */
+static bool tx_commit(rctx_t *c)
+{
+    if (dev_commit(c->d) == 0)
+        return true;
+    dev_rollback(c->d);
+    err(c, 500, "Internal Server Error. commit failed");
+    return false;
+}
+
+/* ROLLBACK and stage the write failure. */
+static void tx_write_failed(rctx_t *c)
+{
+    dev_rollback(c->d);
+    e500_write(c);
 }
 
 static void notfound_id(rctx_t *c, const char *id)
 {
     err(c, 404, "Item with id '%s' does not exist.", id);
+}
+
+/* The 404 of an entity looked up by id, or else by name. */
+static void notfound_ref(rctx_t *c, const char *id, const char *name)
+{
+    if (id)
+        notfound_id(c, id);
+    else
+        err(c, 404, "Item with name '%s' does not exist.", name);
+}
+
+/* Answers j, or the 404 of id when it is NULL. */
+static void ok_or_404(rctx_t *c, const char *id, cJSON *j)
+{
+    if (!j)
+        notfound_id(c, id);
+    else
+        ok(c, j);
 }
 
 static void pub(rctx_t *c, const char *task_id, cJSON *frame)
@@ -366,8 +408,7 @@ static void h_register(rctx_t *c)
         cJSON_AddNullToObject(a, "production_deployment_id");
     }
     const char *aid = dev_jstr(a, "id");
-    if (dev_begin(d)) {
-        err(c, 500, "Internal Server Error. database busy");
+    if (!tx_begin(c)) {
         cJSON_Delete(a);
         goto out;
     }
@@ -392,9 +433,7 @@ static void h_register(rctx_t *c)
         (void)dev_exec(d, "UPDATE agents SET api_key=? WHERE id=?", "ss", key, aid);
     }
     (void)dev_exec(d, "UPDATE agents SET health_failures=0 WHERE id=?", "s", aid);
-    if (dev_commit(d)) {
-        dev_rollback(d);
-        err(c, 500, "Internal Server Error. commit failed");
+    if (!tx_commit(c)) {
         cJSON_Delete(a);
         goto out;
     }
@@ -440,10 +479,7 @@ static void h_agent_get(rctx_t *c, const char *id, const char *name)
 {
     cJSON *a = dev_agent_get(c->d, id, name);
     if (!a) {
-        if (id)
-            notfound_id(c, id);
-        else
-            err(c, 404, "Item with name '%s' does not exist.", name);
+        notfound_ref(c, id, name);
         return;
     }
     ok(c, dev_agent_public(a));
@@ -454,10 +490,7 @@ static void h_agent_delete(rctx_t *c, const char *id, const char *name)
 {
     cJSON *a = dev_agent_get(c->d, id, name);
     if (!a) {
-        if (id)
-            notfound_id(c, id);
-        else
-            err(c, 404, "Item with name '%s' does not exist.", name);
+        notfound_ref(c, id, name);
         return;
     }
     const char *st = dev_jstr(a, "status");
@@ -471,7 +504,7 @@ static void h_agent_delete(rctx_t *c, const char *id, const char *name)
     set_str(a, "status_reason", "Agent deleted successfully");
     set_str(a, "updated_at", now_iso(ts));
     if (dev_agent_put(c->d, a)) {
-        err(c, 500, "Internal Server Error. write failed");
+        e500_write(c);
         cJSON_Delete(a);
         return;
     }
@@ -495,10 +528,7 @@ static cJSON *live_task(rctx_t *c, const char *id, const char *name)
 {
     cJSON *t = dev_task_get(c->d, id, name);
     if (!t) {
-        if (id)
-            notfound_id(c, id);
-        else
-            err(c, 404, "Item with name '%s' does not exist.", name);
+        notfound_ref(c, id, name);
         return NULL;
     }
     const char *st = dev_jstr(t, "status");
@@ -673,7 +703,7 @@ static void h_task_put(rctx_t *c, const char *id, const char *name)
         char ts[40];
         set_str(t, "updated_at", now_iso(ts));
         if (dev_task_put(c->d, t)) {
-            err(c, 500, "Internal Server Error. write failed");
+            e500_write(c);
             goto out;
         }
     }
@@ -682,7 +712,7 @@ static void h_task_put(rctx_t *c, const char *id, const char *name)
         set_item(t, "task_metadata", cJSON_Duplicate(meta, true));
         set_str(t, "updated_at", now_iso(ts));
         if (dev_task_put(c->d, t)) {
-            err(c, 500, "Internal Server Error. write failed");
+            e500_write(c);
             goto out;
         }
         pub_task(c, t);
@@ -700,7 +730,7 @@ static void h_task_delete(rctx_t *c, const char *id, const char *name)
     if (!t)
         return;
     if (dev_task_set_status(c->d, t, "DELETED", "Task deleted successfully")) {
-        err(c, 500, "Internal Server Error. write failed");
+        e500_write(c);
         cJSON_Delete(t);
         return;
     }
@@ -759,7 +789,7 @@ static void h_task_transition(rctx_t *c, const char *id, const char *action)
         goto out;
     }
     if (dev_task_set_status(c->d, t, T[k].status, reason && *reason ? reason : T[k].reason)) {
-        err(c, 500, "Internal Server Error. write failed");
+        e500_write(c);
         goto out;
     }
     pub_task(c, t);
@@ -801,7 +831,7 @@ static void h_msg_create(rctx_t *c)
         goto out;
     cJSON *m = dev_message_create(c->d, task_id, content, ss, created);
     if (!m) {
-        err(c, 500, "Internal Server Error. write failed");
+        e500_write(c);
         goto out;
     }
     pub_msg(c, m);
@@ -811,14 +841,7 @@ out:
     cJSON_Delete(b);
 }
 
-static void h_msg_get(rctx_t *c, const char *id)
-{
-    cJSON *m = dev_message_get(c->d, id);
-    if (!m)
-        notfound_id(c, id);
-    else
-        ok(c, m);
-}
+static void h_msg_get(rctx_t *c, const char *id) { ok_or_404(c, id, dev_message_get(c->d, id)); }
 
 static void h_msg_put(rctx_t *c, const char *id)
 {
@@ -843,7 +866,7 @@ static void h_msg_put(rctx_t *c, const char *id)
         set_str(m, "streaming_status", ss);
     set_str(m, "updated_at", now_iso(ts));
     if (dev_message_put(c->d, m)) {
-        err(c, 500, "Internal Server Error. write failed");
+        e500_write(c);
         goto out;
     }
     pub_msg(c, m);
@@ -882,10 +905,8 @@ static void h_msg_batch_create(rctx_t *c)
             goto done;
         cJSON_AddItemToArray(norm, n);
     }
-    if (dev_begin(c->d)) {
-        err(c, 500, "Internal Server Error. database busy");
+    if (!tx_begin(c))
         goto done;
-    }
     out = cJSON_CreateArray();
     i = 0;
     cJSON_ArrayForEach(e, norm)
@@ -893,17 +914,13 @@ static void h_msg_batch_create(rctx_t *c)
         cJSON *m = dev_message_create(c->d, task_id, e, NULL, base + (int64_t)i * 1000);
         i++;
         if (!m) {
-            dev_rollback(c->d);
-            err(c, 500, "Internal Server Error. write failed");
+            tx_write_failed(c);
             goto done;
         }
         cJSON_AddItemToArray(out, m);
     }
-    if (dev_commit(c->d)) {
-        dev_rollback(c->d);
-        err(c, 500, "Internal Server Error. commit failed");
+    if (!tx_commit(c))
         goto done;
-    }
     cJSON *m;
     cJSON_ArrayForEach(m, out) pub_msg(c, m);
     ok(c, out);
@@ -935,10 +952,8 @@ static void h_msg_batch_update(rctx_t *c)
             goto done;
         cJSON_AddItemToObject(norm, kv->string, n);
     }
-    if (dev_begin(c->d)) {
-        err(c, 500, "Internal Server Error. database busy");
+    if (!tx_begin(c))
         goto done;
-    }
     out = cJSON_CreateArray();
     char ts[40];
     now_iso(ts);
@@ -953,17 +968,13 @@ static void h_msg_batch_update(rctx_t *c)
         set_str(m, "updated_at", ts);
         if (dev_message_put(c->d, m)) {
             cJSON_Delete(m);
-            dev_rollback(c->d);
-            err(c, 500, "Internal Server Error. write failed");
+            tx_write_failed(c);
             goto done;
         }
         cJSON_AddItemToArray(out, m);
     }
-    if (dev_commit(c->d)) {
-        dev_rollback(c->d);
-        err(c, 500, "Internal Server Error. commit failed");
+    if (!tx_commit(c))
         goto done;
-    }
     cJSON *m;
     cJSON_ArrayForEach(m, out) pub_msg(c, m);
     ok(c, out);
@@ -1247,11 +1258,7 @@ static void h_msg_paginated(rctx_t *c)
 
 static void h_event_get(rctx_t *c, const char *id)
 {
-    cJSON *e = dev_get_json(c->d, "SELECT json FROM events WHERE id=?", "s", id);
-    if (!e)
-        notfound_id(c, id);
-    else
-        ok(c, e);
+    ok_or_404(c, id, dev_get_json(c->d, "SELECT json FROM events WHERE id=?", "s", id));
 }
 
 static void h_events_list(rctx_t *c)
@@ -1305,7 +1312,7 @@ static void h_state_create(rctx_t *c)
         dev_exec(c->d, "INSERT INTO states(id,task_id,agent_id,created_us,json) VALUES(?,?,?,?,?)",
                  "sssis", id, task_id, agent_id, now, text)) {
         cJSON_Delete(s);
-        err(c, 500, "Internal Server Error. write failed");
+        e500_write(c);
     } else {
         ok(c, s);
     }
@@ -1314,7 +1321,9 @@ out:
     cJSON_Delete(b);
 }
 
-static void h_states_list(rctx_t *c)
+/* GET /<table>?task_id=&agent_id=: both filters optional, paged, ordered by creation time
+ * and then by tiebreak. */
+static void list_by_task_agent(rctx_t *c, const char *table, const char *tiebreak)
 {
     paging_t p;
     if (!q_paging(c, &p))
@@ -1322,20 +1331,18 @@ static void h_states_list(rctx_t *c)
     char sql[320];
     const char *dir = p.asc ? "ASC" : "DESC";
     snprintf(sql, sizeof sql,
-             "SELECT json FROM states WHERE (?1 IS NULL OR task_id=?1) AND (?2 IS NULL OR "
-             "agent_id=?2) ORDER BY created_us %s, id %s LIMIT ?3 OFFSET ?4",
-             dir, dir);
+             "SELECT json FROM %s WHERE (?1 IS NULL OR task_id=?1) AND (?2 IS NULL OR "
+             "agent_id=?2) ORDER BY created_us %s, %s %s LIMIT ?3 OFFSET ?4",
+             table, dir, tiebreak, dir);
     ok(c, dev_list_json(c->d, sql, "ssii", qp(c, "task_id"), qp(c, "agent_id"), (int64_t)p.limit,
                         offset(&p)));
 }
 
+static void h_states_list(rctx_t *c) { list_by_task_agent(c, "states", "id"); }
+
 static void h_state_get(rctx_t *c, const char *id)
 {
-    cJSON *s = dev_get_json(c->d, "SELECT json FROM states WHERE id=?", "s", id);
-    if (!s)
-        notfound_id(c, id);
-    else
-        ok(c, s);
+    ok_or_404(c, id, dev_get_json(c->d, "SELECT json FROM states WHERE id=?", "s", id));
 }
 
 static void h_state_put(rctx_t *c, const char *id)
@@ -1354,11 +1361,8 @@ static void h_state_put(rctx_t *c, const char *id)
     char ts[40];
     set_item(s, "state", cJSON_Duplicate(state, true));
     set_str(s, "updated_at", now_iso(ts));
-    char *text = dev_print(s);
-    int rc = text ? dev_exec(c->d, "UPDATE states SET json=? WHERE id=?", "ss", text, id) : -1;
-    cJSON_free(text);
-    if (rc) {
-        err(c, 500, "Internal Server Error. write failed");
+    if (dev_update_json(c->d, "states", id, s)) {
+        e500_write(c);
         goto out;
     }
     ok(c, s);
@@ -1377,7 +1381,7 @@ static void h_state_delete(rctx_t *c, const char *id)
     }
     if (dev_exec(c->d, "DELETE FROM states WHERE id=?", "s", id)) {
         cJSON_Delete(s);
-        err(c, 500, "Internal Server Error. write failed");
+        e500_write(c);
         return;
     }
     ok(c, s);
@@ -1388,27 +1392,10 @@ static void h_state_delete(rctx_t *c, const char *id)
 
 static void h_tracker_get(rctx_t *c, const char *id)
 {
-    cJSON *t = dev_get_json(c->d, "SELECT json FROM trackers WHERE id=?", "s", id);
-    if (!t)
-        notfound_id(c, id);
-    else
-        ok(c, t);
+    ok_or_404(c, id, dev_get_json(c->d, "SELECT json FROM trackers WHERE id=?", "s", id));
 }
 
-static void h_trackers_list(rctx_t *c)
-{
-    paging_t p;
-    if (!q_paging(c, &p))
-        return;
-    char sql[320];
-    const char *dir = p.asc ? "ASC" : "DESC";
-    snprintf(sql, sizeof sql,
-             "SELECT json FROM trackers WHERE (?1 IS NULL OR task_id=?1) AND (?2 IS NULL OR "
-             "agent_id=?2) ORDER BY created_us %s, rowid %s LIMIT ?3 OFFSET ?4",
-             dir, dir);
-    ok(c, dev_list_json(c->d, sql, "ssii", qp(c, "task_id"), qp(c, "agent_id"), (int64_t)p.limit,
-                        offset(&p)));
-}
+static void h_trackers_list(rctx_t *c) { list_by_task_agent(c, "trackers", "rowid"); }
 
 static void h_tracker_put(rctx_t *c, const char *id)
 {
@@ -1446,10 +1433,7 @@ static void h_tracker_put(rctx_t *c, const char *id)
     set_str(t, "status_reason", reason);
     char ts[40];
     set_str(t, "updated_at", now_iso(ts));
-    char *text = dev_print(t);
-    int rc = text ? dev_exec(c->d, "UPDATE trackers SET json=? WHERE id=?", "ss", text, id) : -1;
-    cJSON_free(text);
-    if (rc) {
+    if (dev_update_json(c->d, "trackers", id, t)) {
         err(c, 500, "Internal server error");
         goto out;
     }

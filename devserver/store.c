@@ -159,6 +159,18 @@ int64_t dev_get_int(dsrv_t *d, const char *sql, int64_t def, const char *fmt, ..
     return v;
 }
 
+int dev_update_json(dsrv_t *d, const char *table, const char *id, const cJSON *o)
+{
+    char *text = dev_print(o);
+    if (!text)
+        return -1;
+    char sql[96];
+    snprintf(sql, sizeof sql, "UPDATE %s SET json=? WHERE id=?", table);
+    int rc = dev_exec(d, sql, "ss", text, id);
+    cJSON_free(text);
+    return rc;
+}
+
 int64_t dev_last_rowid(dsrv_t *d) { return sqlite3_last_insert_rowid(d->db); }
 int dev_begin(dsrv_t *d) { return dev_exec(d, "BEGIN IMMEDIATE", NULL); }
 int dev_commit(dsrv_t *d) { return dev_exec(d, "COMMIT", NULL); }
@@ -351,12 +363,7 @@ cJSON *dev_message_get(dsrv_t *d, const char *id)
 
 int dev_message_put(dsrv_t *d, const cJSON *msg)
 {
-    char *text = dev_print(msg);
-    if (!text)
-        return -1;
-    int rc = dev_exec(d, "UPDATE messages SET json=? WHERE id=?", "ss", text, dev_jstr(msg, "id"));
-    cJSON_free(text);
-    return rc;
+    return dev_update_json(d, "messages", dev_jstr(msg, "id"), msg);
 }
 
 /* ---- events --------------------------------------------------------------------------- */

@@ -263,6 +263,24 @@ void dev_respond_json(agx_http_req_t *r, int status, cJSON *body)
     cJSON_Delete(body);
 }
 
+cJSON *dev_error_body(int status, const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddNumberToObject(o, "code", status);
+    cJSON_AddNullToObject(o, "data");
+    return o;
+}
+
+cJSON *dev_422_body(const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "status_code", 10422);
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddNullToObject(o, "data");
+    return o;
+}
+
 void dev_respond_error(agx_http_req_t *r, int status, const char *fmt, ...)
 {
     char msg[1024];
@@ -270,11 +288,7 @@ void dev_respond_error(agx_http_req_t *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddNumberToObject(o, "code", status);
-    cJSON_AddNullToObject(o, "data");
-    dev_respond_json(r, status, o);
+    dev_respond_json(r, status, dev_error_body(status, msg));
 }
 
 void dev_respond_422(agx_http_req_t *r, const char *fmt, ...)
@@ -284,11 +298,7 @@ void dev_respond_422(agx_http_req_t *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "status_code", 10422);
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddNullToObject(o, "data");
-    dev_respond_json(r, 422, o);
+    dev_respond_json(r, 422, dev_422_body(msg));
 }
 
 int dev_query_int(agx_http_req_t *r, const char *name, long def, long min, long max, long *out)
