@@ -448,6 +448,8 @@ END_TEST
 typedef struct pubfix {
     fake_backend_t *fb;
     agentex_client_t *c;
+    adk_streamer_t *s;   /* redis_pub_setup only */
+    adk_content_t *init; /* redis_pub_setup only */
 } pubfix_t;
 
 static void pub_setup(pubfix_t *f)
@@ -472,6 +474,25 @@ static adk_content_t *md_text(const char *t)
     return c;
 }
 
+/* The Redis publishing tests: pub_setup, the backend's answers to POST and PUT /messages
+ * queued, a streamer on the test's redis-server in mode, an empty markdown initial content. */
+static void redis_pub_setup(pubfix_t *f, adk_stream_mode_t mode)
+{
+    pub_setup(f);
+    fake_backend_push(f->fb, 200, M_POSTED);
+    fake_backend_push(f->fb, 200, M_DONE);
+    f->s = redis_streamer(mode);
+    f->init = md_text("");
+}
+
+static void redis_pub_teardown(pubfix_t *f)
+{
+    adk_content_free(f->init);
+    adk_streamer_free(f->s);
+    pub_teardown(f);
+    redis_down();
+}
+
 #define DELTA(d) "{\"delta\":" d TAIL ",\"type\":\"delta\"}"
 #define TEXT_DELTA(t) DELTA("{\"text_delta\":\"" t "\",\"type\":\"text\"}")
 #define START "{\"content\":" C_EMPTY_MD TAIL ",\"type\":\"start\"}"
@@ -492,11 +513,9 @@ START_TEST(test_streaming_lifecycle_per_token)
     if (!redis_up())
         return;
     pubfix_t f;
-    pub_setup(&f);
-    fake_backend_push(f.fb, 200, M_POSTED);
-    fake_backend_push(f.fb, 200, M_DONE);
-    adk_streamer_t *s = redis_streamer(ADK_STREAM_MODE_PER_TOKEN);
-    adk_content_t *init = md_text("");
+    redis_pub_setup(&f, ADK_STREAM_MODE_PER_TOKEN);
+    adk_streamer_t *s = f.s;
+    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
     ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
     ck_assert_str_eq(adk_message_id(adk_streaming_message(m)), MSGID);
@@ -535,11 +554,8 @@ START_TEST(test_streaming_lifecycle_per_token)
     const char *want[] = {START, TEXT_DELTA("Sunny, "), TEXT_DELTA("21°C"), DONE};
     assert_entries(want, 4);
     adk_message_free(final);
-    adk_content_free(init);
     adk_streaming_msg_free(m);
-    adk_streamer_free(s);
-    pub_teardown(&f);
-    redis_down();
+    redis_pub_teardown(&f);
 }
 END_TEST
 
@@ -548,13 +564,11 @@ START_TEST(test_streaming_coalesced_merges_per_channel)
     if (!redis_up())
         return;
     pubfix_t f;
-    pub_setup(&f);
-    fake_backend_push(f.fb, 200, M_POSTED);
-    fake_backend_push(f.fb, 200, M_DONE);
-    adk_streamer_t *s = redis_streamer(ADK_STREAM_MODE_COALESCED);
+    redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
+    adk_streamer_t *s = f.s;
     // the timer never fires during the test: only the first delta, size and close flush
     ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 128), AGENTEX_OK);
-    adk_content_t *init = md_text("");
+    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
     ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "a"), AGENTEX_OK); // at once
@@ -594,11 +608,8 @@ START_TEST(test_streaming_coalesced_merges_per_channel)
     ck_assert_str_eq(rcontent, "[\"ef\"]");
     free(rcontent);
     cJSON_Delete(body);
-    adk_content_free(init);
     adk_streaming_msg_free(m);
-    adk_streamer_free(s);
-    pub_teardown(&f);
-    redis_down();
+    redis_pub_teardown(&f);
 }
 END_TEST
 
@@ -607,12 +618,10 @@ START_TEST(test_streaming_coalesced_flushes_by_size)
     if (!redis_up())
         return;
     pubfix_t f;
-    pub_setup(&f);
-    fake_backend_push(f.fb, 200, M_POSTED);
-    fake_backend_push(f.fb, 200, M_DONE);
-    adk_streamer_t *s = redis_streamer(ADK_STREAM_MODE_COALESCED);
+    redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
+    adk_streamer_t *s = f.s;
     ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 10), AGENTEX_OK);
-    adk_content_t *init = md_text("");
+    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
     ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_OK);
@@ -632,11 +641,8 @@ START_TEST(test_streaming_coalesced_flushes_by_size)
         cJSON_GetObjectItem(cJSON_GetObjectItem(body, "content"), "content")->valuestring,
         "x1234567890abc");
     cJSON_Delete(body);
-    adk_content_free(init);
     adk_streaming_msg_free(m);
-    adk_streamer_free(s);
-    pub_teardown(&f);
-    redis_down();
+    redis_pub_teardown(&f);
 }
 END_TEST
 
@@ -645,12 +651,10 @@ START_TEST(test_streaming_coalesced_timer_flushes)
     if (!redis_up())
         return;
     pubfix_t f;
-    pub_setup(&f);
-    fake_backend_push(f.fb, 200, M_POSTED);
-    fake_backend_push(f.fb, 200, M_DONE);
-    adk_streamer_t *s = redis_streamer(ADK_STREAM_MODE_COALESCED);
+    redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
+    adk_streamer_t *s = f.s;
     ck_assert_int_eq(adk_streamer_set_coalescing(s, 20, 100000), AGENTEX_OK);
-    adk_content_t *init = md_text("");
+    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
     ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "{\"ci"), AGENTEX_OK);
@@ -677,11 +681,8 @@ START_TEST(test_streaming_coalesced_timer_flushes)
     ck_assert_str_eq(args, "{\"city\":\"Paris\"}");
     free(args);
     cJSON_Delete(body);
-    adk_content_free(init);
     adk_streaming_msg_free(m);
-    adk_streamer_free(s);
-    pub_teardown(&f);
-    redis_down();
+    redis_pub_teardown(&f);
 }
 END_TEST
 
@@ -690,11 +691,9 @@ START_TEST(test_streaming_mode_off_and_close_full)
     if (!redis_up())
         return;
     pubfix_t f;
-    pub_setup(&f);
-    fake_backend_push(f.fb, 200, M_POSTED);
-    fake_backend_push(f.fb, 200, M_DONE);
-    adk_streamer_t *s = redis_streamer(ADK_STREAM_MODE_OFF);
-    adk_content_t *init = md_text("");
+    redis_pub_setup(&f, ADK_STREAM_MODE_OFF);
+    adk_streamer_t *s = f.s;
+    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
     ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "draft"), AGENTEX_OK);
@@ -711,11 +710,8 @@ START_TEST(test_streaming_mode_off_and_close_full)
         "Sunny, 21°C");
     cJSON_Delete(body);
     adk_content_free(full);
-    adk_content_free(init);
     adk_streaming_msg_free(m);
-    adk_streamer_free(s);
-    pub_teardown(&f);
-    redis_down();
+    redis_pub_teardown(&f);
 }
 END_TEST
 
