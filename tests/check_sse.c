@@ -97,24 +97,31 @@ static void run_chunks(const char *in, size_t len, const size_t *cuts, size_t nc
 
 static size_t case_len(const sse_case_t *c) { return c->in_len ? c->in_len : strlen(c->in); }
 
+/* The recorded events ("" when none). */
+static const char *rec_out(const rec_t *r) { return r->out.data ? r->out.data : ""; }
+
+static void rec_free(rec_t *r)
+{
+    agx_buf_free(&r->out);
+    agx_buf_free(&r->comments);
+}
+
 START_TEST(test_sse_table_whole_and_every_split)
 {
     const sse_case_t *c = &cases[_i];
     size_t len = case_len(c);
     rec_t r = {0};
     run_chunks(c->in, len, NULL, 0, &r);
-    ck_assert_msg(strcmp(r.out.data ? r.out.data : "", c->want) == 0, "%s: got %s want %s",
-                  c->name, r.out.data ? r.out.data : "", c->want);
-    agx_buf_free(&r.out);
-    agx_buf_free(&r.comments);
+    ck_assert_msg(strcmp(rec_out(&r), c->want) == 0, "%s: got %s want %s", c->name, rec_out(&r),
+                  c->want);
+    rec_free(&r);
     // two chunks, split at every position (including inside CRLF and the BOM)
     for (size_t cut = 0; cut <= len; cut++) {
         rec_t r2 = {0};
         run_chunks(c->in, len, &cut, 1, &r2);
-        ck_assert_msg(strcmp(r2.out.data ? r2.out.data : "", c->want) == 0,
-                      "%s split at %zu: got %s", c->name, cut, r2.out.data ? r2.out.data : "");
-        agx_buf_free(&r2.out);
-        agx_buf_free(&r2.comments);
+        ck_assert_msg(strcmp(rec_out(&r2), c->want) == 0, "%s split at %zu: got %s", c->name, cut,
+                      rec_out(&r2));
+        rec_free(&r2);
     }
     // three chunks, every pair of positions
     for (size_t a = 0; a <= len; a++) {
@@ -122,10 +129,8 @@ START_TEST(test_sse_table_whole_and_every_split)
             size_t cuts[2] = {a, b};
             rec_t r3 = {0};
             run_chunks(c->in, len, cuts, 2, &r3);
-            ck_assert_msg(strcmp(r3.out.data ? r3.out.data : "", c->want) == 0,
-                          "%s split at %zu,%zu", c->name, a, b);
-            agx_buf_free(&r3.out);
-            agx_buf_free(&r3.comments);
+            ck_assert_msg(strcmp(rec_out(&r3), c->want) == 0, "%s split at %zu,%zu", c->name, a, b);
+            rec_free(&r3);
         }
     }
 }
@@ -140,9 +145,8 @@ START_TEST(test_sse_byte_by_byte)
         cuts[k] = k + 1;
     rec_t r = {0};
     run_chunks(c->in, len, cuts, len, &r);
-    ck_assert_str_eq(r.out.data ? r.out.data : "", c->want);
-    agx_buf_free(&r.out);
-    agx_buf_free(&r.comments);
+    ck_assert_str_eq(rec_out(&r), c->want);
+    rec_free(&r);
     free(cuts);
 }
 END_TEST
