@@ -73,6 +73,9 @@ void dev_add_str(cJSON *obj, const char *key, const char *val);
 /* Copies obj[key] (or null when absent) into dst[key]. */
 void dev_copy_key(cJSON *dst, const cJSON *src, const char *key);
 
+/* base (its trailing slashes dropped) followed by suffix, in out. */
+void dev_url_join(char *out, size_t outlen, const char *base, const char *suffix);
+
 void dev_respond_json(agx_http_req_t *r, int status, cJSON *body); /* frees body */
 /* Error bodies: {"message","code","data":null} and the 422 {"status_code":10422,"message",
  * "data":null} (new objects). */
@@ -145,6 +148,9 @@ void dev_hub_free(dsrv_t *d);
 /* Sends one frame (JSON of an SSE data frame) to every subscriber of task_id.
  * A task_updated with a terminal status closes the subscriptions afterwards. */
 void dev_publish(dsrv_t *d, const char *task_id, const cJSON *frame);
+/* The task_updated and full frames (new objects); dev_publish_* build and send them. */
+cJSON *dev_frame_task_updated(const cJSON *task);
+cJSON *dev_frame_full(const cJSON *msg);
 void dev_publish_task_updated(dsrv_t *d, const cJSON *task);
 void dev_publish_message_full(dsrv_t *d, const cJSON *msg);
 /* GET /tasks/{id}/stream (SSE). */

@@ -20,11 +20,8 @@ static size_t sink(char *p, size_t sz, size_t n, void *ud)
 
 static bool probe(dsrv_t *d, const char *id, const char *acp_url)
 {
-    size_t ul = strlen(acp_url);
-    while (ul > 0 && acp_url[ul - 1] == '/')
-        ul--;
     char url[2048];
-    snprintf(url, sizeof url, "%.*s/healthz", (int)ul, acp_url);
+    dev_url_join(url, sizeof url, acp_url, "/healthz");
     CURL *c = curl_easy_init();
     if (!c)
         return false;

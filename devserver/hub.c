@@ -138,6 +138,20 @@ static bool frame_is_terminal(const cJSON *frame)
     return dev_status_terminal(dev_jstr(task, "status"));
 }
 
+/* Room for one more entry in a growing array of subscribers; false when out of memory. */
+static bool sub_list_room(sub_t ***list, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : 8;
+    sub_t **nl = realloc(*list, nc * sizeof *nl);
+    if (!nl)
+        return false;
+    *list = nl;
+    *cap = nc;
+    return true;
+}
+
 void dev_publish(dsrv_t *d, const char *task_id, const cJSON *frame)
 {
     dev_hub_t *h = d->hub;
@@ -153,14 +167,8 @@ void dev_publish(dsrv_t *d, const char *task_id, const cJSON *frame)
             pp = &s->next;
             continue;
         }
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            sub_t **nl = realloc(list, nc * sizeof *nl);
-            if (!nl)
-                break;
-            list = nl;
-            cap = nc;
-        }
+        if (!sub_list_room(&list, n, &cap))
+            break;
         list[n++] = s;
         if (terminal) { /* the hub's reference moves to us */
             *pp = s->next;
@@ -190,22 +198,34 @@ void dev_publish(dsrv_t *d, const char *task_id, const cJSON *frame)
     free(list);
 }
 
-void dev_publish_task_updated(dsrv_t *d, const cJSON *task)
+cJSON *dev_frame_task_updated(const cJSON *task)
 {
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "type", "task_updated");
     cJSON_AddItemToObject(f, "task", cJSON_Duplicate(task, true));
-    dev_publish(d, dev_jstr(task, "id"), f);
-    cJSON_Delete(f);
+    return f;
 }
 
-void dev_publish_message_full(dsrv_t *d, const cJSON *msg)
+cJSON *dev_frame_full(const cJSON *msg)
 {
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "type", "full");
     cJSON_AddNullToObject(f, "index");
     cJSON_AddItemToObject(f, "parent_task_message", cJSON_Duplicate(msg, true));
     dev_copy_key(f, msg, "content");
+    return f;
+}
+
+void dev_publish_task_updated(dsrv_t *d, const cJSON *task)
+{
+    cJSON *f = dev_frame_task_updated(task);
+    dev_publish(d, dev_jstr(task, "id"), f);
+    cJSON_Delete(f);
+}
+
+void dev_publish_message_full(dsrv_t *d, const cJSON *msg)
+{
+    cJSON *f = dev_frame_full(msg);
     dev_publish(d, dev_jstr(msg, "task_id"), f);
     cJSON_Delete(f);
 }
@@ -439,14 +459,8 @@ void dev_hub_tick(dsrv_t *d)
     for (sub_t *s = h->head; s; s = s->next) {
         if (s->is_ws || now - atomic_load(&s->last_ms) < d->ping_interval_ms)
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            sub_t **nl = realloc(list, nc * sizeof *nl);
-            if (!nl)
-                break;
-            list = nl;
-            cap = nc;
-        }
+        if (!sub_list_room(&list, n, &cap))
+            break;
         atomic_fetch_add(&s->refs, 1);
         list[n++] = s;
     }

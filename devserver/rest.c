@@ -119,10 +119,7 @@ static void pub(rctx_t *c, const char *task_id, cJSON *frame)
 
 static void pub_task(rctx_t *c, const cJSON *task)
 {
-    cJSON *f = cJSON_CreateObject();
-    cJSON_AddStringToObject(f, "type", "task_updated");
-    cJSON_AddItemToObject(f, "task", cJSON_Duplicate(task, true));
-    pub(c, dev_jstr(task, "id"), f);
+    pub(c, dev_jstr(task, "id"), dev_frame_task_updated(task));
 }
 
 /* A `full` frame for a message written through REST, so that clients see messages of
@@ -134,12 +131,7 @@ static void pub_msg(rctx_t *c, const cJSON *m)
     const char *st = dev_jstr(m, "streaming_status");
     if (st && strcmp(st, "IN_PROGRESS") == 0)
         return;
-    cJSON *f = cJSON_CreateObject();
-    cJSON_AddStringToObject(f, "type", "full");
-    cJSON_AddNullToObject(f, "index");
-    cJSON_AddItemToObject(f, "parent_task_message", cJSON_Duplicate(m, true));
-    dev_copy_key(f, m, "content");
-    pub(c, dev_jstr(m, "task_id"), f);
+    pub(c, dev_jstr(m, "task_id"), dev_frame_full(m));
 }
 
 static char *now_iso(char buf[40])

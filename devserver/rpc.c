@@ -159,11 +159,8 @@ static int forward(rpcjob_t *j, const char *method, const char *rpc_id, cJSON *p
                  dev_jstr(j->agent, "id"));
         return -1;
     }
-    size_t ul = strlen(acp);
-    while (ul > 0 && acp[ul - 1] == '/')
-        ul--;
     char url[2048];
-    snprintf(url, sizeof url, "%.*s/api", (int)ul, acp);
+    dev_url_join(url, sizeof url, acp, "/api");
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "jsonrpc", "2.0");
     cJSON_AddStringToObject(req, "method", method);

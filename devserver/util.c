@@ -263,6 +263,14 @@ void dev_respond_json(agx_http_req_t *r, int status, cJSON *body)
     cJSON_Delete(body);
 }
 
+void dev_url_join(char *out, size_t outlen, const char *base, const char *suffix)
+{
+    size_t ul = strlen(base);
+    while (ul > 0 && base[ul - 1] == '/')
+        ul--;
+    snprintf(out, outlen, "%.*s%s", (int)ul, base, suffix);
+}
+
 cJSON *dev_error_body(int status, const char *msg)
 {
     cJSON *o = cJSON_CreateObject();
