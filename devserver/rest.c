@@ -192,35 +192,11 @@ static cJSON *body_obj(rctx_t *c, bool allow_empty)
 }
 
 /* Field checks: return false and stage a 422. */
-static bool want_str(rctx_t *c, const cJSON *o, const char *key, bool required, bool nullable,
-                     const char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    *out = NULL;
-    if (!v) {
-        if (required) {
-            e422(c, "body.%s: Field required", key);
-            return false;
-        }
-        return true;
-    }
-    if (cJSON_IsNull(v)) {
-        if (!nullable) {
-            e422(c, "body.%s: Input should be a valid string", key);
-            return false;
-        }
-        return true;
-    }
-    if (!cJSON_IsString(v)) {
-        e422(c, "body.%s: Input should be a valid string", key);
-        return false;
-    }
-    *out = v->valuestring;
-    return true;
-}
 
-static bool want_obj(rctx_t *c, const cJSON *o, const char *key, bool required, bool nullable,
-                     const cJSON **out)
+/* o[key] of the type is accepts (what: its name in the 422); *out is NULL when the field is
+ * absent (allowed unless required) or null (allowed when nullable). */
+static bool want_typed(rctx_t *c, const cJSON *o, const char *key, bool required, bool nullable,
+                       cJSON_bool (*is)(const cJSON *), const char *what, const cJSON **out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     *out = NULL;
@@ -233,12 +209,27 @@ static bool want_obj(rctx_t *c, const cJSON *o, const char *key, bool required, 
     }
     if (cJSON_IsNull(v) && nullable)
         return true;
-    if (!cJSON_IsObject(v)) {
-        e422(c, "body.%s: Input should be a valid dictionary", key);
+    if (!is(v)) {
+        e422(c, "body.%s: Input should be a valid %s", key, what);
         return false;
     }
     *out = v;
     return true;
+}
+
+static bool want_str(rctx_t *c, const cJSON *o, const char *key, bool required, bool nullable,
+                     const char **out)
+{
+    const cJSON *v;
+    bool ok = want_typed(c, o, key, required, nullable, cJSON_IsString, "string", &v);
+    *out = v ? v->valuestring : NULL;
+    return ok;
+}
+
+static bool want_obj(rctx_t *c, const cJSON *o, const char *key, bool required, bool nullable,
+                     const cJSON **out)
+{
+    return want_typed(c, o, key, required, nullable, cJSON_IsObject, "dictionary", out);
 }
 
 static bool want_enum(rctx_t *c, const cJSON *o, const char *key, const char *const *allowed,
