@@ -255,6 +255,16 @@ agentex_err_t acp_server_new(acp_server_t **out)
         else
             AGX_WARN("acp: ignoring ACP_PORT=\"%s\" (not a port number)", port);
     }
+    const char *mp = getenv("ACP_MAX_PENDING");
+    if (mp && *mp) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(mp, &end, 10);
+        if (end && *end == '\0' && errno == 0 && n >= 1 && mp[0] != '-' && n <= SIZE_MAX)
+            s->max_pending = (size_t)n;
+        else
+            AGX_WARN("acp: ignoring ACP_MAX_PENDING=\"%s\" (not a positive number)", mp);
+    }
     *out = s;
     return AGENTEX_OK;
 nomem:

@@ -69,6 +69,7 @@ static const char *const unset_env[] = {"AGENT_NAME",
                                         "AGENT_DESCRIPTION",
                                         "ACP_URL",
                                         "ACP_PORT",
+                                        "ACP_MAX_PENDING",
                                         "ACP_TYPE",
                                         "AGENTEX_BASE_URL",
                                         "AGENT_ID",
@@ -1378,7 +1379,15 @@ END_TEST
 
 START_TEST(test_max_pending_held_refused_on_stop)
 {
-    ck_assert_int_eq(acp_server_set_max_pending(srv, 1), AGENTEX_OK);
+    /* the limit from the environment (1); a bad value is ignored with a warning */
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+    setenv("ACP_MAX_PENDING", "-3", 1);
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+    setenv("ACP_MAX_PENDING", "1", 1);
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    unsetenv("ACP_MAX_PENDING");
+    server_config(srv, true);
     start_server(srv);
     char *b = event_body("1", TASK_ID, "block-until-released");
     rpc_expect(b, good_key, ACK("1"));
