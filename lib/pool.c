@@ -55,6 +55,7 @@ struct agx_pool {
     size_t nbuckets;
     size_t nmbox;
     size_t pending; /* queued + running */
+    int idle;       /* workers waiting on cv: a submit signals only when one is */
     bool shutting_down;
     bool joined;
 };
@@ -124,8 +125,11 @@ static void *worker_main(void *arg)
     void *wctx = p->init ? p->init(p->userdata) : NULL;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->rhead && !p->shutting_down)
+        while (!p->rhead && !p->shutting_down) {
+            p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+        }
         unit_t *u = p->rhead;
         if (!u) /* shutting down and nothing left */
             break;
@@ -157,9 +161,10 @@ static void *worker_main(void *arg)
         p->pending--;
         m->running = false;
         if (m->head) {
+            /* back at the tail; no wake-up: this worker takes the next unit itself,
+             * so the number of runnable units per awake worker is unchanged */
             m->queued = true;
             runq_push(p, mbox_unit(m));
-            pthread_cond_signal(&p->cv);
         } else {
             mbox_t **slot = mbox_slot(p, m->key, m->hash);
             if (*slot == m)
@@ -236,7 +241,8 @@ agentex_err_t agx_pool_submit(agx_pool_t *p, const char *key, agx_job_fn fn, voi
         }
         runq_push(p, &a->u);
         p->pending++;
-        pthread_cond_signal(&p->cv);
+        if (p->idle > 0)
+            pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&p->mu);
         return AGENTEX_OK;
     }
@@ -282,7 +288,8 @@ agentex_err_t agx_pool_submit(agx_pool_t *p, const char *key, agx_job_fn fn, voi
     if (!m->queued && !m->running) {
         m->queued = true;
         runq_push(p, mbox_unit(m));
-        pthread_cond_signal(&p->cv);
+        if (p->idle > 0)
+            pthread_cond_signal(&p->cv);
     }
     j = NULL;
 out_unlock:
