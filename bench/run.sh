@@ -96,9 +96,9 @@ run_ours() {
   sleep 1
   [ "$(count_lines "$sinkdir/sink_access.log")" -ge 1 ] || echo "ours: warning: the sanity event reached no POST /messages yet"
   rss_idle=$(rss_kb "$pid")
-  # VmRSS counts the shared libraries' pages the process touched; the private part is its own
-  rss_priv=$(awk '/^Private_(Clean|Dirty):/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup" 2>/dev/null)
-  echo "ours: VmRSS idle: $rss_idle kB (private $rss_priv kB)"
+  # VmRSS counts the shared libraries' pages the process touched; Anonymous is its own memory
+  rss_priv=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup" 2>/dev/null)
+  echo "ours: VmRSS idle: $rss_idle kB (anonymous $rss_priv kB)"
 
   cpu0=$(cpu_ticks "$pid")
   ( max=0; while kill -0 "$pid" 2>/dev/null; do
@@ -140,7 +140,7 @@ run_ours() {
     echo "RESULT $name echo_agent max_pending=${maxp:-default} wrk=-t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s method=$WRK_METHOD"
     echo "RESULT rps=$(wrkstat "$dir/wrk.txt" rps) p50_ms=$(wrkstat "$dir/wrk.txt" p50_ms) p99_ms=$(wrkstat "$dir/wrk.txt" p99_ms) requests=$reqs non2xx=$(wrkstat "$dir/wrk.txt" non2xx) sockerr=$(wrkstat "$dir/wrk.txt" sockerr)"
     echo "RESULT cpu_steal_during_wrk_pct=$(steal_pct "$st0" "$st1")"
-    echo "RESULT rss_idle_kb=$rss_idle rss_idle_private_kb=$rss_priv rss_load_max_kb=$rss_max rss_after_load_kb=$rss_end agent_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v h="$hz" 'BEGIN{printf "%.2f",(b-a)/h}')"
+    echo "RESULT rss_idle_kb=$rss_idle rss_idle_anon_kb=$rss_priv rss_load_max_kb=$rss_max rss_after_load_kb=$rss_end agent_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v h="$hz" 'BEGIN{printf "%.2f",(b-a)/h}')"
     echo "RESULT sink_posts=$sink drain_s=$drain_s end_to_end_rps=$e2e (sink POSTs / (wrk duration + drain time))"
   } | tee "$dir/result.txt"
   cleanup_started
@@ -173,13 +173,13 @@ val() { [ -n "$1" ] && echo "$1" || echo -; }
 {
   echo
   echo "== summary: wrk -t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s, $WRK_METHOD, 127.0.0.1, $(nproc) CPUs ($(date -u +%Y-%m-%dT%H:%MZ))"
-  row "server" "acks/s" "p50 ms" "p99 ms" "handled/s" "RSS idle" "(private)" "RSS load"
+  row "server" "acks/s" "p50 ms" "p99 ms" "handled/s" "RSS idle" "(anon)" "RSS load"
   row "" "" "" "" "(e2e)" "MiB" "MiB" "MiB"
   for f in "$O:libagentex echo_agent (default)" "$U:libagentex, backlog unbounded"; do
     [ -f "${f%%:*}" ] || continue
     F=${f%%:*}
     row "${f#*:}" "$(val "$(kv "$F" rps)")" "$(val "$(kv "$F" p50_ms)")" "$(val "$(kv "$F" p99_ms)")" \
-      "$(val "$(kv "$F" end_to_end_rps)")" "$(fmt_mib "$(kv "$F" rss_idle_kb)")" "$(fmt_mib "$(kv "$F" rss_idle_private_kb)")" \
+      "$(val "$(kv "$F" end_to_end_rps)")" "$(fmt_mib "$(kv "$F" rss_idle_kb)")" "$(fmt_mib "$(kv "$F" rss_idle_anon_kb)")" \
       "$(fmt_mib "$(kv "$F" rss_load_max_kb)")"
   done
   [ -f "$P" ] && row "Python peer (FastAPI)" "$(val "$(kv "$P" rps)")" "$(val "$(kv "$P" p50_ms)")" "$(val "$(kv "$P" p99_ms)")" \

@@ -1078,7 +1078,7 @@ static void resume_posted_fn(void *arg)
     resume_deferred(s);
 }
 
-/* Worker side: a handler finished.  When requests are held and at least 1/16 of the
+/* Worker side: a handler finished.  When requests are held and at least 1/256 of the
  * limit is free again (the low-water mark), wakes the service thread once to admit
  * them: one wake-up per batch of handlers, not per handler. */
 static void backlog_done(acp_server_t *s)
@@ -1086,7 +1086,7 @@ static void backlog_done(acp_server_t *s)
     size_t left = atomic_fetch_sub(&s->inflight, 1) - 1;
     if (atomic_load(&s->ndeferred) == 0)
         return;
-    size_t batch = s->max_pending / 16; /* free slots worth a wake-up */
+    size_t batch = s->max_pending / 256; /* free slots worth a wake-up */
     if (batch == 0)
         batch = 1;
     if (left + batch > s->max_pending)
