@@ -116,6 +116,10 @@ struct acp_server {
     atomic_bool resume_posted;  /* a resume_deferred is queued on the service thread */
     acp_ctx_t *dhead, *dtail;   /* service thread only */
 
+    /* finished contexts, freed on the service thread that allocated them (see reap_push) */
+    _Atomic(acp_ctx_t *) reap;
+    atomic_bool reap_posted;
+
     char errmsg[512];
 };
 
@@ -137,6 +141,7 @@ struct acp_ctx {
     agx_http_req_t *dreq; /* deferred: the request still to be answered */
     const char *dkey;     /* deferred: the mailbox key */
     struct acp_ctx *dnext;
+    struct acp_ctx *rnext; /* on the reap stack */
     bool stream_broken;
     bool has_error;
     char errmsg[512];
@@ -216,6 +221,8 @@ agentex_err_t acp_server_new(acp_server_t **out)
     atomic_init(&s->inflight, 0);
     atomic_init(&s->ndeferred, 0);
     atomic_init(&s->resume_posted, false);
+    atomic_init(&s->reap, NULL);
+    atomic_init(&s->reap_posted, false);
     bool mu = false, cv = false, tmu = false;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         goto nomem;
@@ -762,6 +769,44 @@ static void worker_fini(void *wctx, void *userdata)
     agentex_client_free(wctx);
 }
 
+/* Frees every context on the reap stack.  Any thread: each caller takes the whole
+ * stack at once, so two callers never free the same context. */
+static void reap_all(acp_server_t *s)
+{
+    acp_ctx_t *c = atomic_exchange(&s->reap, NULL);
+    while (c) {
+        acp_ctx_t *n = c->rnext;
+        ctx_free(c);
+        c = n;
+    }
+}
+
+static void reap_posted_fn(void *arg)
+{
+    acp_server_t *s = arg;
+    atomic_store(&s->reap_posted, false);
+    reap_all(s);
+}
+
+/* Worker side: hands a finished context back to the service thread, which parsed and
+ * allocated it.  Freeing there keeps glibc's allocations on one thread's arena and cache
+ * (a worker freeing the service thread's chunks contends for that arena's lock), and
+ * takes the cost of freeing the parse tree off the workers, which are the bottleneck
+ * under load.  One wake-up per batch: only when no reap is pending. */
+static void reap_push(acp_server_t *s, acp_ctx_t *ctx)
+{
+    acp_ctx_t *head = atomic_load(&s->reap);
+    do
+        ctx->rnext = head;
+    while (!atomic_compare_exchange_weak(&s->reap, &head, ctx));
+    if (atomic_exchange(&s->reap_posted, true))
+        return;
+    if (agx_httpd_post(s->httpd, reap_posted_fn, s) != 0) {
+        atomic_store(&s->reap_posted, false);
+        reap_all(s); /* the loop has stopped: free here */
+    }
+}
+
 static void backlog_done(acp_server_t *s);
 
 static void job_run(void *wctx, void *arg)
@@ -822,7 +867,7 @@ static void job_run(void *wctx, void *arg)
         }
     }
     task_release(s, ctx->entry);
-    ctx_free(ctx);
+    reap_push(s, ctx);
     backlog_done(s);
 }
 
@@ -1564,6 +1609,8 @@ fail:
     if (s->pool) {
         agx_pool_shutdown(s->pool);
     }
+    reap_all(s);
+    atomic_store(&s->reap_posted, false);
     cleanup_run(s);
     return err;
 }
@@ -1578,6 +1625,8 @@ static void finish(acp_server_t *s)
     }
     atomic_store(&s->stopping, true);
     resume_deferred(s); /* a loop that ended on its own: refuse what is still held */
+    reap_all(s);        /* the workers have stopped */
+    atomic_store(&s->reap_posted, false);
     atomic_store(&s->inflight, 0);
     atomic_store(&s->resume_posted, false);
     cleanup_run(s);
