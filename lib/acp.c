@@ -113,12 +113,12 @@ struct acp_server {
      * validated but not yet acknowledged because that count reached max_pending */
     atomic_size_t inflight;
     atomic_size_t ndeferred;    /* written by the service thread, read by workers */
-    atomic_bool resume_posted;  /* a resume_deferred is queued on the service thread */
+    atomic_bool posted;         /* a handlers_done is queued on the service thread */
     acp_ctx_t *dhead, *dtail;   /* service thread only */
 
     /* finished contexts, freed on the service thread that allocated them (see reap_push) */
     _Atomic(acp_ctx_t *) reap;
-    atomic_bool reap_posted;
+    atomic_size_t nreap;
 
     char errmsg[512];
 };
@@ -220,9 +220,9 @@ agentex_err_t acp_server_new(acp_server_t **out)
     atomic_init(&s->stopping, false);
     atomic_init(&s->inflight, 0);
     atomic_init(&s->ndeferred, 0);
-    atomic_init(&s->resume_posted, false);
+    atomic_init(&s->posted, false);
     atomic_init(&s->reap, NULL);
-    atomic_init(&s->reap_posted, false);
+    atomic_init(&s->nreap, 0);
     bool mu = false, cv = false, tmu = false;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         goto nomem;
@@ -781,33 +781,21 @@ static void reap_all(acp_server_t *s)
     }
 }
 
-static void reap_posted_fn(void *arg)
-{
-    acp_server_t *s = arg;
-    atomic_store(&s->reap_posted, false);
-    reap_all(s);
-}
-
 /* Worker side: hands a finished context back to the service thread, which parsed and
- * allocated it.  Freeing there keeps glibc's allocations on one thread's arena and cache
- * (a worker freeing the service thread's chunks contends for that arena's lock), and
- * takes the cost of freeing the parse tree off the workers, which are the bottleneck
- * under load.  One wake-up per batch: only when no reap is pending. */
-static void reap_push(acp_server_t *s, acp_ctx_t *ctx)
+ * allocated it (freed there by handlers_done).  Freeing there keeps glibc's allocations
+ * on one thread's arena and cache (a worker freeing the service thread's chunks contends
+ * for that arena's lock), and takes the cost of freeing the parse tree off the workers,
+ * which are the bottleneck under load.  Returns the number of contexts waiting. */
+static size_t reap_push(acp_server_t *s, acp_ctx_t *ctx)
 {
     acp_ctx_t *head = atomic_load(&s->reap);
     do
         ctx->rnext = head;
     while (!atomic_compare_exchange_weak(&s->reap, &head, ctx));
-    if (atomic_exchange(&s->reap_posted, true))
-        return;
-    if (agx_httpd_post(s->httpd, reap_posted_fn, s) != 0) {
-        atomic_store(&s->reap_posted, false);
-        reap_all(s); /* the loop has stopped: free here */
-    }
+    return atomic_fetch_add(&s->nreap, 1) + 1;
 }
 
-static void backlog_done(acp_server_t *s);
+static void backlog_done(acp_server_t *s, size_t nreap);
 
 static void job_run(void *wctx, void *arg)
 {
@@ -867,8 +855,7 @@ static void job_run(void *wctx, void *arg)
         }
     }
     task_release(s, ctx->entry);
-    reap_push(s, ctx);
-    backlog_done(s);
+    backlog_done(s, reap_push(s, ctx));
 }
 
 /* ---- the service thread ---- */
@@ -1116,30 +1103,39 @@ static void resume_deferred(acp_server_t *s)
     }
 }
 
-static void resume_posted_fn(void *arg)
+/* Service thread, posted by a worker: frees the finished contexts and admits held
+ * requests. */
+static void handlers_done(void *arg)
 {
     acp_server_t *s = arg;
-    atomic_store(&s->resume_posted, false);
+    atomic_store(&s->posted, false);
+    atomic_store(&s->nreap, 0);
+    reap_all(s);
     resume_deferred(s);
 }
 
-/* Worker side: a handler finished.  When requests are held and at least 1/256 of the
- * limit is free again (the low-water mark), wakes the service thread once to admit
- * them: one wake-up per batch of handlers, not per handler. */
-static void backlog_done(acp_server_t *s)
+#define REAP_BATCH 64 /* finished contexts worth a wake-up of the service thread */
+
+/* Worker side: a handler finished (its context is on the reap stack, nreap of them).
+ * Wakes the service thread once per batch, not per handler: when requests are held and
+ * at least 1/256 of the limit is free again (the low-water mark), when REAP_BATCH
+ * contexts wait to be freed, or when no handler is left (so that an idle server holds
+ * nothing). */
+static void backlog_done(acp_server_t *s, size_t nreap)
 {
     size_t left = atomic_fetch_sub(&s->inflight, 1) - 1;
-    if (atomic_load(&s->ndeferred) == 0)
-        return;
     size_t batch = s->max_pending / 256; /* free slots worth a wake-up */
     if (batch == 0)
         batch = 1;
-    if (left + batch > s->max_pending)
+    bool resume = atomic_load(&s->ndeferred) > 0 && left + batch <= s->max_pending;
+    if (!resume && nreap < REAP_BATCH && left > 0)
         return;
-    if (atomic_exchange(&s->resume_posted, true))
+    if (atomic_exchange(&s->posted, true))
         return;
-    if (agx_httpd_post(s->httpd, resume_posted_fn, s) != 0)
-        atomic_store(&s->resume_posted, false); /* stopped: the drain answers them */
+    if (agx_httpd_post(s->httpd, handlers_done, s) != 0) {
+        atomic_store(&s->posted, false);
+        reap_all(s); /* the loop has stopped: free here; the drain answers held requests */
+    }
 }
 
 /* Service thread: queues the request now, or holds it while the backlog is full (or
@@ -1610,7 +1606,7 @@ fail:
         agx_pool_shutdown(s->pool);
     }
     reap_all(s);
-    atomic_store(&s->reap_posted, false);
+    atomic_store(&s->nreap, 0);
     cleanup_run(s);
     return err;
 }
@@ -1626,9 +1622,9 @@ static void finish(acp_server_t *s)
     atomic_store(&s->stopping, true);
     resume_deferred(s); /* a loop that ended on its own: refuse what is still held */
     reap_all(s);        /* the workers have stopped */
-    atomic_store(&s->reap_posted, false);
+    atomic_store(&s->nreap, 0);
     atomic_store(&s->inflight, 0);
-    atomic_store(&s->resume_posted, false);
+    atomic_store(&s->posted, false);
     cleanup_run(s);
 }
 
