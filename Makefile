@@ -61,7 +61,7 @@ TOOL_SRCS := $(sort $(wildcard tools/*.c))
 TOOL_NAMES := $(patsubst tools/%.c,%,$(TOOL_SRCS))
 
 .PHONY: all lib examples devserver tools check check-tsan asan tsan bench install uninstall \
-        clean format
+        clean format fuzz
 .DEFAULT_GOAL := all
 
 # ---- one build variant: $(1)=dir $(2)=extra cflags ------------------------------------
@@ -123,7 +123,8 @@ tsan: $(call VARIANT_ALL,$(BUILD)/tsan) $(BUILD)/tsan/tests/check_agentex
 define TESTRUNNER
 $(1)/tests/suites.h: $$(wildcard tests/check_*.c) Makefile
 	@mkdir -p $$(dir $$@)
-	@printf '%s\n' $$(foreach s,$$(SUITES),'SUITE($$(s))') > $$@
+	@printf '%s\n' $$(foreach s,$$(SUITES),'SUITE($$(s))') > $$@.tmp
+	@if cmp -s $$@.tmp $$@; then rm -f $$@.tmp; else mv $$@.tmp $$@; fi
 
 $(1)/tests/obj/%.o: %.c $(1)/tests/suites.h
 	@mkdir -p $$(dir $$@)
@@ -141,14 +142,22 @@ check: all asan
 check-tsan: tsan
 	BUILD=$(BUILD) VARIANT=$(BUILD)/tsan TSAN=1 tests/run.sh
 
+# libFuzzer target for the SSE parser (clang only): build/fuzz/fuzz_sse -max_total_time=60
+$(BUILD)/fuzz/fuzz_sse: tests/fuzz_sse.c lib/sse.c lib/sse.h lib/common.c
+	@mkdir -p $(dir $@)
+	clang $(STD) $(WARN) -Iinclude -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz_sse.c lib/sse.c lib/common.c -o $@ $(PKG_LIBS) -pthread
+fuzz: $(BUILD)/fuzz/fuzz_sse
+
 bench: all
 	BUILD=$(BUILD) bench/run.sh
+	BUILD=$(BUILD) bench/run_streaming.sh
 
 # ---- install ----------------------------------------------------------------------------
 # agentex.pc is written here, not copied from $(BUILD): it must name this install's PREFIX.
 install: all
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/agentex \
-	  $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR)
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/lib/$(REALNAME) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libagentex.so
@@ -158,13 +167,16 @@ install: all
 	  pkgconfig/agentex.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 755 $(BUILD)/bin/agentex $(DESTDIR)$(BINDIR)/
 	$(if $(DEV_SRCS),install -m 755 $(BUILD)/bin/agentex-dev $(DESTDIR)$(BINDIR)/)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libagentex.* $(DESTDIR)$(LIBDIR)/pkgconfig/agentex.pc \
-	  $(DESTDIR)$(BINDIR)/agentex-dev
+	  $(DESTDIR)$(BINDIR)/agentex-dev $(DESTDIR)$(BINDIR)/agentex
 	rm -rf $(DESTDIR)$(INCDIR)/agentex
 	cd man/man3 && for f in *.3; do rm -f $(DESTDIR)$(MANDIR)/man3/$$f; done
+	cd man/man1 && for f in *.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$$f; done
 
 format:
 	clang-format -i include/agentex/*.h lib/*.c lib/*.h examples/*.c tests/*.c tests/support/*.[ch] \
@@ -174,3 +186,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- demo: agentex-dev + echo_agent + the agentex CLI, all on loopback (tools/demo.sh) ----
+.PHONY: demo
+demo: all
+	BUILD=$(BUILD) tools/demo.sh

@@ -106,22 +106,36 @@ out:
     return err;
 }
 
-static agentex_err_t on_task_cancel(acp_ctx_t *ctx, const adk_task_t *task, void *userdata)
+/* Sets the tracker's status, leaving the cursor where it is. */
+static agentex_err_t mark_tracker(acp_ctx_t *ctx, const adk_task_t *task, const char *status,
+                                  const char *reason)
 {
-    (void)userdata;
-    /* runs after the handlers already queued for the task: mark the tracker */
     agentex_client_t *c = acp_ctx_client(ctx);
-    adk_tracker_t *tracker = NULL, *updated = NULL;
+    adk_tracker_t *tracker = NULL;
     agentex_err_t err =
         adk_tracker_get_by_task_and_agent(c, adk_task_id(task), acp_ctx_agent_id(ctx), &tracker);
     if (err == AGENTEX_OK)
-        err = adk_tracker_update(c, adk_tracker_id(tracker), NULL, "CANCELLED", "task cancelled",
-                                 false, &updated);
+        err = adk_tracker_update(c, adk_tracker_id(tracker), NULL, status, reason, false, NULL);
     if (err != AGENTEX_OK)
         acp_ctx_set_error(ctx, "%s (%s)", agentex_strerror(err), agentex_client_errmsg(c));
-    adk_tracker_free(updated);
     adk_tracker_free(tracker);
     return err;
+}
+
+static agentex_err_t on_task_create(acp_ctx_t *ctx, const adk_task_t *task, const cJSON *params,
+                                    void *userdata)
+{
+    (void)params;
+    (void)userdata;
+    /* the backend created the tracker with the task (protocol 7.1): say we are ready */
+    return mark_tracker(ctx, task, "READY", "waiting for events");
+}
+
+static agentex_err_t on_task_cancel(acp_ctx_t *ctx, const adk_task_t *task, void *userdata)
+{
+    (void)userdata;
+    /* runs after the handlers already queued for the task */
+    return mark_tracker(ctx, task, "CANCELLED", "task cancelled");
 }
 
 int main(void)
@@ -133,7 +147,8 @@ int main(void)
         fprintf(stderr, "batch_agent: %s\n", agentex_strerror(err));
         return 1;
     }
-    if ((err = acp_server_on_event_send(server, on_event_send, NULL)) != AGENTEX_OK ||
+    if ((err = acp_server_on_task_create(server, on_task_create, NULL)) != AGENTEX_OK ||
+        (err = acp_server_on_event_send(server, on_event_send, NULL)) != AGENTEX_OK ||
         (err = acp_server_on_task_cancel(server, on_task_cancel, NULL)) != AGENTEX_OK ||
         (err = acp_server_run(server)) != AGENTEX_OK)
         fprintf(stderr, "batch_agent: %s: %s\n", agentex_strerror(err), acp_server_errmsg(server));

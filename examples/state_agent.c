@@ -2,8 +2,9 @@
  * state_agent.c - an agent that keeps a per-task counter in adk_state and answers
  * every event with "Turn N".
  *
- * Shows: get-or-create of the task's state (adk_state_get_by_task_and_agent, then
- * adk_state_create on AGENTEX_ENOTFOUND), updating it with adk_state_update, and the
+ * Shows: get-or-create of the task's state at task/create and on every event
+ * (adk_state_get_by_task_and_agent, then adk_state_create on AGENTEX_ENOTFOUND),
+ * updating it with adk_state_update, and the
  * per-task mailbox: events of one task are handled one at a time, so the
  * read-increment-write below needs no lock.
  *
@@ -29,6 +30,38 @@ static agentex_err_t post_text(acp_ctx_t *ctx, const char *task_id, const char *
     return err;
 }
 
+/* The task's state, created as {"turns":0} when there is none yet.  (The backend does
+ * not make (task, agent) unique, so always look before creating.) */
+static agentex_err_t get_or_create_state(agentex_client_t *c, const char *task_id,
+                                         const char *agent_id, adk_state_t **out)
+{
+    agentex_err_t err = adk_state_get_by_task_and_agent(c, task_id, agent_id, out);
+    if (err == AGENTEX_ENOTFOUND) {
+        cJSON *initial = cJSON_CreateObject();
+        if (!initial || !cJSON_AddNumberToObject(initial, "turns", 0))
+            err = AGENTEX_ENOMEM;
+        else
+            err = adk_state_create(c, task_id, agent_id, initial, out);
+        cJSON_Delete(initial);
+    }
+    return err;
+}
+
+static agentex_err_t on_task_create(acp_ctx_t *ctx, const adk_task_t *task, const cJSON *params,
+                                    void *userdata)
+{
+    (void)params;
+    (void)userdata;
+    agentex_client_t *c = acp_ctx_client(ctx);
+    adk_state_t *state = NULL;
+    /* task/create may arrive more than once for a task (protocol 7.4): get-or-create */
+    agentex_err_t err = get_or_create_state(c, adk_task_id(task), acp_ctx_agent_id(ctx), &state);
+    if (err != AGENTEX_OK)
+        acp_ctx_set_error(ctx, "%s (%s)", agentex_strerror(err), agentex_client_errmsg(c));
+    adk_state_free(state);
+    return err;
+}
+
 static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task, const adk_event_t *event,
                                    void *userdata)
 {
@@ -39,16 +72,7 @@ static agentex_err_t on_event_send(acp_ctx_t *ctx, const adk_task_t *task, const
     adk_state_t *state = NULL, *updated = NULL;
     cJSON *value = NULL;
 
-    /* get or create */
-    agentex_err_t err = adk_state_get_by_task_and_agent(c, task_id, agent_id, &state);
-    if (err == AGENTEX_ENOTFOUND) {
-        cJSON *initial = cJSON_CreateObject();
-        if (!initial || !cJSON_AddNumberToObject(initial, "turns", 0))
-            err = AGENTEX_ENOMEM;
-        else
-            err = adk_state_create(c, task_id, agent_id, initial, &state);
-        cJSON_Delete(initial);
-    }
+    agentex_err_t err = get_or_create_state(c, task_id, agent_id, &state);
     if (err != AGENTEX_OK)
         goto out;
 
@@ -90,7 +114,8 @@ int main(void)
         fprintf(stderr, "state_agent: %s\n", agentex_strerror(err));
         return 1;
     }
-    if ((err = acp_server_on_event_send(server, on_event_send, NULL)) != AGENTEX_OK ||
+    if ((err = acp_server_on_task_create(server, on_task_create, NULL)) != AGENTEX_OK ||
+        (err = acp_server_on_event_send(server, on_event_send, NULL)) != AGENTEX_OK ||
         (err = acp_server_run(server)) != AGENTEX_OK)
         fprintf(stderr, "state_agent: %s: %s\n", agentex_strerror(err), acp_server_errmsg(server));
     if (acp_server_free(server) != AGENTEX_OK)

@@ -6,38 +6,13 @@
 #include "adk_internal.h"
 #include "agentex/events.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
 
 agentex_err_t adk_events_get(agentex_client_t *c, const char *event_id, adk_event_t **out)
 {
-    static const char fn[] = "adk_events_get";
-    char *path = NULL;
-    cJSON *resp = NULL;
-    adk_event_t *e = NULL;
-    agentex_err_t err;
-
     if (out)
         *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(event_id))
-        return agx_adk_einval(c, fn, "event_id is NULL or empty");
-    if (!out)
-        return agx_adk_einval(c, fn, "out is NULL");
-    err = agx_adk_path(c, fn, "/events/", event_id, NULL, &path);
-    if (err != AGENTEX_OK)
-        return err;
-    err = agx_client_request(c, "GET", path, NULL, NULL, &resp);
-    if (err == AGENTEX_OK) {
-        err = agx_adk_parsed(c, fn, adk_event_from_json(resp, &e), "an Event");
-        if (err == AGENTEX_OK)
-            *out = e;
-    }
-    agx_free(path);
-    cJSON_Delete(resp);
-    return err;
+    return agx_adk_by_id(c, "adk_events_get", "GET", "/events/", event_id, "event_id",
+                         &agx_adk_event, out);
 }
 
 agentex_err_t adk_events_list(agentex_client_t *c, const char *task_id, const char *agent_id,
@@ -46,9 +21,6 @@ agentex_err_t adk_events_list(agentex_client_t *c, const char *task_id, const ch
 {
     static const char fn[] = "adk_events_list";
     char limit_buf[24];
-    cJSON *resp = NULL;
-    adk_event_list_t *l = NULL;
-    agentex_err_t err;
 
     if (out)
         *out = NULL;
@@ -76,12 +48,5 @@ agentex_err_t adk_events_list(agentex_client_t *c, const char *task_id, const ch
                            "limit",
                            limit > 0 ? limit_buf : NULL,
                            NULL};
-    err = agx_client_request(c, "GET", "/events", query, NULL, &resp);
-    if (err == AGENTEX_OK) {
-        err = agx_adk_parsed(c, fn, agx_event_list_from_json(resp, &l), "a list of Events");
-        if (err == AGENTEX_OK)
-            *out = l;
-    }
-    cJSON_Delete(resp);
-    return err;
+    return agx_adk_request(c, fn, "GET", "/events", query, NULL, &agx_adk_event_list, out);
 }

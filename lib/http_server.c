@@ -262,6 +262,38 @@ static int reserve(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
+/* Grows c->in.  The parsed head of the current request (method, path, query, header names
+ * and values, ws_key, body) points into c->in: when the buffer moves, those pointers are
+ * moved with it (a body larger than the first read arrives after the head was parsed). */
+static int reserve_in(conn_t *c, size_t need)
+{
+    if (need <= c->in_cap)
+        return 0;
+    uintptr_t ob = (uintptr_t)c->in, oe = ob + c->in_cap;
+    char *old_in = c->in;
+    if (reserve(&c->in, &c->in_cap, need) < 0)
+        return -1;
+    if (c->in == old_in)
+        return 0;
+#define AGX_REBASE(ptr)                                                                            \
+    do {                                                                                           \
+        uintptr_t v_ = (uintptr_t)(ptr);                                                           \
+        if (v_ >= ob && v_ < oe)                                                                   \
+            (ptr) = c->in + (v_ - ob);                                                             \
+    } while (0)
+    AGX_REBASE(c->method);
+    AGX_REBASE(c->path);
+    AGX_REBASE(c->query);
+    AGX_REBASE(c->ws_key);
+    AGX_REBASE(c->body);
+    for (size_t i = 0; i < c->nhdr; i++) {
+        AGX_REBASE(c->hdrs[i].name);
+        AGX_REBASE(c->hdrs[i].value);
+    }
+#undef AGX_REBASE
+    return 0;
+}
+
 static int64_t now_ms(void) { return agx_now_ms(); }
 
 static const char *reason(int status)
@@ -1145,7 +1177,7 @@ static void process_input_loop(conn_t *c)
                 c->sent_continue = true;
                 out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
             }
-            if (!c->chunked && reserve(&c->in, &c->in_cap, c->body_start + c->clen + 1) < 0) {
+            if (!c->chunked && reserve_in(c, c->body_start + c->clen + 1) < 0) {
                 send_error(c, 500, "Out of memory");
             }
             return;
@@ -1702,7 +1734,7 @@ static void on_rx(conn_t *c, const char *data, size_t len)
     default:
         break;
     }
-    if (reserve(&c->in, &c->in_cap, c->in_len + len + 1) < 0) {
+    if (reserve_in(c, c->in_len + len + 1) < 0) {
         send_error(c, 500, "Out of memory");
         return;
     }

@@ -6,8 +6,6 @@
 #include "adk_internal.h"
 #include "agentex/messages.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
 
 /* The wire text of a streaming status; false for a value outside the enum. */
 static bool streaming_name(adk_streaming_status_t s, const char **name)
@@ -26,34 +24,42 @@ static bool streaming_name(adk_streaming_status_t s, const char **name)
     return false;
 }
 
-/* Maps a failure while building a request body. */
-static agentex_err_t body_fail(agentex_client_t *c, const char *fn, agentex_err_t err,
-                               const char *what)
+/* {"task_id": task_id, "content": content[, "streaming_status": ss]}, the start of the
+ * body of create and update. */
+static agentex_err_t message_body(agentex_client_t *c, const char *fn, const char *task_id,
+                                  const adk_content_t *content, const char *ss, cJSON **out)
+{
+    cJSON *body = cJSON_CreateObject();
+    agentex_err_t err;
+    if (!body || !agx_adk_add_str(body, "task_id", task_id)) {
+        err = agx_adk_enomem(c, fn);
+        goto out;
+    }
+    err = agx_adk_add_content(body, "content", content);
+    if (err != AGENTEX_OK) {
+        err = agx_adk_body_fail(c, fn, err, "content cannot be serialised");
+        goto out;
+    }
+    if (ss && !agx_adk_add_str(body, "streaming_status", ss)) {
+        err = agx_adk_enomem(c, fn);
+        goto out;
+    }
+out:
+    if (err != AGENTEX_OK) {
+        cJSON_Delete(body);
+        body = NULL;
+    }
+    *out = body;
+    return err;
+}
+
+/* The error for contents[i] of a batch that adk_content_to_json refused. */
+static agentex_err_t batch_content_fail(agentex_client_t *c, const char *fn, agentex_err_t err,
+                                        size_t i)
 {
     if (err == AGENTEX_ENOMEM)
         return agx_adk_enomem(c, fn);
-    return agx_adk_einval(c, fn, what);
-}
-
-static agentex_err_t message_result(agentex_client_t *c, const char *fn, const cJSON *json,
-                                    adk_message_t **out)
-{
-    adk_message_t *m = NULL;
-    agentex_err_t err = agx_adk_parsed(c, fn, adk_message_from_json(json, &m), "a TaskMessage");
-    if (err == AGENTEX_OK)
-        *out = m;
-    return err;
-}
-
-static agentex_err_t message_list_result(agentex_client_t *c, const char *fn, const cJSON *json,
-                                         adk_message_list_t **out)
-{
-    adk_message_list_t *l = NULL;
-    agentex_err_t err =
-        agx_adk_parsed(c, fn, agx_message_list_from_json(json, &l), "a list of TaskMessages");
-    if (err == AGENTEX_OK)
-        *out = l;
-    return err;
+    return agx_client_fail(c, AGENTEX_EINVAL, "%s: contents[%zu] cannot be serialised", fn, i);
 }
 
 agentex_err_t adk_messages_create(agentex_client_t *c, const char *task_id,
@@ -63,7 +69,7 @@ agentex_err_t adk_messages_create(agentex_client_t *c, const char *task_id,
 {
     static const char fn[] = "adk_messages_create";
     const char *ss = NULL;
-    cJSON *body = NULL, *resp = NULL;
+    cJSON *body = NULL;
     agentex_err_t err;
 
     if (out)
@@ -78,92 +84,38 @@ agentex_err_t adk_messages_create(agentex_client_t *c, const char *task_id,
     if (!streaming_name(streaming_status, &ss))
         return agx_adk_einval(c, fn, "streaming_status is not an adk_streaming_status_t");
 
-    body = cJSON_CreateObject();
-    if (!body || !agx_adk_add_str(body, "task_id", task_id)) {
-        err = agx_adk_enomem(c, fn);
+    err = message_body(c, fn, task_id, content, ss, &body);
+    if (err != AGENTEX_OK)
         goto out;
-    }
-    err = agx_adk_add_content(body, "content", content);
-    if (err != AGENTEX_OK) {
-        err = body_fail(c, fn, err, "content cannot be serialised");
-        goto out;
-    }
-    if (ss && !agx_adk_add_str(body, "streaming_status", ss)) {
-        err = agx_adk_enomem(c, fn);
-        goto out;
-    }
     if (created_at != ADK_TIME_NONE) {
         err = agx_adk_add_time(body, "created_at", created_at);
         if (err != AGENTEX_OK) {
-            err = body_fail(c, fn, err, "created_at is out of range");
+            err = agx_adk_body_fail(c, fn, err, "created_at is out of range");
             goto out;
         }
     }
-    err = agx_client_request(c, "POST", "/messages", NULL, body, out ? &resp : NULL);
-    if (err == AGENTEX_OK && out)
-        err = message_result(c, fn, resp, out);
+    err = agx_adk_request(c, fn, "POST", "/messages", NULL, body, &agx_adk_message, out);
 out:
     cJSON_Delete(body);
-    cJSON_Delete(resp);
     return err;
 }
 
 agentex_err_t adk_messages_get(agentex_client_t *c, const char *message_id, adk_message_t **out)
 {
-    static const char fn[] = "adk_messages_get";
-    char *path = NULL;
-    cJSON *resp = NULL;
-    agentex_err_t err;
-
     if (out)
         *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(message_id))
-        return agx_adk_einval(c, fn, "message_id is NULL or empty");
-    if (!out)
-        return agx_adk_einval(c, fn, "out is NULL");
-    err = agx_adk_path(c, fn, "/messages/", message_id, NULL, &path);
-    if (err != AGENTEX_OK)
-        return err;
-    err = agx_client_request(c, "GET", path, NULL, NULL, &resp);
-    if (err == AGENTEX_OK)
-        err = message_result(c, fn, resp, out);
-    agx_free(path);
-    cJSON_Delete(resp);
-    return err;
+    return agx_adk_by_id(c, "adk_messages_get", "GET", "/messages/", message_id, "message_id",
+                         &agx_adk_message, out);
 }
 
 agentex_err_t adk_messages_list(agentex_client_t *c, const char *task_id,
                                 const adk_list_opts_t *opts, adk_message_list_t **out)
 {
-    static const char fn[] = "adk_messages_list";
-    agx_adk_page_t pg;
-    cJSON *resp = NULL;
-    agentex_err_t err;
-
+    const agx_adk_filter_t filters[] = {{"task_id", task_id, true}};
     if (out)
         *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(task_id))
-        return agx_adk_einval(c, fn, "task_id is NULL or empty");
-    if (!out)
-        return agx_adk_einval(c, fn, "out is NULL");
-    err = agx_adk_page(c, fn, opts, &pg);
-    if (err != AGENTEX_OK)
-        return err;
-    const char *query[] = {"task_id",          task_id,       "limit",
-                           pg.limit,           "page_number", pg.page_number,
-                           "order_by",         pg.order_by,   "order_direction",
-                           pg.order_direction, NULL};
-    err = agx_client_request(c, "GET", "/messages", query, NULL, &resp);
-    if (err == AGENTEX_OK)
-        err = message_list_result(c, fn, resp, out);
-    cJSON_Delete(resp);
-    return err;
+    return agx_adk_list(c, "adk_messages_list", "/messages", filters, 1, opts,
+                        &agx_adk_message_list, out);
 }
 
 agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id, const char *message_id,
@@ -172,8 +124,7 @@ agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id, cons
 {
     static const char fn[] = "adk_messages_update";
     const char *ss = NULL;
-    char *path = NULL;
-    cJSON *body = NULL, *resp = NULL;
+    cJSON *body = NULL;
     agentex_err_t err;
 
     if (out)
@@ -190,30 +141,12 @@ agentex_err_t adk_messages_update(agentex_client_t *c, const char *task_id, cons
     if (!streaming_name(streaming_status, &ss))
         return agx_adk_einval(c, fn, "streaming_status is not an adk_streaming_status_t");
 
-    body = cJSON_CreateObject();
-    if (!body || !agx_adk_add_str(body, "task_id", task_id)) {
-        err = agx_adk_enomem(c, fn);
-        goto out;
-    }
-    err = agx_adk_add_content(body, "content", content);
-    if (err != AGENTEX_OK) {
-        err = body_fail(c, fn, err, "content cannot be serialised");
-        goto out;
-    }
-    if (ss && !agx_adk_add_str(body, "streaming_status", ss)) {
-        err = agx_adk_enomem(c, fn);
-        goto out;
-    }
-    err = agx_adk_path(c, fn, "/messages/", message_id, NULL, &path);
+    err = message_body(c, fn, task_id, content, ss, &body);
     if (err != AGENTEX_OK)
-        goto out;
-    err = agx_client_request(c, "PUT", path, NULL, body, out ? &resp : NULL);
-    if (err == AGENTEX_OK && out)
-        err = message_result(c, fn, resp, out);
-out:
-    agx_free(path);
+        return err;
+    err = agx_adk_request_at(c, fn, "PUT", "/messages/", message_id, NULL, body, &agx_adk_message,
+                             out);
     cJSON_Delete(body);
-    cJSON_Delete(resp);
     return err;
 }
 
@@ -222,7 +155,7 @@ agentex_err_t adk_messages_create_batch(agentex_client_t *c, const char *task_id
                                         int64_t created_at, adk_message_list_t **out)
 {
     static const char fn[] = "adk_messages_create_batch";
-    cJSON *body = NULL, *arr = NULL, *resp = NULL;
+    cJSON *body = NULL, *arr = NULL;
     agentex_err_t err;
 
     if (out)
@@ -248,11 +181,7 @@ agentex_err_t adk_messages_create_batch(agentex_client_t *c, const char *task_id
         cJSON *j = NULL;
         err = adk_content_to_json(contents[i], &j);
         if (err != AGENTEX_OK) {
-            if (err == AGENTEX_ENOMEM)
-                err = agx_adk_enomem(c, fn);
-            else
-                err = agx_client_fail(c, AGENTEX_EINVAL, "%s: contents[%zu] cannot be serialised",
-                                      fn, i);
+            err = batch_content_fail(c, fn, err, i);
             goto out;
         }
         if (!cJSON_AddItemToArray(arr, j)) {
@@ -264,16 +193,13 @@ agentex_err_t adk_messages_create_batch(agentex_client_t *c, const char *task_id
     if (created_at != ADK_TIME_NONE) {
         err = agx_adk_add_time(body, "created_at", created_at);
         if (err != AGENTEX_OK) {
-            err = body_fail(c, fn, err, "created_at is out of range");
+            err = agx_adk_body_fail(c, fn, err, "created_at is out of range");
             goto out;
         }
     }
-    err = agx_client_request(c, "POST", "/messages/batch", NULL, body, out ? &resp : NULL);
-    if (err == AGENTEX_OK && out)
-        err = message_list_result(c, fn, resp, out);
+    err = agx_adk_request(c, fn, "POST", "/messages/batch", NULL, body, &agx_adk_message_list, out);
 out:
     cJSON_Delete(body);
-    cJSON_Delete(resp);
     return err;
 }
 
@@ -283,7 +209,7 @@ agentex_err_t adk_messages_update_batch(agentex_client_t *c, const char *task_id
                                         adk_message_list_t **out)
 {
     static const char fn[] = "adk_messages_update_batch";
-    cJSON *body = NULL, *updates = NULL, *resp = NULL;
+    cJSON *body = NULL, *updates = NULL;
     agentex_err_t err;
 
     if (out)
@@ -317,19 +243,12 @@ agentex_err_t adk_messages_update_batch(agentex_client_t *c, const char *task_id
     for (size_t i = 0; i < n; i++) {
         err = agx_adk_add_content(updates, message_ids[i], contents[i]);
         if (err != AGENTEX_OK) {
-            if (err == AGENTEX_ENOMEM)
-                err = agx_adk_enomem(c, fn);
-            else
-                err = agx_client_fail(c, AGENTEX_EINVAL, "%s: contents[%zu] cannot be serialised",
-                                      fn, i);
+            err = batch_content_fail(c, fn, err, i);
             goto out;
         }
     }
-    err = agx_client_request(c, "PUT", "/messages/batch", NULL, body, out ? &resp : NULL);
-    if (err == AGENTEX_OK && out)
-        err = message_list_result(c, fn, resp, out);
+    err = agx_adk_request(c, fn, "PUT", "/messages/batch", NULL, body, &agx_adk_message_list, out);
 out:
     cJSON_Delete(body);
-    cJSON_Delete(resp);
     return err;
 }

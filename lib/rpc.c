@@ -9,7 +9,6 @@
 #include "agentex/rpc.h"
 #include "client_internal.h"
 #include "internal.h"
-#include "types_internal.h"
 
 /* Request ids: one increasing counter for the process (ids only need to differ between
  * the calls of one connection; the counter is the cheapest way to make them differ). */
@@ -101,36 +100,42 @@ out:
     return err;
 }
 
-agentex_err_t adk_rpc_call(agentex_client_t *c, const char *agent_name, const char *method,
-                           const cJSON *params, cJSON **result)
+/* adk_rpc_call and adk_rpc_call_by_id. */
+static agentex_err_t rpc_call(agentex_client_t *c, const char *fn, bool by_id, const char *agent,
+                              const char *method, const cJSON *params, cJSON **result)
 {
     if (result)
         *result = NULL;
     if (!c)
         return AGENTEX_EINVAL;
     agx_client_clear_error(c);
-    return rpc_do(c, "adk_rpc_call", false, agent_name, method, params, result);
+    return rpc_do(c, fn, by_id, agent, method, params, result);
+}
+
+agentex_err_t adk_rpc_call(agentex_client_t *c, const char *agent_name, const char *method,
+                           const cJSON *params, cJSON **result)
+{
+    return rpc_call(c, "adk_rpc_call", false, agent_name, method, params, result);
 }
 
 agentex_err_t adk_rpc_call_by_id(agentex_client_t *c, const char *agent_id, const char *method,
                                  const cJSON *params, cJSON **result)
 {
-    if (result)
-        *result = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    return rpc_do(c, "adk_rpc_call_by_id", true, agent_id, method, params, result);
+    return rpc_call(c, "adk_rpc_call_by_id", true, agent_id, method, params, result);
 }
 
-/* Runs method with params (owned by the caller) and hands back the result tree when
- * want_result (else NULL). */
+/* Runs method with params (owned by the caller) on the agent named agent_name; when out
+ * (the caller's T **) is non-NULL, the result is parsed as kind into *out. */
 static agentex_err_t rpc_typed(agentex_client_t *c, const char *fn, const char *agent_name,
-                               const char *method, const cJSON *params, bool want_result,
-                               cJSON **result)
+                               const char *method, const cJSON *params, const agx_adk_kind_t *kind,
+                               void *out)
 {
-    *result = NULL;
-    return rpc_do(c, fn, false, agent_name, method, params, want_result ? result : NULL);
+    cJSON *res = NULL;
+    agentex_err_t err = rpc_do(c, fn, false, agent_name, method, params, out ? &res : NULL);
+    if (err == AGENTEX_OK && out)
+        err = agx_adk_result(c, fn, kind, res, out);
+    cJSON_Delete(res);
+    return err;
 }
 
 agentex_err_t adk_rpc_task_create(agentex_client_t *c, const char *agent_name,
@@ -138,7 +143,7 @@ agentex_err_t adk_rpc_task_create(agentex_client_t *c, const char *agent_name,
                                   const cJSON *task_metadata, adk_task_t **out)
 {
     static const char fn[] = "adk_rpc_task_create";
-    cJSON *p = NULL, *res = NULL;
+    cJSON *p = NULL;
     agentex_err_t err;
 
     if (out)
@@ -159,33 +164,31 @@ agentex_err_t adk_rpc_task_create(agentex_client_t *c, const char *agent_name,
         err = agx_adk_enomem(c, fn);
         goto out;
     }
-    err = rpc_typed(c, fn, agent_name, "task/create", p, out != NULL, &res);
-    if (err == AGENTEX_OK && out) {
-        adk_task_t *t = NULL;
-        err = agx_adk_parsed(c, fn, adk_task_from_json(res, &t), "a Task");
-        if (err == AGENTEX_OK)
-            *out = t;
-    }
+    err = rpc_typed(c, fn, agent_name, "task/create", p, &agx_adk_task, out);
 out:
     cJSON_Delete(p);
-    cJSON_Delete(res);
     return err;
 }
 
-agentex_err_t adk_rpc_event_send(agentex_client_t *c, const char *agent_name, const char *task_id,
-                                 const adk_content_t *content, adk_event_t **out)
+/*
+ * The calls whose params name a task: {"task_id": task_id, "content": content (left out
+ * when NULL)}.  message/send (sync) also needs content and adds "stream": false.
+ */
+static agentex_err_t rpc_on_task(agentex_client_t *c, const char *fn, const char *method,
+                                 const char *agent_name, const char *task_id,
+                                 const adk_content_t *content, bool sync_send,
+                                 const agx_adk_kind_t *kind, void *out)
 {
-    static const char fn[] = "adk_rpc_event_send";
-    cJSON *p = NULL, *res = NULL;
+    cJSON *p = NULL;
     agentex_err_t err;
 
-    if (out)
-        *out = NULL;
     if (!c)
         return AGENTEX_EINVAL;
     agx_client_clear_error(c);
     if (!agx_adk_str_ok(task_id))
         return agx_adk_einval(c, fn, "task_id is NULL or empty");
+    if (sync_send && !content)
+        return agx_adk_einval(c, fn, "content is NULL");
     p = cJSON_CreateObject();
     if (!p || !agx_adk_add_str(p, "task_id", task_id)) {
         err = agx_adk_enomem(c, fn);
@@ -194,53 +197,35 @@ agentex_err_t adk_rpc_event_send(agentex_client_t *c, const char *agent_name, co
     if (content) {
         err = agx_adk_add_content(p, "content", content);
         if (err != AGENTEX_OK) {
-            err = err == AGENTEX_ENOMEM ? agx_adk_enomem(c, fn)
-                                        : agx_adk_einval(c, fn, "content cannot be serialised");
+            err = agx_adk_body_fail(c, fn, err, "content cannot be serialised");
             goto out;
         }
     }
-    err = rpc_typed(c, fn, agent_name, "event/send", p, out != NULL, &res);
-    if (err == AGENTEX_OK && out) {
-        adk_event_t *e = NULL;
-        err = agx_adk_parsed(c, fn, adk_event_from_json(res, &e), "an Event");
-        if (err == AGENTEX_OK)
-            *out = e;
+    if (sync_send && !cJSON_AddFalseToObject(p, "stream")) {
+        err = agx_adk_enomem(c, fn);
+        goto out;
     }
+    err = rpc_typed(c, fn, agent_name, method, p, kind, out);
 out:
     cJSON_Delete(p);
-    cJSON_Delete(res);
     return err;
+}
+
+agentex_err_t adk_rpc_event_send(agentex_client_t *c, const char *agent_name, const char *task_id,
+                                 const adk_content_t *content, adk_event_t **out)
+{
+    if (out)
+        *out = NULL;
+    return rpc_on_task(c, "adk_rpc_event_send", "event/send", agent_name, task_id, content, false,
+                       &agx_adk_event, out);
 }
 
 static agentex_err_t rpc_task_by_id(agentex_client_t *c, const char *fn, const char *method,
                                     const char *agent_name, const char *task_id, adk_task_t **out)
 {
-    cJSON *p = NULL, *res = NULL;
-    agentex_err_t err;
-
     if (out)
         *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(task_id))
-        return agx_adk_einval(c, fn, "task_id is NULL or empty");
-    p = cJSON_CreateObject();
-    if (!p || !agx_adk_add_str(p, "task_id", task_id)) {
-        err = agx_adk_enomem(c, fn);
-        goto out;
-    }
-    err = rpc_typed(c, fn, agent_name, method, p, out != NULL, &res);
-    if (err == AGENTEX_OK && out) {
-        adk_task_t *t = NULL;
-        err = agx_adk_parsed(c, fn, adk_task_from_json(res, &t), "a Task");
-        if (err == AGENTEX_OK)
-            *out = t;
-    }
-out:
-    cJSON_Delete(p);
-    cJSON_Delete(res);
-    return err;
+    return rpc_on_task(c, fn, method, agent_name, task_id, NULL, false, &agx_adk_task, out);
 }
 
 agentex_err_t adk_rpc_task_cancel(agentex_client_t *c, const char *agent_name, const char *task_id,
@@ -258,43 +243,8 @@ agentex_err_t adk_rpc_task_interrupt(agentex_client_t *c, const char *agent_name
 agentex_err_t adk_rpc_message_send(agentex_client_t *c, const char *agent_name, const char *task_id,
                                    const adk_content_t *content, adk_message_list_t **out)
 {
-    static const char fn[] = "adk_rpc_message_send";
-    cJSON *p = NULL, *res = NULL;
-    agentex_err_t err;
-
     if (out)
         *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(task_id))
-        return agx_adk_einval(c, fn, "task_id is NULL or empty");
-    if (!content)
-        return agx_adk_einval(c, fn, "content is NULL");
-    p = cJSON_CreateObject();
-    if (!p || !agx_adk_add_str(p, "task_id", task_id)) {
-        err = agx_adk_enomem(c, fn);
-        goto out;
-    }
-    err = agx_adk_add_content(p, "content", content);
-    if (err != AGENTEX_OK) {
-        err = err == AGENTEX_ENOMEM ? agx_adk_enomem(c, fn)
-                                    : agx_adk_einval(c, fn, "content cannot be serialised");
-        goto out;
-    }
-    if (!cJSON_AddFalseToObject(p, "stream")) {
-        err = agx_adk_enomem(c, fn);
-        goto out;
-    }
-    err = rpc_typed(c, fn, agent_name, "message/send", p, out != NULL, &res);
-    if (err == AGENTEX_OK && out) {
-        adk_message_list_t *l = NULL;
-        err = agx_adk_parsed(c, fn, agx_message_list_from_json(res, &l), "a list of TaskMessages");
-        if (err == AGENTEX_OK)
-            *out = l;
-    }
-out:
-    cJSON_Delete(p);
-    cJSON_Delete(res);
-    return err;
+    return rpc_on_task(c, "adk_rpc_message_send", "message/send", agent_name, task_id, content,
+                       true, &agx_adk_message_list, out);
 }

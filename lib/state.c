@@ -4,18 +4,6 @@
 #include "adk_internal.h"
 #include "agentex/state.h"
 #include "client_internal.h"
-#include "internal.h"
-#include "types_internal.h"
-
-static agentex_err_t state_result(agentex_client_t *c, const char *fn, const cJSON *json,
-                                  adk_state_t **out)
-{
-    adk_state_t *s = NULL;
-    agentex_err_t err = agx_adk_parsed(c, fn, adk_state_from_json(json, &s), "a State");
-    if (err == AGENTEX_OK)
-        *out = s;
-    return err;
-}
 
 /* {"state": ..., "task_id": ..., "agent_id": ...} in the order the protocol shows for
  * each call (create: task_id, agent_id, state; update: state, task_id, agent_id). */
@@ -39,11 +27,11 @@ static cJSON *state_body(const char *task_id, const char *agent_id, const cJSON 
     return body;
 }
 
-agentex_err_t adk_state_create(agentex_client_t *c, const char *task_id, const char *agent_id,
-                               const cJSON *state, adk_state_t **out)
+/* POST /states (create) or PUT /states/{state_id} (update). */
+static agentex_err_t state_write(agentex_client_t *c, const char *fn, bool update,
+                                 const char *state_id, const char *task_id, const char *agent_id,
+                                 const cJSON *state, adk_state_t **out)
 {
-    static const char fn[] = "adk_state_create";
-    cJSON *body = NULL, *resp = NULL;
     agentex_err_t err;
 
     if (out)
@@ -51,49 +39,39 @@ agentex_err_t adk_state_create(agentex_client_t *c, const char *task_id, const c
     if (!c)
         return AGENTEX_EINVAL;
     agx_client_clear_error(c);
+    if (update && !agx_adk_str_ok(state_id))
+        return agx_adk_einval(c, fn, "state_id is NULL or empty");
     if (!agx_adk_str_ok(task_id))
         return agx_adk_einval(c, fn, "task_id is NULL or empty");
     if (!agx_adk_str_ok(agent_id))
         return agx_adk_einval(c, fn, "agent_id is NULL or empty");
     if (!cJSON_IsObject(state))
         return agx_adk_einval(c, fn, "state is not a JSON object");
-    body = state_body(task_id, agent_id, state, false);
+    cJSON *body = state_body(task_id, agent_id, state, update);
     if (!body)
         return agx_adk_enomem(c, fn);
-    err = agx_client_request(c, "POST", "/states", NULL, body, out ? &resp : NULL);
-    if (err == AGENTEX_OK && out)
-        err = state_result(c, fn, resp, out);
+    if (update)
+        err =
+            agx_adk_request_at(c, fn, "PUT", "/states/", state_id, NULL, body, &agx_adk_state, out);
+    else
+        err = agx_adk_request(c, fn, "POST", "/states", NULL, body, &agx_adk_state, out);
     cJSON_Delete(body);
-    cJSON_Delete(resp);
     return err;
+}
+
+agentex_err_t adk_state_create(agentex_client_t *c, const char *task_id, const char *agent_id,
+                               const cJSON *state, adk_state_t **out)
+{
+    return state_write(c, "adk_state_create", false, NULL, task_id, agent_id, state, out);
 }
 
 /* GET or DELETE /states/{id}. */
 static agentex_err_t state_by_id(agentex_client_t *c, const char *fn, const char *method,
                                  const char *state_id, adk_state_t **out)
 {
-    char *path = NULL;
-    cJSON *resp = NULL;
-    agentex_err_t err;
-
     if (out)
         *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(state_id))
-        return agx_adk_einval(c, fn, "state_id is NULL or empty");
-    if (!out && method[0] == 'G')
-        return agx_adk_einval(c, fn, "out is NULL");
-    err = agx_adk_path(c, fn, "/states/", state_id, NULL, &path);
-    if (err != AGENTEX_OK)
-        return err;
-    err = agx_client_request(c, method, path, NULL, NULL, out ? &resp : NULL);
-    if (err == AGENTEX_OK && out)
-        err = state_result(c, fn, resp, out);
-    agx_free(path);
-    cJSON_Delete(resp);
-    return err;
+    return agx_adk_by_id(c, fn, method, "/states/", state_id, "state_id", &agx_adk_state, out);
 }
 
 agentex_err_t adk_state_get(agentex_client_t *c, const char *state_id, adk_state_t **out)
@@ -109,71 +87,14 @@ agentex_err_t adk_state_delete(agentex_client_t *c, const char *state_id, adk_st
 agentex_err_t adk_state_get_by_task_and_agent(agentex_client_t *c, const char *task_id,
                                               const char *agent_id, adk_state_t **out)
 {
-    static const char fn[] = "adk_state_get_by_task_and_agent";
-    cJSON *resp = NULL;
-    agentex_err_t err;
-
     if (out)
         *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(task_id))
-        return agx_adk_einval(c, fn, "task_id is NULL or empty");
-    if (!agx_adk_str_ok(agent_id))
-        return agx_adk_einval(c, fn, "agent_id is NULL or empty");
-    if (!out)
-        return agx_adk_einval(c, fn, "out is NULL");
-    const char *query[] = {"task_id", task_id, "agent_id", agent_id, NULL};
-    err = agx_client_request(c, "GET", "/states", query, NULL, &resp);
-    if (err != AGENTEX_OK)
-        goto out;
-    if (!cJSON_IsArray(resp)) {
-        err = agx_adk_parsed(c, fn, AGENTEX_EPROTO, "a list of States");
-        goto out;
-    }
-    if (cJSON_GetArraySize(resp) == 0) {
-        err = agx_client_fail(c, AGENTEX_ENOTFOUND, "%s: no state for task %s and agent %s", fn,
-                              task_id, agent_id);
-        goto out;
-    }
-    err = state_result(c, fn, cJSON_GetArrayItem(resp, 0), out);
-out:
-    cJSON_Delete(resp);
-    return err;
+    return agx_adk_find(c, "adk_state_get_by_task_and_agent", "/states", task_id, agent_id,
+                        &agx_adk_state, "a list of States", "state", out);
 }
 
 agentex_err_t adk_state_update(agentex_client_t *c, const char *state_id, const char *task_id,
                                const char *agent_id, const cJSON *state, adk_state_t **out)
 {
-    static const char fn[] = "adk_state_update";
-    char *path = NULL;
-    cJSON *body = NULL, *resp = NULL;
-    agentex_err_t err;
-
-    if (out)
-        *out = NULL;
-    if (!c)
-        return AGENTEX_EINVAL;
-    agx_client_clear_error(c);
-    if (!agx_adk_str_ok(state_id))
-        return agx_adk_einval(c, fn, "state_id is NULL or empty");
-    if (!agx_adk_str_ok(task_id))
-        return agx_adk_einval(c, fn, "task_id is NULL or empty");
-    if (!agx_adk_str_ok(agent_id))
-        return agx_adk_einval(c, fn, "agent_id is NULL or empty");
-    if (!cJSON_IsObject(state))
-        return agx_adk_einval(c, fn, "state is not a JSON object");
-    body = state_body(task_id, agent_id, state, true);
-    if (!body)
-        return agx_adk_enomem(c, fn);
-    err = agx_adk_path(c, fn, "/states/", state_id, NULL, &path);
-    if (err == AGENTEX_OK)
-        err = agx_client_request(c, "PUT", path, NULL, body, out ? &resp : NULL);
-    if (err == AGENTEX_OK && out)
-        err = state_result(c, fn, resp, out);
-    agx_free(path);
-    cJSON_Delete(body);
-    cJSON_Delete(resp);
-    return err;
+    return state_write(c, "adk_state_update", true, state_id, task_id, agent_id, state, out);
 }

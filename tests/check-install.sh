@@ -72,6 +72,8 @@ done
 ok "$n man pages in /usr/share/man/man3"
 if ls devserver/*.c >/dev/null 2>&1; then
   [ -x "$D/usr/bin/agentex-dev" ] && ok "agentex-dev installed" || fail "/usr/bin/agentex-dev not installed"
+  [ -x "$D/usr/bin/agentex" ] && ok "agentex installed" || fail "/usr/bin/agentex not installed"
+  [ -f "$D/usr/share/man/man1/agentex.1" ] && ok "agentex(1) installed" || fail "agentex(1) not installed"
 fi
 
 # ---- pkg-config ----

@@ -456,43 +456,36 @@ END_TEST
 
 /* ---- failure paths ---- */
 
+static agentex_err_t call_create(void *ct, void **out)
+{
+    adk_message_t *m = NULL;
+    agentex_err_t err =
+        adk_messages_create(fx_c, FX_TASK, ct, ADK_STREAMING_DONE, T_MSG_CREATED, &m);
+    *out = m;
+    return err;
+}
+
+static agentex_err_t call_list(void *arg, void **out)
+{
+    adk_message_list_t *l = NULL;
+    adk_list_opts_t o = {.limit = 3};
+    (void)arg;
+    agentex_err_t err = adk_messages_list(fx_c, FX_TASK, &o, &l);
+    *out = l;
+    return err;
+}
+
 START_TEST(test_messages_calls_survive_every_allocation_failure)
 {
     adk_content_t *ct = text_content(ADK_AUTHOR_AGENT, "hello", ADK_FORMAT_PLAIN);
     fake_backend_route(fx_fb, "POST", "/messages", 200, MSG_DONE);
     fake_backend_route(fx_fb, "GET", "/messages", 200, "[" MSG_DONE "]");
-    for (long n = 1;; n++) {
-        adk_message_t *m = NULL;
-        agx_alloc_fail_after(n);
-        agentex_err_t err =
-            adk_messages_create(fx_c, FX_TASK, ct, ADK_STREAMING_DONE, T_MSG_CREATED, &m);
-        agx_alloc_fail_after(0);
-        if (err == AGENTEX_OK) {
-            ck_assert_ptr_nonnull(m);
-            adk_message_free(m);
-            ck_assert_int_gt(n, 3); /* the call did allocate, and failed cleanly before */
-            break;
-        }
-        ck_assert_int_eq(err, AGENTEX_ENOMEM);
-        ck_assert_ptr_null(m);
-        ck_assert_int_lt(n, 10000);
-    }
-    for (long n = 1;; n++) {
-        adk_message_list_t *l = NULL;
-        adk_list_opts_t o = {.limit = 3};
-        agx_alloc_fail_after(n);
-        agentex_err_t err = adk_messages_list(fx_c, FX_TASK, &o, &l);
-        agx_alloc_fail_after(0);
-        if (err == AGENTEX_OK) {
-            ck_assert_uint_eq(adk_message_list_count(l), 1);
-            adk_message_list_free(l);
-            ck_assert_int_gt(n, 3); /* the call did allocate, and failed cleanly before */
-            break;
-        }
-        ck_assert_int_eq(err, AGENTEX_ENOMEM);
-        ck_assert_ptr_null(l);
-        ck_assert_int_lt(n, 10000);
-    }
+    adk_message_t *m = adk_fx_alloc_walk(call_create, ct, AGENTEX_OK);
+    ck_assert_ptr_nonnull(m);
+    adk_message_free(m);
+    adk_message_list_t *l = adk_fx_alloc_walk(call_list, NULL, AGENTEX_OK);
+    ck_assert_uint_eq(adk_message_list_count(l), 1);
+    adk_message_list_free(l);
     adk_content_free(ct);
 }
 END_TEST
@@ -512,31 +505,28 @@ END_TEST
 Suite *messages_suite(void);
 Suite *messages_suite(void)
 {
-    Suite *s = suite_create("messages");
-    TCase *tc = tcase_create("messages");
-    tcase_add_checked_fixture(tc, adk_fx_setup, adk_fx_teardown);
-    tcase_set_timeout(tc, 10);
-    tcase_add_test(tc, test_messages_create_sends_protocol_body_and_parses_answer);
-    tcase_add_test(tc, test_messages_create_key_order_is_task_content_status_created);
-    tcase_add_test(tc, test_messages_create_omits_streaming_status_none);
-    tcase_add_test(tc, test_messages_create_out_null_ignores_answer_body);
-    tcase_add_test(tc, test_messages_create_rejects_bad_arguments_without_request);
-    tcase_add_test(tc, test_messages_get_escapes_id_and_parses);
-    tcase_add_test(tc, test_messages_get_404_is_enotfound_with_backend_message);
-    tcase_add_test(tc, test_messages_get_wrong_shape_is_eproto);
-    tcase_add_test(tc, test_messages_get_rejects_null_args);
-    tcase_add_test(tc, test_messages_list_limit_query_of_protocol);
-    tcase_add_test(tc, test_messages_list_all_paging_options_and_escaping);
-    tcase_add_test(tc, test_messages_list_bad_options_are_einval);
-    tcase_add_test(tc, test_messages_list_422_is_ehttp_and_object_is_eproto);
-    tcase_add_test(tc, test_messages_update_sends_protocol_body);
-    tcase_add_test(tc, test_messages_update_rejects_bad_arguments);
-    tcase_add_test(tc, test_messages_create_batch_sends_protocol_body);
-    tcase_add_test(tc, test_messages_create_batch_rejects_empty_and_null_elements);
-    tcase_add_test(tc, test_messages_update_batch_sends_protocol_body);
-    tcase_add_test(tc, test_messages_update_batch_rejects_bad_ids);
-    tcase_add_test(tc, test_messages_calls_survive_every_allocation_failure);
-    tcase_add_test(tc, test_messages_truncated_answer_is_an_error);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        test_messages_create_sends_protocol_body_and_parses_answer,
+        test_messages_create_key_order_is_task_content_status_created,
+        test_messages_create_omits_streaming_status_none,
+        test_messages_create_out_null_ignores_answer_body,
+        test_messages_create_rejects_bad_arguments_without_request,
+        test_messages_get_escapes_id_and_parses,
+        test_messages_get_404_is_enotfound_with_backend_message,
+        test_messages_get_wrong_shape_is_eproto,
+        test_messages_get_rejects_null_args,
+        test_messages_list_limit_query_of_protocol,
+        test_messages_list_all_paging_options_and_escaping,
+        test_messages_list_bad_options_are_einval,
+        test_messages_list_422_is_ehttp_and_object_is_eproto,
+        test_messages_update_sends_protocol_body,
+        test_messages_update_rejects_bad_arguments,
+        test_messages_create_batch_sends_protocol_body,
+        test_messages_create_batch_rejects_empty_and_null_elements,
+        test_messages_update_batch_sends_protocol_body,
+        test_messages_update_batch_rejects_bad_ids,
+        test_messages_calls_survive_every_allocation_failure,
+        test_messages_truncated_answer_is_an_error,
+    };
+    return adk_fx_suite("messages", tests, sizeof tests / sizeof tests[0]);
 }

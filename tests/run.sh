@@ -30,7 +30,7 @@ fi
 
 echo "== $VARIANT/tests/check_agentex"
 if [ "${TSAN:-0}" = 1 ] && [ -z "${CK_RUN_SUITE}" ]; then
-  for s in pool httpd acp acp_e2e streaming; do
+  for s in pool httpd acp devserver streaming streaming_e2e; do
     CK_RUN_SUITE=$s "$VARIANT/tests/check_agentex" || status=1
   done
 else

@@ -15,6 +15,7 @@
 #include "state.h"
 #include "tracker.h"
 #include "tasks.h"
+#include "streaming.h"
 #include "rpc.h"
 #include "acp.h"
 

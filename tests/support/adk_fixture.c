@@ -7,6 +7,8 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "internal.h"
+
 fake_backend_t *fx_fb;
 agentex_client_t *fx_c;
 
@@ -73,4 +75,33 @@ void adk_fx_expect_json(size_t i, const char *method, const char *path, const ch
                   body);
     cJSON_Delete(got);
     cJSON_Delete(want);
+}
+
+Suite *adk_fx_suite(const char *name, const TTest *const *tests, size_t n)
+{
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, adk_fx_setup, adk_fx_teardown);
+    tcase_set_timeout(tc, 10);
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+void *adk_fx_alloc_walk(adk_fx_call_t call, void *arg, agentex_err_t done)
+{
+    for (long n = 1;; n++) {
+        void *obj = NULL;
+        agx_alloc_fail_after(n);
+        agentex_err_t err = call(arg, &obj);
+        agx_alloc_fail_after(0);
+        if (err == done) {
+            ck_assert_int_gt(n, 3); /* the call did allocate, and failed cleanly before */
+            return obj;
+        }
+        ck_assert_int_eq(err, AGENTEX_ENOMEM);
+        ck_assert_ptr_null(obj);
+        ck_assert_int_lt(n, 10000);
+    }
 }

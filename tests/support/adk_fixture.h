@@ -6,6 +6,7 @@
 #ifndef ADK_FIXTURE_H
 #define ADK_FIXTURE_H
 
+#include <check.h>
 #include <stddef.h>
 
 #include "agentex/agentex.h"
@@ -80,5 +81,19 @@ void adk_fx_expect(size_t i, const char *method, const char *path, const char *q
 /* As adk_fx_expect, but the body is compared as JSON (key order ignored). */
 void adk_fx_expect_json(size_t i, const char *method, const char *path, const char *query,
                         const char *body);
+
+/* The suite of an adk module: one TCase named like the suite, with the checked fixture
+ * above, a 10 s timeout and the n tests in order. */
+Suite *adk_fx_suite(const char *name, const TTest *const *tests, size_t n);
+
+/* One run of an allocation-failure walk: makes the call under test, leaving the object it
+ * returned in *out (NULL when it returned none). */
+typedef agentex_err_t (*adk_fx_call_t)(void *arg, void **out);
+
+/* Runs call(arg) under agx_alloc_fail_after(1), (2), ... until it returns done: every
+ * earlier run must return AGENTEX_ENOMEM and leave *out NULL, the call must have
+ * allocated (it returns done only after n > 3) and the walk ends before n = 10000.
+ * Returns the object of the final run, for the caller to check and free. */
+void *adk_fx_alloc_walk(adk_fx_call_t call, void *arg, agentex_err_t done);
 
 #endif
