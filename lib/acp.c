@@ -112,9 +112,9 @@ struct acp_server {
     /* backpressure (see admit_or_defer): handlers queued or running, and the requests
      * validated but not yet acknowledged because that count reached max_pending */
     atomic_size_t inflight;
-    atomic_size_t ndeferred;    /* written by the service thread, read by workers */
-    atomic_bool posted;         /* a handlers_done is queued on the service thread */
-    acp_ctx_t *dhead, *dtail;   /* service thread only */
+    atomic_size_t ndeferred;  /* written by the service thread, read by workers */
+    atomic_bool posted;       /* a handlers_done is queued on the service thread */
+    acp_ctx_t *dhead, *dtail; /* service thread only */
 
     /* finished contexts, freed on the service thread that allocated them (see reap_push) */
     _Atomic(acp_ctx_t *) reap;
@@ -137,7 +137,7 @@ struct acp_ctx {
     char *id_json;
     bool notification;
     task_entry_t *entry;
-    agx_http_req_t *req; /* message/send only */
+    agx_http_req_t *req;  /* message/send only */
     agx_http_req_t *dreq; /* deferred: the request still to be answered */
     const char *dkey;     /* deferred: the mailbox key */
     struct acp_ctx *dnext;
