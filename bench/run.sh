@@ -102,7 +102,8 @@ run_ours() {
 
   cpu0=$(cpu_ticks "$pid")
   ( max=0; while kill -0 "$pid" 2>/dev/null; do
-      r=$(rss_kb "$pid"); [ -n "$r" ] && [ "$r" -gt "$max" ] && max=$r && echo "$max" > "$dir/rss_max"
+      r=$(rss_kb "$pid"); [ -n "$r" ] && [ "$r" -gt "$max" ] && max=$r && echo "$max" > "$dir/rss_max.tmp" \
+        && mv -f "$dir/rss_max.tmp" "$dir/rss_max"
       sleep 0.25
     done ) &
   sampler=$!
@@ -113,7 +114,8 @@ run_ours() {
   st1=$(stat_snap)
   rss_end=$(rss_kb "$pid")
   stop_pid "$sampler"
-  rss_max=$(cat "$dir/rss_max" 2>/dev/null || echo "$rss_end")
+  rss_max=$(cat "$dir/rss_max" 2>/dev/null)   # written atomically (mv): never half a number
+  if [ -z "$rss_max" ] || { [ -n "$rss_end" ] && [ "$rss_end" -gt "$rss_max" ]; }; then rss_max=$rss_end; fi
   cat "$dir/wrk.txt"
   reqs=$(wrkstat "$dir/wrk.txt" requests)
   [ -n "$reqs" ] || die "wrk printed no WRKSTATS line (see $dir/wrk.txt)"
