@@ -90,6 +90,13 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_workers(acp_server_t 
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_delivery(acp_server_t *s, acp_delivery_t mode);
 /* Largest accepted request body (default 8 MiB): larger gets HTTP 413. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes);
+/* Backpressure: at most n acknowledged handlers queued or running (default
+ * ACP_DEFAULT_MAX_PENDING, n >= 1).  Beyond that, valid requests are held
+ * unanswered (their connections are not read further) until handlers finish; then
+ * they are acknowledged and queued in arrival order.  Nothing is refused or dropped:
+ * acks are delayed.  See acp_server(3). */
+#define ACP_DEFAULT_MAX_PENDING 1024
+AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_max_pending(acp_server_t *s, size_t n);
 /* A connection that sends no complete request within header_ms (default 10000) or
  * stays idle for idle_ms between requests (default 30000) is closed. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_timeouts(acp_server_t *s, long header_ms, long idle_ms);
