@@ -80,7 +80,7 @@ run_ours() {
   start_nginx "$sinkdir" "$OURS_SINK_PORT" 1
   local sink_pid=$NGINX_PID
   t0=$(now)
-  ACP_MAX_PENDING=$maxp AGENT_NAME=bench-echo ACP_PORT=$OURS_PORT ACP_URL=http://127.0.0.1 \
+  ACP_MAX_PENDING=$maxp AGENT_NAME=bench-echo ACP_PORT=$OURS_PORT ACP_HOST=127.0.0.1 ACP_URL=http://127.0.0.1 \
     AGENTEX_BASE_URL=http://127.0.0.1:$OURS_SINK_PORT "$AGENT_BIN" > "$dir/agent.out" 2> "$dir/agent.err" &
   local pid=$!
   STARTED_PIDS+=("$pid")

@@ -253,6 +253,9 @@ agentex_err_t acp_server_new(acp_server_t **out)
         env_dup(&s->sdk_key, "AGENTEX_SDK_API_KEY") ||
         env_dup(&s->custom_headers, "AGENTEX_CUSTOM_HEADERS"))
         goto nomem;
+    const char *host = getenv("ACP_HOST");
+    if (host && *host && replace_str(&s->host, host))
+        goto nomem;
     const char *port = getenv("ACP_PORT");
     if (port && *port) {
         char *end = NULL;

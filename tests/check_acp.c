@@ -6,6 +6,7 @@
  * from the test process, the agent registers with the in-process fake backend.
  */
 #include <check.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -69,6 +70,7 @@ static const char *const unset_env[] = {"AGENT_NAME",
                                         "AGENT_DESCRIPTION",
                                         "ACP_URL",
                                         "ACP_PORT",
+                                        "ACP_HOST",
                                         "ACP_MAX_PENDING",
                                         "ACP_TYPE",
                                         "AGENTEX_BASE_URL",
@@ -1377,6 +1379,41 @@ START_TEST(test_max_pending_holds_acks)
 }
 END_TEST
 
+/* true when a TCP connection to addr:port succeeds */
+static bool can_connect(const char *addr, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    ck_assert_int_eq(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+START_TEST(test_listen_host_from_env)
+{
+    /* default: every interface, so another loopback address reaches it too */
+    server_config(srv, false);
+    ck_assert_int_eq(acp_server_set_listen(srv, "0.0.0.0", 0), AGENTEX_OK);
+    start_server(srv);
+    ck_assert(can_connect("127.0.0.2", acp_server_port(srv)));
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+
+    /* ACP_HOST=127.0.0.1: that address only; acp_server_set_listen would override it */
+    setenv("ACP_HOST", "127.0.0.1", 1);
+    setenv("ACP_PORT", "0", 1);
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_agent(srv, "demo-agent", NULL, "async"), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_backend(srv, ""), AGENTEX_OK);
+    start_server(srv);
+    ck_assert(can_connect("127.0.0.1", acp_server_port(srv)));
+    ck_assert(!can_connect("127.0.0.2", acp_server_port(srv)));
+}
+END_TEST
+
 START_TEST(test_max_pending_held_refused_on_stop)
 {
     /* the limit from the environment (1); a bad value is ignored with a warning */
@@ -1592,6 +1629,7 @@ static void example_start(const char *name, const char *type)
         setenv("AGENT_NAME", "demo-agent", 1);
         setenv("ACP_URL", "http://127.0.0.1", 1);
         setenv("ACP_PORT", port, 1);
+        setenv("ACP_HOST", "127.0.0.1", 1);
         setenv("ACP_TYPE", type, 1);
         setenv("AGENTEX_BASE_URL", fake_backend_url(fb), 1);
         setenv("AGENTEX_LOG_LEVEL", "error", 1);
@@ -1882,6 +1920,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_requests_refused_while_draining);
     tcase_add_test(tc, test_max_pending_holds_acks);
     tcase_add_test(tc, test_max_pending_held_refused_on_stop);
+    tcase_add_test(tc, test_listen_host_from_env);
     tcase_add_test(tc, test_configured_key_without_registration);
     tcase_add_test(tc, test_run_stops_on_sigterm);
     tcase_add_test(tc, test_free_inside_handler_refused);

@@ -313,7 +313,7 @@ static void agent_start(proc_t *p, const char *prog, const char *name, const cha
     snprintf(env_type, sizeof env_type, "ACP_TYPE=%s", acp_type ? acp_type : "async");
     const char *argv[] = {bin, NULL};
     const char *env[] = {env_name,     env_base, env_type, "ACP_URL=http://127.0.0.1",
-                         "ACP_PORT=0", NULL};
+                         "ACP_PORT=0", "ACP_HOST=127.0.0.1", NULL};
     proc_start(p, prog, argv, env, false);
     ck_assert_msg(wait_file_contains(p->log, "serving on", 10000),
                   "%s did not start serving (log %s)", prog, p->log);

@@ -57,7 +57,8 @@ typedef agentex_err_t (*acp_message_send_cb)(acp_ctx_t *ctx, const adk_task_t *t
  * AGENT_DESCRIPTION, ACP_URL, ACP_PORT (default 8000), ACP_TYPE (default async),
  * AGENTEX_BASE_URL (default http://localhost:5003; empty turns registration off),
  * AGENT_ID, AGENT_API_KEY, AGENT_INPUT_TYPE, AUTH_PRINCIPAL_B64, AGENTEX_DEPLOYMENT_ID,
- * AGENTEX_SDK_API_KEY, AGENTEX_CUSTOM_HEADERS.  Setters below override them.
+ * AGENTEX_SDK_API_KEY, AGENTEX_CUSTOM_HEADERS; and, specific to libagentex, ACP_HOST (the
+ * listening address, default 0.0.0.0) and ACP_MAX_PENDING.  Setters below override them.
  * Nothing is bound or contacted until acp_server_run / acp_server_start.
  */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_new(acp_server_t **out);
@@ -82,7 +83,7 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_auth_check(acp_server
  * doubling). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_register_retries(acp_server_t *s, int attempts, long delay_ms);
 
-/* Listening address: host (default "0.0.0.0") and port (default ACP_PORT or 8000;
+/* Listening address: host (default ACP_HOST or "0.0.0.0") and port (default ACP_PORT or 8000;
  * 0 picks a free port, see acp_server_port). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_listen(acp_server_t *s, const char *host, int port);
 /* Worker threads running handlers (default 4, 1..256). */
