@@ -528,6 +528,23 @@ static void sse_wait_completed(sse_t *x, int n)
     }
 }
 
+/* Waits until n `done` frames were seen.  The agent publishes `done` over the websocket and
+ * then stores the final text with PUT /messages, whose `full` frame agentex-dev may relay
+ * first: the two come over different connections. */
+static void sse_wait_dones(sse_t *x, int n)
+{
+    long end = now_ms() + 10000;
+    for (;;) {
+        pthread_mutex_lock(&x->mu);
+        int got = x->dones;
+        pthread_mutex_unlock(&x->mu);
+        if (got >= n)
+            return;
+        ck_assert_msg(now_ms() < end, "SSE: %d done frames, wanted %d", got, n);
+        sleep_ms(10);
+    }
+}
+
 /* Waits for adk_stream_run to return by itself; returns its result. */
 static agentex_err_t sse_wait_end(sse_t *x, long timeout_ms)
 {
@@ -1100,6 +1117,7 @@ START_TEST(test_streaming_deltas)
     ck_assert_ptr_nonnull(strstr(final, "still reads every word."));
 
     sse_wait_completed(x, 1);
+    sse_wait_dones(x, 1);
     pthread_mutex_lock(&x->mu);
     ck_assert_int_ge(x->starts, 1);
     ck_assert_int_ge(x->deltas, 2); /* the text arrived in pieces */
