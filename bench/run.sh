@@ -24,7 +24,8 @@ SRC=$(cd "$HERE/.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRC/$BUILD;; esac
 AGENT_BIN=$BUILD/examples/echo_agent
-PARTS=" ${BENCH_PARTS:-ours peer ceiling} "
+PARTS=" ${BENCH_PARTS:-ours unbounded peer ceiling} "
+UNBOUNDED_PENDING=${UNBOUNDED_PENDING:-100000000}
 
 # shared/ sits beside the repository; in a git worktree, beside the main checkout
 find_shared() {
@@ -38,7 +39,7 @@ find_shared() {
 }
 SHARED=$(find_shared)
 [ -f "$SHARED/bench/lib.sh" ] || { echo "bench: $SHARED/bench/lib.sh not found (set SHARED_DIR to the shared/ folder)" >&2; exit 1; }
-case "$PARTS" in *" ours "*)
+case "$PARTS" in *" ours "*|*" unbounded "*)
   [ -x "$AGENT_BIN" ] || { echo "bench: $AGENT_BIN not found: the echo agent example (examples/echo_agent.c) is not built yet" >&2; exit 1; };;
 esac
 
@@ -69,15 +70,17 @@ count_lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 echo "bench: out dir $OUT_DIR; wrk -t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s, $WRK_METHOD bodies from $LUA"
 
 # ---- (a) the libagentex echo agent ---------------------------------------------------------
+# run_ours NAME MAX_PENDING: NAME is the result folder; MAX_PENDING empty = the library's default
 run_ours() {
-  local dir=$OUT_DIR/ours sinkdir t0 t1 ack rss_idle rss_end rss_max cpu0 cpu1 st0 st1 sampler
-  local reqs n last_n last_t deadline drain_s sink e2e hz
+  local name=$1 maxp=$2
+  local dir=$OUT_DIR/$name sinkdir t0 t1 ack rss_idle rss_end rss_max cpu0 cpu1 st0 st1 sampler
+  local reqs n last_n last_t deadline drain_s sink e2e hz rss_priv
   mkdir -p "$dir"; sinkdir=$dir/sink
   port_busy "$OURS_PORT" && die "port $OURS_PORT already in use"
   start_nginx "$sinkdir" "$OURS_SINK_PORT" 1
   local sink_pid=$NGINX_PID
   t0=$(now)
-  AGENT_NAME=bench-echo ACP_PORT=$OURS_PORT ACP_URL=http://127.0.0.1 \
+  ACP_MAX_PENDING=$maxp AGENT_NAME=bench-echo ACP_PORT=$OURS_PORT ACP_HOST=127.0.0.1 ACP_URL=http://127.0.0.1 \
     AGENTEX_BASE_URL=http://127.0.0.1:$OURS_SINK_PORT "$AGENT_BIN" > "$dir/agent.out" 2> "$dir/agent.err" &
   local pid=$!
   STARTED_PIDS+=("$pid")
@@ -93,11 +96,14 @@ run_ours() {
   sleep 1
   [ "$(count_lines "$sinkdir/sink_access.log")" -ge 1 ] || echo "ours: warning: the sanity event reached no POST /messages yet"
   rss_idle=$(rss_kb "$pid")
-  echo "ours: VmRSS idle: $rss_idle kB"
+  # VmRSS counts the shared libraries' pages the process touched; Anonymous is its own memory
+  rss_priv=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup" 2>/dev/null)
+  echo "ours: VmRSS idle: $rss_idle kB (anonymous $rss_priv kB)"
 
   cpu0=$(cpu_ticks "$pid")
   ( max=0; while kill -0 "$pid" 2>/dev/null; do
-      r=$(rss_kb "$pid"); [ -n "$r" ] && [ "$r" -gt "$max" ] && max=$r && echo "$max" > "$dir/rss_max"
+      r=$(rss_kb "$pid"); [ -n "$r" ] && [ "$r" -gt "$max" ] && max=$r && echo "$max" > "$dir/rss_max.tmp" \
+        && mv -f "$dir/rss_max.tmp" "$dir/rss_max"
       sleep 0.25
     done ) &
   sampler=$!
@@ -108,7 +114,8 @@ run_ours() {
   st1=$(stat_snap)
   rss_end=$(rss_kb "$pid")
   stop_pid "$sampler"
-  rss_max=$(cat "$dir/rss_max" 2>/dev/null || echo "$rss_end")
+  rss_max=$(cat "$dir/rss_max" 2>/dev/null)   # written atomically (mv): never half a number
+  if [ -z "$rss_max" ] || { [ -n "$rss_end" ] && [ "$rss_end" -gt "$rss_max" ]; }; then rss_max=$rss_end; fi
   cat "$dir/wrk.txt"
   reqs=$(wrkstat "$dir/wrk.txt" requests)
   [ -n "$reqs" ] || die "wrk printed no WRKSTATS line (see $dir/wrk.txt)"
@@ -132,10 +139,10 @@ run_ours() {
   hz=$(getconf CLK_TCK)
   e2e=$(awk -v n="$sink" -v d="$(wrkstat "$dir/wrk.txt" duration_s)" -v e="$drain_s" 'BEGIN{printf "%.1f", n/(d+e)}')
   {
-    echo "RESULT ours echo_agent wrk=-t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s method=$WRK_METHOD"
+    echo "RESULT $name echo_agent max_pending=${maxp:-default} wrk=-t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s method=$WRK_METHOD"
     echo "RESULT rps=$(wrkstat "$dir/wrk.txt" rps) p50_ms=$(wrkstat "$dir/wrk.txt" p50_ms) p99_ms=$(wrkstat "$dir/wrk.txt" p99_ms) requests=$reqs non2xx=$(wrkstat "$dir/wrk.txt" non2xx) sockerr=$(wrkstat "$dir/wrk.txt" sockerr)"
     echo "RESULT cpu_steal_during_wrk_pct=$(steal_pct "$st0" "$st1")"
-    echo "RESULT rss_idle_kb=$rss_idle rss_load_max_kb=$rss_max rss_after_load_kb=$rss_end agent_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v h="$hz" 'BEGIN{printf "%.2f",(b-a)/h}')"
+    echo "RESULT rss_idle_kb=$rss_idle rss_idle_anon_kb=$rss_priv rss_load_max_kb=$rss_max rss_after_load_kb=$rss_end agent_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v h="$hz" 'BEGIN{printf "%.2f",(b-a)/h}')"
     echo "RESULT sink_posts=$sink drain_s=$drain_s end_to_end_rps=$e2e (sink POSTs / (wrk duration + drain time))"
   } | tee "$dir/result.txt"
   cleanup_started
@@ -153,62 +160,75 @@ run_ceiling() {
   grep -q '^RESULT nginx_ceiling' "$OUT_DIR/ceiling.txt" || die "run_ceiling.sh produced no result (see $OUT_DIR/ceiling.txt)"
 }
 
-case "$PARTS" in *" ours "*) echo "== (a) libagentex echo_agent"; run_ours;; esac
+case "$PARTS" in *" ours "*) echo "== (a) libagentex echo_agent, default backlog limit (acp_server_set_max_pending)"
+  run_ours ours "";; esac
+case "$PARTS" in *" unbounded "*) echo "== (a') libagentex echo_agent, ACP_MAX_PENDING=$UNBOUNDED_PENDING (no backpressure within the run, like the peer)"
+  run_ours unbounded "$UNBOUNDED_PENDING";; esac
 case "$PARTS" in *" peer "*) echo "== (b) Python peer (FastAPI + uvicorn)"; run_peer;; esac
 case "$PARTS" in *" ceiling "*) echo "== (c) nginx ceiling"; run_ceiling;; esac
 
 # ---- summary --------------------------------------------------------------------------------
-O=$OUT_DIR/ours/result.txt P=$OUT_DIR/peer.txt C=$OUT_DIR/ceiling.txt
-row() { printf '%-30s %10s %8s %8s %10s %9s %9s\n' "$@"; }
+O=$OUT_DIR/ours/result.txt U=$OUT_DIR/unbounded/result.txt P=$OUT_DIR/peer.txt C=$OUT_DIR/ceiling.txt
+row() { printf '%-34s %9s %8s %8s %10s %9s %9s %9s\n' "$@"; }
 fmt_mib() { [ -n "$1" ] && [ "$1" != NA ] && awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}' || echo -; }
 val() { [ -n "$1" ] && echo "$1" || echo -; }
 {
   echo
   echo "== summary: wrk -t$WRK_THREADS -c$WRK_CONNS -d${WRK_DURATION}s, $WRK_METHOD, 127.0.0.1, $(nproc) CPUs ($(date -u +%Y-%m-%dT%H:%MZ))"
-  row "server" "acks/s" "p50 ms" "p99 ms" "handled/s" "RSS idle" "RSS load"
-  row "" "" "" "" "(e2e)" "MiB" "MiB"
-  [ -f "$O" ] && row "libagentex echo_agent" "$(val "$(kv "$O" rps)")" "$(val "$(kv "$O" p50_ms)")" "$(val "$(kv "$O" p99_ms)")" \
-    "$(val "$(kv "$O" end_to_end_rps)")" "$(fmt_mib "$(kv "$O" rss_idle_kb)")" "$(fmt_mib "$(kv "$O" rss_load_max_kb)")"
+  row "server" "acks/s" "p50 ms" "p99 ms" "handled/s" "RSS idle" "(anon)" "RSS load"
+  row "" "" "" "" "(e2e)" "MiB" "MiB" "MiB"
+  for f in "$O:libagentex echo_agent (default)" "$U:libagentex, backlog unbounded"; do
+    [ -f "${f%%:*}" ] || continue
+    F=${f%%:*}
+    row "${f#*:}" "$(val "$(kv "$F" rps)")" "$(val "$(kv "$F" p50_ms)")" "$(val "$(kv "$F" p99_ms)")" \
+      "$(val "$(kv "$F" end_to_end_rps)")" "$(fmt_mib "$(kv "$F" rss_idle_kb)")" "$(fmt_mib "$(kv "$F" rss_idle_anon_kb)")" \
+      "$(fmt_mib "$(kv "$F" rss_load_max_kb)")"
+  done
   [ -f "$P" ] && row "Python peer (FastAPI)" "$(val "$(kv "$P" rps)")" "$(val "$(kv "$P" p50_ms)")" "$(val "$(kv "$P" p99_ms)")" \
-    "$(val "$(kv "$P" end_to_end_rps)")" "$(fmt_mib "$(kv "$P" rss_idle_kb)")" "$(fmt_mib "$(kv "$P" rss_load_max_kb)")"
+    "$(val "$(kv "$P" end_to_end_rps)")" "$(fmt_mib "$(kv "$P" rss_idle_kb)")" - "$(fmt_mib "$(kv "$P" rss_load_max_kb)")"
   if [ -f "$C" ]; then
     grep '^RESULT nginx_ceiling' "$C" | while read -r line; do
       w=$(grep -o 'workers=[0-9]*' <<< "$line" | cut -d= -f2)
       row "nginx fixed ack ($w worker$([ "$w" = 1 ] || echo s))" "$(grep -o ' rps=[^ ]*' <<< "$line" | cut -d= -f2)" \
-        "$(grep -o 'p50_ms=[^ ]*' <<< "$line" | cut -d= -f2)" "$(grep -o 'p99_ms=[^ ]*' <<< "$line" | cut -d= -f2)" - - -
+        "$(grep -o 'p50_ms=[^ ]*' <<< "$line" | cut -d= -f2)" "$(grep -o 'p99_ms=[^ ]*' <<< "$line" | cut -d= -f2)" - - - -
     done
   fi
-  for f in "$O" "$P" "$C"; do
+  for f in "$O" "$U" "$P" "$C"; do
     [ -f "$f" ] || continue
     grep -o 'non2xx=[1-9][0-9]*\|sockerr=[1-9][0-9]*' "$f" | sed "s#^#warning: $(basename "$(dirname "$f")")/$(basename "$f"): #"
   done
-  steal=$(cat "$O" "$P" "$C" 2>/dev/null | grep -o 'cpu_steal[a-z_]*=[0-9.]*' | cut -d= -f2 | tr '\n' ' ')
+  steal=$(cat "$O" "$U" "$P" "$C" 2>/dev/null | grep -o 'cpu_steal[a-z_]*=[0-9.]*' | cut -d= -f2 | tr '\n' ' ')
   [ -n "$steal" ] && echo "CPU steal during the wrk runs (%): $steal(high values make the figures noisy)"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the $(nproc) CPUs)"
 
-  echo
-  echo "== targets"
-  ours_rps=$(kv "$O" rps); peer_rps=$(kv "$P" rps)
+  peer_rps=$(kv "$P" rps)
   ceil_w=${NGINX_WORKERS%% *}
   ceil_rps=$(grep "^RESULT nginx_ceiling workers=$ceil_w " "$C" 2>/dev/null | grep -o ' rps=[^ ]*' | cut -d= -f2)
-  ours_p99=$(kv "$O" p99_ms); ours_idle=$(kv "$O" rss_idle_kb)
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "NA" }'; }
   target() { # NAME VALUE-TEXT OK(0/1/NA)
     case "$3" in 1) m="met";; 0) m="NOT MET"; echo 1 > "$OUT_DIR/unmet";; *) m="not measured";; esac
-    printf '%-44s %-26s %s\n' "$1" "$2" "$m"
+    printf '  %-42s %-26s %s\n' "$1" "$2" "$m"
   }
-  if [ -n "$ours_rps" ] && [ -n "$peer_rps" ]; then
-    r=$(ratio "$ours_rps" "$peer_rps"); target "acks/s ours/peer >= 15x" "${r}x" "$(awk -v r="$r" 'BEGIN{print (r >= 15)}')"
-  else target "acks/s ours/peer >= 15x" "-" NA; fi
-  if [ -n "$ours_rps" ] && [ -n "$ceil_rps" ]; then
-    r=$(ratio "$ours_rps" "$ceil_rps")
-    target "acks/s ours/nginx ($ceil_w worker) >= 60%" "$(awk -v r="$r" 'BEGIN{printf "%.0f%%", 100*r}')" "$(awk -v r="$r" 'BEGIN{print (r >= 0.6)}')"
-  else target "acks/s ours/nginx >= 60%" "-" NA; fi
-  if [ -n "$ours_p99" ]; then
-    target "p99 < 1 ms at $WRK_CONNS connections" "$ours_p99 ms" "$(awk -v p="$ours_p99" 'BEGIN{print (p < 1)}')"
-  else target "p99 < 1 ms at $WRK_CONNS connections" "-" NA; fi
-  if [ -n "$ours_idle" ]; then
-    target "idle RSS < 4 MiB" "$(fmt_mib "$ours_idle") MiB" "$(awk -v k="$ours_idle" 'BEGIN{print (k < 4096)}')"
-  else target "idle RSS < 4 MiB" "-" NA; fi
+  for f in "$O:default backlog limit (what an agent gets)" "$U:backlog unbounded (ack path, like the peer)"; do
+    F=${f%%:*}
+    [ -f "$F" ] || continue
+    echo
+    echo "== targets, libagentex with the ${f#*:}"
+    ours_rps=$(kv "$F" rps); ours_p99=$(kv "$F" p99_ms); ours_idle=$(kv "$F" rss_idle_kb)
+    if [ -n "$ours_rps" ] && [ -n "$peer_rps" ]; then
+      r=$(ratio "$ours_rps" "$peer_rps"); target "acks/s ours/peer >= 15x" "${r}x" "$(awk -v r="$r" 'BEGIN{print (r >= 15)}')"
+    else target "acks/s ours/peer >= 15x" "-" NA; fi
+    if [ -n "$ours_rps" ] && [ -n "$ceil_rps" ]; then
+      r=$(ratio "$ours_rps" "$ceil_rps")
+      target "acks/s ours/nginx ($ceil_w worker) >= 60%" "$(awk -v r="$r" 'BEGIN{printf "%.0f%%", 100*r}')" "$(awk -v r="$r" 'BEGIN{print (r >= 0.6)}')"
+    else target "acks/s ours/nginx >= 60%" "-" NA; fi
+    if [ -n "$ours_p99" ]; then
+      target "p99 < 1 ms at $WRK_CONNS connections" "$ours_p99 ms" "$(awk -v p="$ours_p99" 'BEGIN{print (p < 1)}')"
+    else target "p99 < 1 ms at $WRK_CONNS connections" "-" NA; fi
+    if [ -n "$ours_idle" ]; then
+      target "idle RSS < 4 MiB" "$(fmt_mib "$ours_idle") MiB" "$(awk -v k="$ours_idle" 'BEGIN{print (k < 4096)}')"
+    else target "idle RSS < 4 MiB" "-" NA; fi
+  done
   echo "logs in $OUT_DIR"
 } | tee "$OUT_DIR/summary.txt"
 

@@ -85,6 +85,7 @@ struct acp_server {
     int workers;
     acp_delivery_t delivery;
     size_t max_body;
+    size_t max_pending; /* acknowledged handlers not yet finished, beyond which acks wait */
     long header_ms, idle_ms;
     handler_t handlers[M_COUNT];
 
@@ -108,6 +109,17 @@ struct acp_server {
     pthread_mutex_t tasks_mu;
     task_entry_t *buckets[TASK_BUCKETS];
 
+    /* backpressure (see admit_or_defer): handlers queued or running, and the requests
+     * validated but not yet acknowledged because that count reached max_pending */
+    atomic_size_t inflight;
+    atomic_size_t ndeferred;  /* written by the service thread, read by workers */
+    atomic_bool posted;       /* a handlers_done is queued on the service thread */
+    acp_ctx_t *dhead, *dtail; /* service thread only */
+
+    /* finished contexts, freed on the service thread that allocated them (see reap_push) */
+    _Atomic(acp_ctx_t *) reap;
+    atomic_size_t nreap;
+
     char errmsg[512];
 };
 
@@ -125,7 +137,11 @@ struct acp_ctx {
     char *id_json;
     bool notification;
     task_entry_t *entry;
-    agx_http_req_t *req; /* message/send only */
+    agx_http_req_t *req;  /* message/send only */
+    agx_http_req_t *dreq; /* deferred: the request still to be answered */
+    const char *dkey;     /* deferred: the mailbox key */
+    struct acp_ctx *dnext;
+    struct acp_ctx *rnext; /* on the reap stack */
     bool stream_broken;
     bool has_error;
     char errmsg[512];
@@ -196,11 +212,17 @@ agentex_err_t acp_server_new(acp_server_t **out)
     s->workers = 4;
     s->delivery = ACP_DELIVERY_PER_TASK;
     s->max_body = 8u << 20;
+    s->max_pending = ACP_DEFAULT_MAX_PENDING;
     s->header_ms = 10000;
     s->idle_ms = 30000;
     atomic_init(&s->bound_port, 0);
     atomic_init(&s->stop_flag, false);
     atomic_init(&s->stopping, false);
+    atomic_init(&s->inflight, 0);
+    atomic_init(&s->ndeferred, 0);
+    atomic_init(&s->posted, false);
+    atomic_init(&s->reap, NULL);
+    atomic_init(&s->nreap, 0);
     bool mu = false, cv = false, tmu = false;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         goto nomem;
@@ -231,6 +253,9 @@ agentex_err_t acp_server_new(acp_server_t **out)
         env_dup(&s->sdk_key, "AGENTEX_SDK_API_KEY") ||
         env_dup(&s->custom_headers, "AGENTEX_CUSTOM_HEADERS"))
         goto nomem;
+    const char *host = getenv("ACP_HOST");
+    if (host && *host && replace_str(&s->host, host))
+        goto nomem;
     const char *port = getenv("ACP_PORT");
     if (port && *port) {
         char *end = NULL;
@@ -239,6 +264,16 @@ agentex_err_t acp_server_new(acp_server_t **out)
             s->port = (int)p;
         else
             AGX_WARN("acp: ignoring ACP_PORT=\"%s\" (not a port number)", port);
+    }
+    const char *mp = getenv("ACP_MAX_PENDING");
+    if (mp && *mp) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long n = strtoull(mp, &end, 10);
+        if (end && *end == '\0' && errno == 0 && n >= 1 && mp[0] != '-' && n <= SIZE_MAX)
+            s->max_pending = (size_t)n;
+        else
+            AGX_WARN("acp: ignoring ACP_MAX_PENDING=\"%s\" (not a positive number)", mp);
     }
     *out = s;
     return AGENTEX_OK;
@@ -412,6 +447,18 @@ agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes)
     if (err)
         return err;
     s->max_body = bytes;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_max_pending(acp_server_t *s, size_t n)
+{
+    if (!s || n == 0)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->max_pending = n;
     pthread_mutex_unlock(&s->mu);
     return AGENTEX_OK;
 }
@@ -725,6 +772,34 @@ static void worker_fini(void *wctx, void *userdata)
     agentex_client_free(wctx);
 }
 
+/* Frees every context on the reap stack.  Any thread: each caller takes the whole
+ * stack at once, so two callers never free the same context. */
+static void reap_all(acp_server_t *s)
+{
+    acp_ctx_t *c = atomic_exchange(&s->reap, NULL);
+    while (c) {
+        acp_ctx_t *n = c->rnext;
+        ctx_free(c);
+        c = n;
+    }
+}
+
+/* Worker side: hands a finished context back to the service thread, which parsed and
+ * allocated it (freed there by handlers_done).  Freeing there keeps glibc's allocations
+ * on one thread's arena and cache (a worker freeing the service thread's chunks contends
+ * for that arena's lock), and takes the cost of freeing the parse tree off the workers,
+ * which are the bottleneck under load.  Returns the number of contexts waiting. */
+static size_t reap_push(acp_server_t *s, acp_ctx_t *ctx)
+{
+    acp_ctx_t *head = atomic_load(&s->reap);
+    do
+        ctx->rnext = head;
+    while (!atomic_compare_exchange_weak(&s->reap, &head, ctx));
+    return atomic_fetch_add(&s->nreap, 1) + 1;
+}
+
+static void backlog_done(acp_server_t *s, size_t nreap);
+
 static void job_run(void *wctx, void *arg)
 {
     acp_ctx_t *ctx = arg;
@@ -783,7 +858,7 @@ static void job_run(void *wctx, void *arg)
         }
     }
     task_release(s, ctx->entry);
-    ctx_free(ctx);
+    backlog_done(s, reap_push(s, ctx));
 }
 
 /* ---- the service thread ---- */
@@ -944,6 +1019,151 @@ static int build_ctx(acp_ctx_t *ctx, char *msg, size_t msglen)
     return 0;
 }
 
+/* A request that will not be queued after all: its task reference, its context and
+ * its share of the backlog are given back. */
+static void unadmit(acp_server_t *s, acp_ctx_t *ctx)
+{
+    task_release(s, ctx->entry);
+    ctx_free(ctx);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* Answers (or starts the stream of) a validated request and queues its handler.
+ * Service thread.  Takes ctx (its task entry acquired). */
+static void admit(acp_server_t *s, acp_ctx_t *ctx, agx_http_req_t *r, const char *key)
+{
+    atomic_fetch_add(&s->inflight, 1);
+    if (ctx->kind == M_MESSAGE_SEND) {
+        ctx->req = r;
+        if (!ctx->notification)
+            (void)agx_http_stream_begin(r, 200, "application/x-ndjson",
+                                        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+        agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
+        if (err) {
+            AGX_ERROR("acp: task %s: could not queue message/send: %s", adk_task_id(ctx->task),
+                      agentex_strerror(err));
+            if (ctx->notification) {
+                respond_rpc_error(r, ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
+            } else {
+                char *line =
+                    agx_rpc_error(ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
+                if (line) {
+                    (void)agx_http_stream_write(r, line, strlen(line));
+                    (void)agx_http_stream_write(r, "\n", 1);
+                    agx_free(line);
+                }
+                (void)agx_http_stream_end(r);
+            }
+            unadmit(s, ctx);
+        }
+        return; /* else the job owns ctx */
+    }
+
+    /* async methods: the acknowledgement goes out before the handler can run */
+    char *ack = ctx->notification ? agx_rpc_null_result() : agx_rpc_ack(ctx->id_json);
+    if (!ack) { /* not acknowledged: the handler must not run */
+        respond_json(r, NULL);
+        unadmit(s, ctx);
+        return;
+    }
+    respond_json(r, ack);
+    AGX_DEBUG("acp: task %s: %s acknowledged", adk_task_id(ctx->task), method_names[ctx->kind]);
+    agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
+    if (err) {
+        AGX_ERROR("acp: task %s: acknowledged %s dropped: %s", adk_task_id(ctx->task),
+                  method_names[ctx->kind], agentex_strerror(err));
+        unadmit(s, ctx);
+    }
+}
+
+/* Answers a held request without queueing it: the server is stopping, or the client
+ * went away while it waited (then nothing was acknowledged and the answer is lost). */
+static void refuse_deferred(acp_server_t *s, acp_ctx_t *ctx)
+{
+    respond_rpc_error(ctx->dreq, ctx->id_json, AGX_RPC_INTERNAL_ERROR, "Server is shutting down");
+    task_release(s, ctx->entry);
+    ctx_free(ctx);
+}
+
+/* Admits held requests, oldest first, while the backlog is under the limit.  Service
+ * thread (directly, or posted by a worker whose handler brought the backlog down). */
+static void resume_deferred(acp_server_t *s)
+{
+    while (s->dhead) {
+        bool stop = atomic_load(&s->stopping);
+        if (!stop && atomic_load(&s->inflight) >= s->max_pending)
+            return;
+        acp_ctx_t *ctx = s->dhead;
+        s->dhead = ctx->dnext;
+        if (!s->dhead)
+            s->dtail = NULL;
+        atomic_fetch_sub(&s->ndeferred, 1);
+        ctx->dnext = NULL;
+        if (stop || agx_http_req_closed(ctx->dreq))
+            refuse_deferred(s, ctx);
+        else
+            admit(s, ctx, ctx->dreq, ctx->dkey);
+    }
+}
+
+/* Service thread, posted by a worker: frees the finished contexts and admits held
+ * requests. */
+static void handlers_done(void *arg)
+{
+    acp_server_t *s = arg;
+    atomic_store(&s->posted, false);
+    atomic_store(&s->nreap, 0);
+    reap_all(s);
+    resume_deferred(s);
+}
+
+#define REAP_BATCH 64 /* finished contexts worth a wake-up of the service thread */
+
+/* Worker side: a handler finished (its context is on the reap stack, nreap of them).
+ * Wakes the service thread once per batch, not per handler: when requests are held and
+ * at least 1/256 of the limit is free again (the low-water mark), when REAP_BATCH
+ * contexts wait to be freed, or when no handler is left (so that an idle server holds
+ * nothing). */
+static void backlog_done(acp_server_t *s, size_t nreap)
+{
+    size_t left = atomic_fetch_sub(&s->inflight, 1) - 1;
+    size_t batch = s->max_pending / 256; /* free slots worth a wake-up */
+    if (batch == 0)
+        batch = 1;
+    bool resume = atomic_load(&s->ndeferred) > 0 && left + batch <= s->max_pending;
+    if (!resume && nreap < REAP_BATCH && left > 0)
+        return;
+    if (atomic_exchange(&s->posted, true))
+        return;
+    if (agx_httpd_post(s->httpd, handlers_done, s) != 0) {
+        atomic_store(&s->posted, false);
+        reap_all(s); /* the loop has stopped: free here; the drain answers held requests */
+    }
+}
+
+/* Service thread: queues the request now, or holds it while the backlog is full (or
+ * older requests are held: arrival order is kept).  A held request keeps its
+ * connection busy, so the server reads nothing more from that connection until it
+ * is answered. */
+static void admit_or_defer(acp_server_t *s, acp_ctx_t *ctx, agx_http_req_t *r, const char *key)
+{
+    if (!s->dhead && atomic_load(&s->inflight) < s->max_pending) {
+        admit(s, ctx, r, key);
+        return;
+    }
+    ctx->dreq = r;
+    ctx->dkey = key;
+    ctx->dnext = NULL;
+    if (s->dtail)
+        s->dtail->dnext = ctx;
+    else
+        s->dhead = ctx;
+    s->dtail = ctx;
+    atomic_fetch_add(&s->ndeferred, 1);
+    /* a worker may have finished between the check above and the count: look again
+     * (both sides use sequentially consistent atomics, so one of them sees the other) */
+    resume_deferred(s);
+}
 static void handle_api(acp_server_t *s, agx_http_req_t *r)
 {
     agx_rpc_req_t rq;
@@ -1030,52 +1250,8 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
     if (kind == M_TASK_CANCEL)
         atomic_store(&ctx->entry->cancelled, true);
     const char *key = s->delivery == ACP_DELIVERY_PER_TASK ? adk_task_id(ctx->task) : NULL;
-
-    if (kind == M_MESSAGE_SEND) {
-        ctx->req = r;
-        if (!ctx->notification)
-            (void)agx_http_stream_begin(r, 200, "application/x-ndjson",
-                                        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
-        agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
-        if (err) {
-            AGX_ERROR("acp: task %s: could not queue message/send: %s", adk_task_id(ctx->task),
-                      agentex_strerror(err));
-            if (ctx->notification) {
-                respond_rpc_error(r, ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
-            } else {
-                char *line =
-                    agx_rpc_error(ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
-                if (line) {
-                    (void)agx_http_stream_write(r, line, strlen(line));
-                    (void)agx_http_stream_write(r, "\n", 1);
-                    agx_free(line);
-                }
-                (void)agx_http_stream_end(r);
-            }
-            task_release(s, ctx->entry);
-            goto out;
-        }
-        ctx = NULL; /* the job owns it */
-        goto out;
-    }
-
-    /* async methods: the acknowledgement goes out before the handler can run */
-    char *ack = ctx->notification ? agx_rpc_null_result() : agx_rpc_ack(ctx->id_json);
-    if (!ack) { /* not acknowledged: the handler must not run */
-        task_release(s, ctx->entry);
-        respond_json(r, NULL);
-        goto out;
-    }
-    respond_json(r, ack);
-    AGX_DEBUG("acp: task %s: %s acknowledged", adk_task_id(ctx->task), method_names[kind]);
-    agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
-    if (err) {
-        AGX_ERROR("acp: task %s: acknowledged %s dropped: %s", adk_task_id(ctx->task),
-                  method_names[kind], agentex_strerror(err));
-        task_release(s, ctx->entry);
-        goto out;
-    }
-    ctx = NULL;
+    admit_or_defer(s, ctx, r, key);
+    ctx = NULL; /* admitted, deferred or answered and freed */
 out:
     ctx_free(ctx);
     agx_rpc_req_clear(&rq);
@@ -1311,11 +1487,13 @@ typedef struct barrier {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
+    acp_server_t *s;
 } barrier_t;
 
 static void barrier_fn(void *arg)
 {
     barrier_t *b = arg;
+    resume_deferred(b->s); /* stopping: refuses the requests still held */
     pthread_mutex_lock(&b->mu);
     b->done = true;
     pthread_cond_signal(&b->cv);
@@ -1335,7 +1513,7 @@ static void *supervisor_main(void *arg)
     AGX_INFO("acp: stopping: draining %zu queued handler(s)", agx_pool_pending(s->pool));
     atomic_store(&s->stopping, true);
     /* once this runs on the service thread, no request can be queued any more */
-    barrier_t b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    barrier_t b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, s};
     if (agx_httpd_post(s->httpd, barrier_fn, &b) == 0) {
         pthread_mutex_lock(&b.mu);
         while (!b.done)
@@ -1430,6 +1608,8 @@ fail:
     if (s->pool) {
         agx_pool_shutdown(s->pool);
     }
+    reap_all(s);
+    atomic_store(&s->nreap, 0);
     cleanup_run(s);
     return err;
 }
@@ -1442,6 +1622,12 @@ static void finish(acp_server_t *s)
         pthread_join(s->supervisor, NULL);
         s->have_supervisor = false;
     }
+    atomic_store(&s->stopping, true);
+    resume_deferred(s); /* a loop that ended on its own: refuse what is still held */
+    reap_all(s);        /* the workers have stopped */
+    atomic_store(&s->nreap, 0);
+    atomic_store(&s->inflight, 0);
+    atomic_store(&s->posted, false);
     cleanup_run(s);
 }
 

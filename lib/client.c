@@ -578,6 +578,30 @@ static int has_custom(const agentex_client_t *c, const char *name)
     return 0;
 }
 
+int agx_client_foreach_header(const agentex_client_t *c,
+                              int (*fn)(const char *name, const char *value, void *ud), void *ud)
+{
+    int rc = 0;
+    if (c->agent_key && !has_custom(c, "x-agent-api-key"))
+        rc = fn("x-agent-api-key", c->agent_key, ud);
+    if (!rc && c->sdk_key && !has_custom(c, "Authorization")) {
+        agx_buf_t b;
+        agx_buf_init(&b);
+        rc = agx_buf_printf(&b, "Bearer %s", c->sdk_key);
+        if (!rc)
+            rc = fn("Authorization", b.data, ud);
+        agx_buf_free(&b);
+    }
+    for (const hdr_t *h = c->headers; h && !rc; h = h->next)
+        rc = fn(h->name, h->value, ud);
+    return rc;
+}
+
+static int append_header_cb(const char *name, const char *value, void *ud)
+{
+    return append_header((struct curl_slist **)ud, name, value);
+}
+
 /* Builds the header list; custom headers override the built-in ones of the same name. */
 static agentex_err_t build_headers(agentex_client_t *c)
 {
@@ -597,18 +621,8 @@ static agentex_err_t build_headers(agentex_client_t *c)
         else
             rc = -1;
     }
-    if (!rc && c->agent_key && !has_custom(c, "x-agent-api-key"))
-        rc |= append_header(&l, "x-agent-api-key", c->agent_key);
-    if (!rc && c->sdk_key && !has_custom(c, "Authorization")) {
-        agx_buf_t b;
-        agx_buf_init(&b);
-        rc = agx_buf_printf(&b, "Bearer %s", c->sdk_key);
-        if (!rc)
-            rc = append_header(&l, "Authorization", b.data);
-        agx_buf_free(&b);
-    }
-    for (const hdr_t *h = c->headers; h && !rc; h = h->next)
-        rc = append_header(&l, h->name, h->value);
+    if (!rc)
+        rc = agx_client_foreach_header(c, append_header_cb, &l);
     if (rc != 0) {
         curl_slist_free_all(l);
         return AGENTEX_ENOMEM;

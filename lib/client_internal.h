@@ -31,6 +31,13 @@ agentex_err_t agx_client_request(agentex_client_t *c, const char *method, const 
 agentex_err_t agx_client_fail(agentex_client_t *c, agentex_err_t err, const char *fmt, ...)
     AGENTEX_PRINTF(3, 4);
 
+/* Calls fn for each credential and extra header the client sends with every request:
+ * x-agent-api-key, "Authorization: Bearer ...", then the agentex_client_set_header ones (a
+ * custom header of the same name replaces a credential, as on the wire).  Stops at the
+ * first non-zero return of fn and returns it; 0 when all were visited, -1 on ENOMEM. */
+int agx_client_foreach_header(const agentex_client_t *c,
+                              int (*fn)(const char *name, const char *value, void *ud), void *ud);
+
 /* Clears errmsg and http_status (the start of every adk call). */
 void agx_client_clear_error(agentex_client_t *c);
 

@@ -18,6 +18,8 @@
 #include "internal.h"
 #include "pool.h"
 
+#define POOL_SPARE_MAX 256 /* finished jobs kept for reuse */
+
 typedef struct job {
     struct job *next;
     agx_job_fn fn;
@@ -55,6 +57,10 @@ struct agx_pool {
     size_t nbuckets;
     size_t nmbox;
     size_t pending; /* queued + running */
+    int idle;       /* workers waiting on cv: a submit signals only when one is */
+    job_t *spare;   /* finished mailbox jobs kept for reuse (no malloc/free per job, and no
+                     * worker freeing the submitting thread's chunks) */
+    size_t nspare;
     bool shutting_down;
     bool joined;
 };
@@ -124,8 +130,11 @@ static void *worker_main(void *arg)
     void *wctx = p->init ? p->init(p->userdata) : NULL;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->rhead && !p->shutting_down)
+        while (!p->rhead && !p->shutting_down) {
+            p->idle++;
             pthread_cond_wait(&p->cv, &p->mu);
+            p->idle--;
+        }
         unit_t *u = p->rhead;
         if (!u) /* shutting down and nothing left */
             break;
@@ -152,14 +161,21 @@ static void *worker_main(void *arg)
             m->tail = NULL;
         pthread_mutex_unlock(&p->mu);
         j->fn(wctx, j->arg);
-        agx_free(j);
         pthread_mutex_lock(&p->mu);
+        if (p->nspare < POOL_SPARE_MAX) {
+            j->next = p->spare;
+            p->spare = j;
+            p->nspare++;
+        } else {
+            agx_free(j);
+        }
         p->pending--;
         m->running = false;
         if (m->head) {
+            /* back at the tail; no wake-up: this worker takes the next unit itself,
+             * so the number of runnable units per awake worker is unchanged */
             m->queued = true;
             runq_push(p, mbox_unit(m));
-            pthread_cond_signal(&p->cv);
         } else {
             mbox_t **slot = mbox_slot(p, m->key, m->hash);
             if (*slot == m)
@@ -236,24 +252,31 @@ agentex_err_t agx_pool_submit(agx_pool_t *p, const char *key, agx_job_fn fn, voi
         }
         runq_push(p, &a->u);
         p->pending++;
-        pthread_cond_signal(&p->cv);
+        if (p->idle > 0)
+            pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&p->mu);
         return AGENTEX_OK;
     }
-    job_t *j = agx_malloc(sizeof *j);
-    if (!j)
-        return AGENTEX_ENOMEM;
-    j->fn = fn;
-    j->arg = arg;
-    j->next = NULL;
     uint64_t h = hash_key(key);
     size_t kl = strlen(key);
     mbox_alloc_t *fresh = NULL;
+    job_t *j = NULL;
     pthread_mutex_lock(&p->mu);
     if (p->shutting_down) {
         err = AGENTEX_ESTATE;
         goto out_unlock;
     }
+    if (p->spare) {
+        j = p->spare;
+        p->spare = j->next;
+        p->nspare--;
+    } else if (!(j = agx_malloc(sizeof *j))) {
+        err = AGENTEX_ENOMEM;
+        goto out_unlock;
+    }
+    j->fn = fn;
+    j->arg = arg;
+    j->next = NULL;
     mbox_t **slot = mbox_slot(p, key, h);
     mbox_t *m = *slot;
     if (!m) {
@@ -282,7 +305,8 @@ agentex_err_t agx_pool_submit(agx_pool_t *p, const char *key, agx_job_fn fn, voi
     if (!m->queued && !m->running) {
         m->queued = true;
         runq_push(p, mbox_unit(m));
-        pthread_cond_signal(&p->cv);
+        if (p->idle > 0)
+            pthread_cond_signal(&p->cv);
     }
     j = NULL;
 out_unlock:
@@ -336,6 +360,11 @@ void agx_pool_free(agx_pool_t *p)
         }
         agx_free(u);
         u = n;
+    }
+    while (p->spare) {
+        job_t *j = p->spare;
+        p->spare = j->next;
+        agx_free(j);
     }
     agx_free(p->buckets);
     agx_free(p->threads);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "agentex/streaming.h"
+#include "client_internal.h"
 #include "internal.h"
 #include "sse.h"
 #include "stream_internal.h"
@@ -346,6 +347,22 @@ void adk_stream_free(adk_stream_t *s)
     curl_slist_free_all(s->headers);
     agx_free(s->url);
     agx_free(s);
+}
+
+static int set_header_cb(const char *name, const char *value, void *ud)
+{
+    agentex_err_t err = adk_stream_set_header(ud, name, value);
+    return err == AGENTEX_OK ? 0 : (int)err;
+}
+
+agentex_err_t adk_stream_set_client(adk_stream_t *s, const agentex_client_t *c)
+{
+    if (!s || !c)
+        return AGENTEX_EINVAL;
+    int rc = agx_client_foreach_header(c, set_header_cb, s);
+    if (rc == 0)
+        return AGENTEX_OK;
+    return rc < 0 ? AGENTEX_ENOMEM : (agentex_err_t)rc;
 }
 
 agentex_err_t adk_stream_set_header(adk_stream_t *s, const char *name, const char *value)

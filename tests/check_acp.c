@@ -6,6 +6,7 @@
  * from the test process, the agent registers with the in-process fake backend.
  */
 #include <check.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -69,6 +70,8 @@ static const char *const unset_env[] = {"AGENT_NAME",
                                         "AGENT_DESCRIPTION",
                                         "ACP_URL",
                                         "ACP_PORT",
+                                        "ACP_HOST",
+                                        "ACP_MAX_PENDING",
                                         "ACP_TYPE",
                                         "AGENTEX_BASE_URL",
                                         "AGENT_ID",
@@ -1288,6 +1291,158 @@ START_TEST(test_requests_refused_while_draining)
 }
 END_TEST
 
+/* ---- backpressure (acp_server_set_max_pending) ---- */
+
+typedef struct poster {
+    char url[128];
+    char *body;
+    fixed_t reply;
+    atomic_bool done;
+    pthread_t th;
+} poster_t;
+
+static void *poster_main(void *arg)
+{
+    poster_t *p = arg;
+    CURL *c = curl_easy_init();
+    if (c) {
+        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+        h = curl_slist_append(h, "x-agent-api-key: " KEY);
+        curl_easy_setopt(c, CURLOPT_URL, p->url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_fixed);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &p->reply);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
+        (void)curl_easy_perform(c);
+        curl_slist_free_all(h);
+        curl_easy_cleanup(c);
+    }
+    atomic_store(&p->done, true);
+    return NULL;
+}
+
+static void poster_start(poster_t *p, const char *id, const char *task, const char *text)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->url, sizeof p->url, "%s/api", base);
+    p->body = event_body(id, task, text);
+    atomic_init(&p->done, false);
+    ck_assert_int_eq(pthread_create(&p->th, NULL, poster_main, p), 0);
+}
+
+static void poster_join(poster_t *p)
+{
+    pthread_join(p->th, NULL);
+    free(p->body);
+}
+
+START_TEST(test_max_pending_holds_acks)
+{
+    ck_assert_int_eq(acp_server_set_max_pending(srv, 0), AGENTEX_EINVAL);
+    ck_assert_int_eq(acp_server_set_max_pending(NULL, 2), AGENTEX_EINVAL);
+    ck_assert_int_eq(acp_server_set_max_pending(srv, 2), AGENTEX_OK);
+    start_server(srv);
+    ck_assert_int_eq(acp_server_set_max_pending(srv, 8), AGENTEX_ESTATE);
+    /* a blocked handler and one queued behind it in the task's mailbox: the limit */
+    char *b = event_body("1", TASK_ID, "block-until-released");
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    for (int i = 0; i < 200 && atomic_load(&R.running) == 0; i++)
+        msleep(10);
+    b = event_body("2", TASK_ID, "0:1");
+    rpc_expect(b, good_key, ACK("2"));
+    free(b);
+    /* more requests, on other connections and for other tasks too, are held */
+    poster_t p3, p4;
+    poster_start(&p3, "3", TASK_ID, "0:2");
+    msleep(50);
+    poster_start(&p4, "4", "other-task", "1:1");
+    msleep(400);
+    ck_assert(!atomic_load(&p3.done));
+    ck_assert(!atomic_load(&p4.done));
+    ck_assert_int_eq(rec_wait(0, 0), 0);
+    /* the health check is not held */
+    resp_t r;
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0, NULL, &r), 200);
+    resp_free(&r);
+    atomic_store(&R.release, true);
+    poster_join(&p3);
+    poster_join(&p4);
+    ck_assert_str_eq(p3.reply.data, ACK("3"));
+    ck_assert_str_eq(p4.reply.data, ACK("4"));
+    /* every acknowledged handler runs, the task's in arrival order */
+    ck_assert_int_eq(rec_wait(4, 5000), 4);
+    ck_assert_int_eq(R.order_errors, 0);
+    ck_assert_int_eq(R.last_seq[0], 2);
+    ck_assert_int_eq(R.last_seq[1], 1);
+}
+END_TEST
+
+/* true when a TCP connection to addr:port succeeds */
+static bool can_connect(const char *addr, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    ck_assert_int_eq(inet_pton(AF_INET, addr, &sa.sin_addr), 1);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+START_TEST(test_listen_host_from_env)
+{
+    /* default: every interface, so another loopback address reaches it too */
+    server_config(srv, false);
+    ck_assert_int_eq(acp_server_set_listen(srv, "0.0.0.0", 0), AGENTEX_OK);
+    start_server(srv);
+    ck_assert(can_connect("127.0.0.2", acp_server_port(srv)));
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+
+    /* ACP_HOST=127.0.0.1: that address only; acp_server_set_listen would override it */
+    setenv("ACP_HOST", "127.0.0.1", 1);
+    setenv("ACP_PORT", "0", 1);
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_agent(srv, "demo-agent", NULL, "async"), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_backend(srv, ""), AGENTEX_OK);
+    start_server(srv);
+    ck_assert(can_connect("127.0.0.1", acp_server_port(srv)));
+    ck_assert(!can_connect("127.0.0.2", acp_server_port(srv)));
+}
+END_TEST
+
+START_TEST(test_max_pending_held_refused_on_stop)
+{
+    /* the limit from the environment (1); a bad value is ignored with a warning */
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+    setenv("ACP_MAX_PENDING", "-3", 1);
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+    setenv("ACP_MAX_PENDING", "1", 1);
+    ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+    unsetenv("ACP_MAX_PENDING");
+    server_config(srv, true);
+    start_server(srv);
+    char *b = event_body("1", TASK_ID, "block-until-released");
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    poster_t p2;
+    poster_start(&p2, "2", "other-task", "held");
+    msleep(300);
+    ck_assert(!atomic_load(&p2.done));
+    /* stopping: the held request was never acknowledged, so it is refused, not run */
+    acp_server_stop(srv);
+    poster_join(&p2);
+    ck_assert_str_eq(p2.reply.data, ERR(-32603, "Server is shutting down", "2"));
+    atomic_store(&R.release, true);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(rec_wait(0, 0), 1);
+}
+END_TEST
+
 static void *run_main(void *arg)
 {
     static agentex_err_t rc;
@@ -1474,6 +1629,7 @@ static void example_start(const char *name, const char *type)
         setenv("AGENT_NAME", "demo-agent", 1);
         setenv("ACP_URL", "http://127.0.0.1", 1);
         setenv("ACP_PORT", port, 1);
+        setenv("ACP_HOST", "127.0.0.1", 1);
         setenv("ACP_TYPE", type, 1);
         setenv("AGENTEX_BASE_URL", fake_backend_url(fb), 1);
         setenv("AGENTEX_LOG_LEVEL", "error", 1);
@@ -1762,6 +1918,9 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_cancellation);
     tcase_add_test(tc, test_graceful_shutdown_runs_acknowledged);
     tcase_add_test(tc, test_requests_refused_while_draining);
+    tcase_add_test(tc, test_max_pending_holds_acks);
+    tcase_add_test(tc, test_max_pending_held_refused_on_stop);
+    tcase_add_test(tc, test_listen_host_from_env);
     tcase_add_test(tc, test_configured_key_without_registration);
     tcase_add_test(tc, test_run_stops_on_sigterm);
     tcase_add_test(tc, test_free_inside_handler_refused);

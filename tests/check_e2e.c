@@ -259,7 +259,7 @@ static void agent_start(proc_t *p, const char *prog, const char *name, const cha
     snprintf(env_type, sizeof env_type, "ACP_TYPE=%s", acp_type ? acp_type : "async");
     const char *argv[] = {bin, NULL};
     const char *env[] = {env_name,     env_base, env_type, "ACP_URL=http://127.0.0.1",
-                         "ACP_PORT=0", NULL};
+                         "ACP_PORT=0", "ACP_HOST=127.0.0.1", NULL};
     proc_start(p, prog, argv, env, false);
     ck_assert_msg(wait_file_contains(p->log, "serving on", 10000),
                   "%s did not start serving (log %s)", prog, p->log);
@@ -470,6 +470,23 @@ static void sse_wait_completed(sse_t *x, int n)
         if (got >= n)
             return;
         ck_assert_msg(tp_now_ms() < end, "SSE: %d completed messages, wanted %d", got, n);
+        tp_sleep_ms(10);
+    }
+}
+
+/* Waits until n `done` frames were seen.  The agent publishes `done` over the websocket and
+ * then stores the final text with PUT /messages, whose `full` frame agentex-dev may relay
+ * first: the two come over different connections. */
+static void sse_wait_dones(sse_t *x, int n)
+{
+    long end = tp_now_ms() + 10000;
+    for (;;) {
+        pthread_mutex_lock(&x->mu);
+        int got = x->dones;
+        pthread_mutex_unlock(&x->mu);
+        if (got >= n)
+            return;
+        ck_assert_msg(tp_now_ms() < end, "SSE: %d done frames, wanted %d", got, n);
         tp_sleep_ms(10);
     }
 }
@@ -1046,6 +1063,7 @@ START_TEST(test_streaming_deltas)
     ck_assert_ptr_nonnull(strstr(final, "still reads every word."));
 
     sse_wait_completed(x, 1);
+    sse_wait_dones(x, 1);
     pthread_mutex_lock(&x->mu);
     ck_assert_int_ge(x->starts, 1);
     ck_assert_int_ge(x->deltas, 2); /* the text arrived in pieces */

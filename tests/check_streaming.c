@@ -990,6 +990,35 @@ START_TEST(test_stream_frames_accumulate_and_end_on_terminal)
 }
 END_TEST
 
+START_TEST(test_stream_set_client_sends_its_credentials)
+{
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_raw(fb, SSE_HEAD F_CONNECTED F_TASK("COMPLETED"));
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(fake_backend_url(fb), &c), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_agent_api_key(c, "agent-key"), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_sdk_api_key(c, "sdk-key"), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_header(c, "x-team", "blue"), AGENTEX_OK);
+    seen_t seen = {0};
+    adk_stream_t *s = sub_new(fb, &seen);
+    ck_assert_int_eq(adk_stream_set_client(NULL, c), AGENTEX_EINVAL);
+    ck_assert_int_eq(adk_stream_set_client(s, NULL), AGENTEX_EINVAL);
+    ck_assert_int_eq(adk_stream_set_client(s, c), AGENTEX_OK);
+    agentex_client_free(c); /* copied: the stream does not need the client any more */
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
+    ck_assert_uint_eq(fake_backend_count(fb), 1);
+    const fake_request_t *r = fake_backend_request(fb, 0);
+    ck_assert_str_eq(r->path, "/tasks/" TASK "/stream");
+    ck_assert_str_eq(fake_request_header(r, "x-agent-api-key"), "agent-key");
+    ck_assert_str_eq(fake_request_header(r, "authorization"), "Bearer sdk-key");
+    ck_assert_str_eq(fake_request_header(r, "x-team"), "blue");
+    ck_assert_str_eq(fake_request_header(r, "accept"), "text/event-stream");
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 START_TEST(test_stream_reconnects_after_drop)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1333,6 +1362,7 @@ Suite *streaming_suite(void)
     TCase *sub = tcase_create("subscribe");
     tcase_set_timeout(sub, 10);
     tcase_add_test(sub, test_stream_frames_accumulate_and_end_on_terminal);
+    tcase_add_test(sub, test_stream_set_client_sends_its_credentials);
     tcase_add_test(sub, test_stream_reconnects_after_drop);
     tcase_add_test(sub, test_stream_gives_up_after_attempts);
     tcase_add_test(sub, test_stream_http_errors_are_final);

@@ -641,8 +641,8 @@ static int run_stream(cli_t *cli, const char *task_id, const char *say_text, lon
         pthread_mutex_destroy(&w.mu);
         return fail(what, err, "");
     }
-    const char *key = getenv("AGENT_API_KEY");
-    if (key && *key && (err = adk_stream_set_header(s, "x-agent-api-key", key)) != AGENTEX_OK) {
+    /* the same credentials and headers as the REST calls */
+    if ((err = adk_stream_set_client(s, cli->client)) != AGENTEX_OK) {
         pthread_mutex_destroy(&w.mu);
         adk_stream_free(s);
         return fail(what, err, "");
@@ -763,9 +763,8 @@ static int cmd_chat(cli_t *cli, int argc, char **argv)
         err = agentex_client_dup(cli->client, &w.hist);
     if (err == AGENTEX_OK)
         err = adk_stream_new(agentex_client_base_url(cli->client), task_id, &s);
-    const char *key = getenv("AGENT_API_KEY");
-    if (err == AGENTEX_OK && key && *key)
-        err = adk_stream_set_header(s, "x-agent-api-key", key);
+    if (err == AGENTEX_OK)
+        err = adk_stream_set_client(s, cli->client);
     pthread_t th;
     if (err == AGENTEX_OK) {
         adk_stream_on_connected(s, on_connected, &w);

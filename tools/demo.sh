@@ -73,7 +73,7 @@ wait_for() {
 # Starts an agent: name, program, log file.  Waits until the backend lists it Ready.
 start_agent() {
   local name=$1 prog=$2 log=$3
-  AGENT_NAME=$name ACP_URL=http://127.0.0.1 ACP_PORT=0 AGENTEX_BASE_URL=$URL \
+  AGENT_NAME=$name ACP_URL=http://127.0.0.1 ACP_PORT=0 ACP_HOST=127.0.0.1 AGENTEX_BASE_URL=$URL \
     "$prog" 2>"$log" &
   PIDS+=($!)
   LAST_PID=$!

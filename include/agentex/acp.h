@@ -57,7 +57,8 @@ typedef agentex_err_t (*acp_message_send_cb)(acp_ctx_t *ctx, const adk_task_t *t
  * AGENT_DESCRIPTION, ACP_URL, ACP_PORT (default 8000), ACP_TYPE (default async),
  * AGENTEX_BASE_URL (default http://localhost:5003; empty turns registration off),
  * AGENT_ID, AGENT_API_KEY, AGENT_INPUT_TYPE, AUTH_PRINCIPAL_B64, AGENTEX_DEPLOYMENT_ID,
- * AGENTEX_SDK_API_KEY, AGENTEX_CUSTOM_HEADERS.  Setters below override them.
+ * AGENTEX_SDK_API_KEY, AGENTEX_CUSTOM_HEADERS; and, specific to libagentex, ACP_HOST (the
+ * listening address, default 0.0.0.0) and ACP_MAX_PENDING.  Setters below override them.
  * Nothing is bound or contacted until acp_server_run / acp_server_start.
  */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_new(acp_server_t **out);
@@ -82,7 +83,7 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_auth_check(acp_server
  * doubling). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_register_retries(acp_server_t *s, int attempts, long delay_ms);
 
-/* Listening address: host (default "0.0.0.0") and port (default ACP_PORT or 8000;
+/* Listening address: host (default ACP_HOST or "0.0.0.0") and port (default ACP_PORT or 8000;
  * 0 picks a free port, see acp_server_port). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_listen(acp_server_t *s, const char *host, int port);
 /* Worker threads running handlers (default 4, 1..256). */
@@ -90,6 +91,13 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_workers(acp_server_t 
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_delivery(acp_server_t *s, acp_delivery_t mode);
 /* Largest accepted request body (default 8 MiB): larger gets HTTP 413. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes);
+/* Backpressure: at most n acknowledged handlers queued or running (default
+ * ACP_DEFAULT_MAX_PENDING, n >= 1).  Beyond that, valid requests are held
+ * unanswered (their connections are not read further) until handlers finish; then
+ * they are acknowledged and queued in arrival order.  Nothing is refused or dropped:
+ * acks are delayed.  See acp_server(3). */
+#define ACP_DEFAULT_MAX_PENDING 1024
+AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_max_pending(acp_server_t *s, size_t n);
 /* A connection that sends no complete request within header_ms (default 10000) or
  * stays idle for idle_ms between requests (default 30000) is closed. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_timeouts(acp_server_t *s, long header_ms, long idle_ms);

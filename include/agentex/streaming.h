@@ -186,6 +186,11 @@ AGENTEX_API void adk_stream_free(adk_stream_t *s);
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_stream_set_header(adk_stream_t *s,
                                                                   const char *name,
                                                                   const char *value);
+/* Sends the credentials and extra headers of client c with the subscription
+ * (x-agent-api-key, "Authorization: Bearer", agentex_client_set_header ones); copied, c may be
+ * freed afterwards.  Inside a handler: adk_stream_set_client(s, acp_ctx_client(ctx)). */
+AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_stream_set_client(adk_stream_t *s,
+                                                                  const agentex_client_t *c);
 /* Reconnects after a drop: up to max_attempts in a row (0 = never reconnect, -1 = no
  * limit; default 10), waiting base_ms (default 500) doubled each time up to max_ms
  * (default 10000).  The count restarts after each successful "connected" frame. */
