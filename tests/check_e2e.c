@@ -459,37 +459,32 @@ static sse_t *sse_start(const char *task)
     return x;
 }
 
-/* Waits until the subscriber saw n completed messages. */
-static void sse_wait_completed(sse_t *x, int n)
+/* Waits (10 s at most) until *counter (guarded by x->mu) reaches n; what names it
+ * in the failure message. */
+static void sse_wait_count(sse_t *x, const int *counter, int n, const char *what)
 {
     long end = tp_now_ms() + 10000;
     for (;;) {
         pthread_mutex_lock(&x->mu);
-        int got = x->n_completed;
+        int got = *counter;
         pthread_mutex_unlock(&x->mu);
         if (got >= n)
             return;
-        ck_assert_msg(tp_now_ms() < end, "SSE: %d completed messages, wanted %d", got, n);
+        ck_assert_msg(tp_now_ms() < end, "SSE: %d %s, wanted %d", got, what, n);
         tp_sleep_ms(10);
     }
+}
+
+/* Waits until the subscriber saw n completed messages. */
+static void sse_wait_completed(sse_t *x, int n)
+{
+    sse_wait_count(x, &x->n_completed, n, "completed messages");
 }
 
 /* Waits until n `done` frames were seen.  The agent publishes `done` over the websocket and
  * then stores the final text with PUT /messages, whose `full` frame agentex-dev may relay
  * first: the two come over different connections. */
-static void sse_wait_dones(sse_t *x, int n)
-{
-    long end = tp_now_ms() + 10000;
-    for (;;) {
-        pthread_mutex_lock(&x->mu);
-        int got = x->dones;
-        pthread_mutex_unlock(&x->mu);
-        if (got >= n)
-            return;
-        ck_assert_msg(tp_now_ms() < end, "SSE: %d done frames, wanted %d", got, n);
-        tp_sleep_ms(10);
-    }
-}
+static void sse_wait_dones(sse_t *x, int n) { sse_wait_count(x, &x->dones, n, "done frames"); }
 
 /* Waits for adk_stream_run to return by itself; returns its result. */
 static agentex_err_t sse_wait_end(sse_t *x, long timeout_ms)
