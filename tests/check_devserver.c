@@ -69,57 +69,14 @@ static void teardown(void)
 
 /* ---- HTTP ------------------------------------------------------------------------------- */
 
-typedef struct resp {
-    long status;
-    char *body;
-    cJSON *json;
-    char ctype[128];
-} resp_t;
-
-static void resp_free(resp_t *r)
-{
-    free(r->body);
-    cJSON_Delete(r->json);
-    memset(r, 0, sizeof *r);
-}
-
 /* One request; extra_header may be NULL. */
-static resp_t req_h(const char *method, const char *path, const char *body,
-                    const char *extra_header)
+static tp_resp_t req_h(const char *method, const char *path, const char *body,
+                       const char *extra_header)
 {
-    resp_t r = {0};
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", g_base, path);
-    CURL *c = curl_easy_init();
-    tp_buf_t b = {0};
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (extra_header)
-        h = curl_slist_append(h, extra_header);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tp_buf_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode cc = curl_easy_perform(c);
-    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    char *ct = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(r.ctype, sizeof r.ctype, "%s", ct ? ct : "");
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    r.body = b.data ? b.data : strdup("");
-    r.json = cJSON_Parse(r.body);
-    return r;
+    return tp_request(g_base, method, path, body, extra_header, 8000);
 }
 
-static resp_t req(const char *method, const char *path, const char *body)
+static tp_resp_t req(const char *method, const char *path, const char *body)
 {
     return req_h(method, path, body, NULL);
 }
@@ -161,7 +118,7 @@ static bool is_uuid4(const char *s)
 }
 
 /* Expects a {"message":msg,"code":status,"data":null} error. */
-static void expect_error(resp_t *r, long status, const char *msg)
+static void expect_error(tp_resp_t *r, long status, const char *msg)
 {
     ck_assert_int_eq(r->status, status);
     ck_assert_ptr_nonnull(r->json);
@@ -172,7 +129,7 @@ static void expect_error(resp_t *r, long status, const char *msg)
     ck_assert_int_eq(cJSON_GetArraySize(r->json), 3);
 }
 
-static void expect_422(resp_t *r, const char *fragment)
+static void expect_422(tp_resp_t *r, const char *fragment)
 {
     ck_assert_int_eq(r->status, 422);
     ck_assert_ptr_nonnull(r->json);
@@ -193,11 +150,11 @@ static cJSON *register_agent(const char *name, const char *url, const char *type
         "{\"name\":\"%s\",\"description\":\"Demo agent\",\"acp_url\":\"%s\",\"acp_type\":\"%s\","
         "\"principal_context\":null,\"registration_metadata\":null}",
         name, url, type);
-    resp_t r = req("POST", "/agents/register", body);
+    tp_resp_t r = req("POST", "/agents/register", body);
     ck_assert_msg(r.status == 200, "register: %ld %s", r.status, r.body);
     cJSON *j = r.json;
     r.json = NULL;
-    resp_free(&r);
+    tp_resp_free(&r);
     return j;
 }
 
@@ -210,12 +167,12 @@ static cJSON *rpc(const char *agent_name, const char *method, const char *params
     char *body = malloc(n);
     snprintf(body, n, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s,\"id\":7}", method,
              params);
-    resp_t r = req_h("POST", path, body, hdr);
+    tp_resp_t r = req_h("POST", path, body, hdr);
     free(body);
     ck_assert_msg(r.status == 200, "rpc %s: %ld %s", method, r.status, r.body);
     cJSON *j = r.json;
     r.json = NULL;
-    resp_free(&r);
+    tp_resp_free(&r);
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(js(j, "jsonrpc"), "2.0");
     ck_assert_int_eq((int)jnum(j, "id"), 7);
@@ -341,18 +298,18 @@ START_TEST(agents_register_idempotent)
              "{\"name\":\"renamed\",\"description\":\"x\",\"acp_url\":\"http://h\",\"acp_type\":"
              "\"sync\",\"agent_id\":\"%s\"}",
              id);
-    resp_t r = req("POST", "/agents/register", body);
+    tp_resp_t r = req("POST", "/agents/register", body);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "id"), id);
     ck_assert_str_eq(js(r.json, "name"), "renamed");
     ck_assert_str_eq(js(r.json, "acp_type"), "sync");
     ck_assert_str_eq(js(r.json, "agent_api_key"), js(a, "agent_api_key"));
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/agents/register",
             "{\"name\":\"x\",\"description\":\"x\",\"acp_url\":\"http://h\",\"acp_type\":\"sync\","
             "\"agent_id\":\"nope\"}");
     expect_error(&r, 404, "Item with id 'nope' does not exist.");
-    resp_free(&r);
+    tp_resp_free(&r);
     cJSON_Delete(a);
     cJSON_Delete(b);
 }
@@ -360,26 +317,26 @@ END_TEST
 
 START_TEST(agents_register_validation)
 {
-    resp_t r = req("POST", "/agents/register",
-                   "{\"name\":\"Demo_Agent\",\"description\":\"d\",\"acp_url\":\"http://h\","
-                   "\"acp_type\":\"async\"}");
+    tp_resp_t r = req("POST", "/agents/register",
+                      "{\"name\":\"Demo_Agent\",\"description\":\"d\",\"acp_url\":\"http://h\","
+                      "\"acp_type\":\"async\"}");
     expect_422(&r, "String should match pattern '^[a-z0-9-]+$'");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/agents/register",
             "{\"name\":\"ok\",\"acp_url\":\"http://h\",\"acp_type\":\"async\"}");
     expect_422(&r, "body.description: Field required");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req(
         "POST", "/agents/register",
         "{\"name\":\"ok\",\"description\":\"d\",\"acp_url\":\"http://h\",\"acp_type\":\"weird\"}");
     expect_422(&r, "acp_type");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/agents/register", "{not json");
     expect_422(&r, "JSON decode error");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/agents/register", "[1,2]");
     expect_422(&r, NULL);
-    resp_free(&r);
+    tp_resp_free(&r);
 }
 END_TEST
 
@@ -389,44 +346,44 @@ START_TEST(agents_get_list_delete)
     cJSON *b = register_agent("beta", "http://127.0.0.1:9", "sync");
     char path[256];
     snprintf(path, sizeof path, "/agents/%s", js(a, "id"));
-    resp_t r = req("GET", path, NULL);
+    tp_resp_t r = req("GET", path, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "name"), "alpha");
     ck_assert_ptr_null(cJSON_GetObjectItem(r.json, "agent_api_key"));
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 12);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/agents/name/beta", NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "id"), js(b, "id"));
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/agents/name/gamma", NULL);
     expect_error(&r, 404, "Item with name 'gamma' does not exist.");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/agents", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
     ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "name"), "beta"); /* newest first */
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/agents?limit=1&page_number=2", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
     ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "name"), "alpha");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/agents?limit=0", NULL);
     expect_422(&r, "limit");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/agents?page_number=abc", NULL);
     expect_422(&r, "page_number");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("DELETE", "/agents/name/beta", NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "id"), js(b, "id"));
     ck_assert_str_eq(js(r.json, "message"), "Agent 'beta' deleted successfully");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("DELETE", "/agents/name/beta", NULL);
     expect_error(&r, 404, "Agent beta not found");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/agents/name/beta", NULL);
     ck_assert_str_eq(js(r.json, "status"), "Deleted");
-    resp_free(&r);
+    tp_resp_free(&r);
     cJSON_Delete(a);
     cJSON_Delete(b);
 }
@@ -441,7 +398,7 @@ START_TEST(tasks_crud_and_transitions)
     snprintf(tid, sizeof tid, "%s", sync_task("syncy", "job-1"));
     ck_assert(is_uuid4(tid));
     snprintf(path, sizeof path, "/tasks/%s", tid);
-    resp_t r = req("GET", path, NULL);
+    tp_resp_t r = req("GET", path, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "status"), "RUNNING");
     ck_assert_str_eq(js(r.json, "status_reason"), "Task created, forwarding to ACP server");
@@ -450,21 +407,21 @@ START_TEST(tasks_crud_and_transitions)
     ck_assert(jnull(r.json, "cleaned_at"));
     ck_assert(jnull(r.json, "task_metadata"));
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "params"), "topic"), "weather");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/tasks/%s?relationships=agents", tid);
     r = req("GET", path, NULL);
     ck_assert_str_eq(js(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "agents"), 0), "name"),
                      "syncy");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/tasks/name/job-1", NULL);
     ck_assert_str_eq(js(r.json, "id"), tid);
-    resp_free(&r);
+    tp_resp_free(&r);
     /* get-or-create by name returns the same task */
     ck_assert_str_eq(sync_task("syncy", "job-1"), tid);
     r = req("GET", "/tasks?agent_name=syncy", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
     ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "params"));
-    resp_free(&r);
+    tp_resp_free(&r);
 
     snprintf(path, sizeof path, "/tasks/%s", tid);
     r = req("PUT", path, "{\"task_metadata\":{\"owner\":\"u1\"},\"merge_params\":{\"x\":2}}");
@@ -472,30 +429,30 @@ START_TEST(tasks_crud_and_transitions)
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "task_metadata"), "owner"), "u1");
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "params"), "topic"), "weather");
     ck_assert_int_eq((int)jnum(cJSON_GetObjectItem(r.json, "params"), "x"), 2);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("PUT", path, "{\"task_metadata\":{\"owner\":\"u2\"}}");
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "task_metadata")), 1);
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "task_metadata"), "owner"), "u2");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("PUT", path, "{\"task_metadata\":5}");
     expect_422(&r, "task_metadata");
-    resp_free(&r);
+    tp_resp_free(&r);
 
     snprintf(path, sizeof path, "/tasks/%s/interrupt", tid);
     r = req("POST", path, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "status"), "INTERRUPTED");
     ck_assert_str_eq(js(r.json, "status_reason"), "Task interrupted");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", path, NULL);
     ck_assert_int_eq(r.status, 400);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/tasks/%s/complete", tid);
     r = req("POST", path, "{\"reason\":\"answered\"}");
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "status"), "COMPLETED");
     ck_assert_str_eq(js(r.json, "status_reason"), "answered");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/tasks/%s/fail", tid);
     r = req("POST", path, "{}");
     snprintf(body, sizeof body,
@@ -503,7 +460,7 @@ START_TEST(tasks_crud_and_transitions)
              "or interrupted tasks can have their status updated.",
              tid);
     expect_error(&r, 400, body);
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* default reasons */
     static const char *const actions[][3] = {{"fail", "FAILED", "Task failed"},
@@ -519,7 +476,7 @@ START_TEST(tasks_crud_and_transitions)
         ck_assert_int_eq(r.status, 200);
         ck_assert_str_eq(js(r.json, "status"), actions[i][1]);
         ck_assert_str_eq(js(r.json, "status_reason"), actions[i][2]);
-        resp_free(&r);
+        tp_resp_free(&r);
     }
 
     snprintf(path, sizeof path, "/tasks/%s", tid);
@@ -528,26 +485,26 @@ START_TEST(tasks_crud_and_transitions)
     snprintf(body, sizeof body, "Task %s deleted successfully", tid);
     ck_assert_str_eq(js(r.json, "message"), body);
     ck_assert_str_eq(js(r.json, "id"), tid);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", path, NULL);
     snprintf(body, sizeof body, "Task %s not found", tid);
     expect_error(&r, 404, body);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("DELETE", path, NULL);
     ck_assert_int_eq(r.status, 404);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/tasks?agent_name=syncy", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 5); /* the deleted one is gone */
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/tasks?status=COMPLETED", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/tasks?status=BOGUS", NULL);
     expect_422(&r, "status");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/tasks/00000000-0000-4000-8000-000000000000", NULL);
     expect_error(&r, 404, "Item with id '00000000-0000-4000-8000-000000000000' does not exist.");
-    resp_free(&r);
+    tp_resp_free(&r);
     cJSON_Delete(a);
 }
 END_TEST
@@ -563,7 +520,7 @@ START_TEST(messages_rest)
              "\"static\",\"format\":\"markdown\",\"content\":\"\"},\"streaming_status\":\"IN_"
              "PROGRESS\"}",
              T);
-    resp_t r = req("POST", "/messages", body);
+    tp_resp_t r = req("POST", "/messages", body);
     ck_assert_int_eq(r.status, 200);
     char mid[32];
     snprintf(mid, sizeof mid, "%s", js(r.json, "id"));
@@ -575,7 +532,7 @@ START_TEST(messages_rest)
                      "{\"type\":\"text\",\"author\":\"agent\",\"style\":\"static\",\"format\":"
                      "\"markdown\",\"content\":\"\",\"attachments\":null}");
     free(content);
-    resp_free(&r);
+    tp_resp_free(&r);
 
     snprintf(path, sizeof path, "/messages/%s", mid);
     snprintf(body, sizeof body,
@@ -587,13 +544,13 @@ START_TEST(messages_rest)
     ck_assert_str_eq(js(r.json, "streaming_status"), "DONE");
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "content"), "content"), "Sunny");
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "content"), "format"), "plain");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", path, NULL);
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "content"), "content"), "Sunny");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/messages/000000000000000000000000", NULL);
     expect_error(&r, 404, "Item with id '000000000000000000000000' does not exist.");
-    resp_free(&r);
+    tp_resp_free(&r);
 
     snprintf(
         body, sizeof body,
@@ -613,7 +570,7 @@ START_TEST(messages_rest)
     ck_assert(jnull(cJSON_GetArrayItem(r.json, 0), "streaming_status"));
     char m2[32];
     snprintf(m2, sizeof m2, "%s", js(cJSON_GetArrayItem(r.json, 0), "id"));
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* list: newest first by created_at (the batch is backdated) */
     snprintf(path, sizeof path, "/messages?task_id=%s", T);
@@ -621,19 +578,19 @@ START_TEST(messages_rest)
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 3);
     ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "id"), mid);
     ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 2), "id"), m2);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/messages?task_id=%s&order_direction=asc&limit=1", T);
     r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
     ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "id"), m2);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/messages", NULL);
     expect_422(&r, "task_id");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/messages?task_id=%s&limit=x", T);
     r = req("GET", path, NULL);
     expect_422(&r, "limit");
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* batch update skips ids of other tasks */
     snprintf(body, sizeof body,
@@ -646,7 +603,7 @@ START_TEST(messages_rest)
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
     ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "type"),
                      "data");
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* paginated */
     snprintf(path, sizeof path, "/messages/paginated?task_id=%s&limit=2", T);
@@ -656,18 +613,18 @@ START_TEST(messages_rest)
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "data")), 2);
     char cursor[400];
     snprintf(cursor, sizeof cursor, "%s", js(r.json, "next_cursor"));
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/messages/paginated?task_id=%s&limit=2&cursor=%s", T, cursor);
     r = req("GET", path, NULL);
     ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(r.json, "has_more")));
     ck_assert(jnull(r.json, "next_cursor"));
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "data")), 1);
     ck_assert_str_eq(js(cJSON_GetArrayItem(cJSON_GetObjectItem(r.json, "data"), 0), "id"), m2);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/messages/paginated?task_id=%s&direction=sideways", T);
     r = req("GET", path, NULL);
     expect_422(&r, "direction");
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* content validation */
     snprintf(body, sizeof body,
@@ -676,16 +633,16 @@ START_TEST(messages_rest)
              T);
     r = req("POST", "/messages", body);
     expect_422(&r, "author");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"task_id\":\"%s\",\"content\":{\"type\":\"video\",\"author\":\"agent\"}}", T);
     r = req("POST", "/messages", body);
     expect_422(&r, "video");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/messages",
             "{\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"x\"}}");
     expect_422(&r, "body.task_id: Field required");
-    resp_free(&r);
+    tp_resp_free(&r);
 }
 END_TEST
 
@@ -693,7 +650,7 @@ END_TEST
 
 START_TEST(states_crud)
 {
-    resp_t r =
+    tp_resp_t r =
         req("POST", "/states", "{\"task_id\":\"t1\",\"agent_id\":\"a1\",\"state\":{\"turns\":0}}");
     ck_assert_int_eq(r.status, 200);
     char id[32], path[128];
@@ -701,34 +658,34 @@ START_TEST(states_crud)
     ck_assert(is_hex(id, 24));
     ck_assert(jnull(r.json, "updated_at"));
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 6);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/states", "{\"task_id\":\"t2\",\"agent_id\":\"a1\",\"state\":{}}");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/states?task_id=t1&agent_id=a1", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/states?agent_id=a1", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/states/%s", id);
     r = req("PUT", path, "{\"state\":{\"turns\":1},\"task_id\":\"t1\",\"agent_id\":\"a1\"}");
     ck_assert_int_eq((int)jnum(cJSON_GetObjectItem(r.json, "state"), "turns"), 1);
     ck_assert_ptr_nonnull(js(r.json, "updated_at"));
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("PUT", path, "{\"state\":[]}");
     expect_422(&r, "state");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("DELETE", path, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "id"), id);
     ck_assert_int_eq((int)jnum(cJSON_GetObjectItem(r.json, "state"), "turns"), 1);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", path, NULL);
     ck_assert_int_eq(r.status, 404);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/states", "{\"task_id\":\"t1\",\"state\":{}}");
     expect_422(&r, "agent_id");
-    resp_free(&r);
+    tp_resp_free(&r);
 }
 END_TEST
 
@@ -761,11 +718,11 @@ static void async_agent_with_task(agentfix_t *f)
     ck_assert_int_eq(code, -32603);
     ck_assert_ptr_nonnull(strstr(msg, "does not match request ID"));
     cJSON_Delete(env);
-    resp_t r = req("GET", "/tasks/name/job", NULL);
+    tp_resp_t r = req("GET", "/tasks/name/job", NULL);
     ck_assert_str_eq(js(r.json, "status"), "FAILED");
     ck_assert_ptr_nonnull(strstr(js(r.json, "status_reason"), "does not match request ID"));
     snprintf(f->task_id, sizeof f->task_id, "%s", js(r.json, "id"));
-    resp_free(&r);
+    tp_resp_free(&r);
     /* second task/create by name: re-forwarded, acked, FAILED -> RUNNING */
     char *ackb = ack("TASK_CREATE", f->task_id);
     fake_backend_push(f->fb, 200, ackb);
@@ -864,7 +821,7 @@ START_TEST(rpc_event_send_persist_before_deliver)
     ck_assert_int_eq(code, -32603);
     cJSON_Delete(env);
     snprintf(path, sizeof path, "/events?task_id=%s&agent_id=%s", f.task_id, f.agent_id);
-    resp_t r = req("GET", path, NULL);
+    tp_resp_t r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 3);
     ck_assert(jnum(cJSON_GetArrayItem(r.json, 0), "sequence_id") == seq1);
     ck_assert(jnum(cJSON_GetArrayItem(r.json, 1), "sequence_id") > seq1);
@@ -873,7 +830,7 @@ START_TEST(rpc_event_send_persist_before_deliver)
     char ev2[64], ev3[64];
     snprintf(ev2, sizeof ev2, "%s", js(cJSON_GetArrayItem(r.json, 1), "id"));
     snprintf(ev3, sizeof ev3, "%s", js(cJSON_GetArrayItem(r.json, 2), "id"));
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* the event cursor */
     snprintf(path, sizeof path, "/events?task_id=%s&agent_id=%s&last_processed_event_id=%s",
@@ -881,29 +838,29 @@ START_TEST(rpc_event_send_persist_before_deliver)
     r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
     ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "id"), ev3);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path,
              "/events?task_id=%s&agent_id=%s&last_processed_event_id=unknown&limit=2", f.task_id,
              f.agent_id);
     r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/events?task_id=%s&agent_id=%s&limit=1001", f.task_id, f.agent_id);
     r = req("GET", path, NULL);
     expect_422(&r, "limit");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/events?task_id=%s&agent_id=%s&limit=0", f.task_id, f.agent_id);
     r = req("GET", path, NULL);
     expect_422(&r, "limit");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/events?task_id=%s", f.task_id);
     r = req("GET", path, NULL);
     expect_422(&r, "agent_id");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/events/%s", ev1);
     r = req("GET", path, NULL);
     ck_assert_str_eq(js(r.json, "id"), ev1);
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* tracker cursor rules */
     snprintf(path, sizeof path, "/tracker?task_id=%s&agent_id=%s", f.task_id, f.agent_id);
@@ -914,7 +871,7 @@ START_TEST(rpc_event_send_persist_before_deliver)
     snprintf(trk, sizeof trk, "%s", js(tr, "id"));
     ck_assert_str_ne(trk, f.task_id);
     ck_assert(jnull(tr, "last_processed_event_id"));
-    resp_free(&r);
+    tp_resp_free(&r);
     char body[512];
     snprintf(path, sizeof path, "/tracker/%s", trk);
     snprintf(
@@ -925,35 +882,35 @@ START_TEST(rpc_event_send_persist_before_deliver)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "last_processed_event_id"), ev3);
     ck_assert_str_eq(js(r.json, "status"), "READY");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"last_processed_event_id\":\"%s\",\"status\":null,\"status_reason\":null}", ev1);
     r = req("PUT", path, body);
     ck_assert_int_eq(r.status, 400);
     ck_assert_ptr_nonnull(
         strstr(js(r.json, "message"), "Cannot move cursor backwards: new sequence ID "));
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("PUT", path,
             "{\"last_processed_event_id\":\"00000000-0000-4000-8000-000000000000\",\"status\":null,"
             "\"status_reason\":null}");
     expect_error(&r, 400, "Event with ID 00000000-0000-4000-8000-000000000000 not found");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(body, sizeof body, "{\"last_processed_event_id\":\"%s\"}", ev3); /* equal: allowed */
     r = req("PUT", path, body);
     ck_assert_int_eq(r.status, 200);
     ck_assert(jnull(r.json, "status")); /* always overwritten */
     ck_assert(jnull(r.json, "status_reason"));
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("PUT", path,
             "{\"last_processed_event_id\":null,\"status\":\"X\",\"status_reason\":null}");
     ck_assert_str_eq(js(r.json, "last_processed_event_id"), ev3);
     ck_assert_str_eq(js(r.json, "status"), "X");
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/tracker/%s", f.task_id);
     r = req("PUT", path,
             "{\"last_processed_event_id\":null,\"status\":null,\"status_reason\":null}");
     expect_error(&r, 400, "No record found for given key");
-    resp_free(&r);
+    tp_resp_free(&r);
     free(ackb);
     fake_backend_stop(f.fb);
 }
@@ -1022,17 +979,17 @@ START_TEST(rpc_cancel_interrupt_and_rules)
     ck_assert_str_eq(msg, "Item with id 'nope' does not exist.");
     cJSON_Delete(env);
     /* bad envelopes are HTTP 422 */
-    resp_t r = req("POST", "/agents/name/demo-agent/rpc",
-                   "{\"jsonrpc\":\"2.0\",\"method\":\"task/approve\",\"params\":{},\"id\":1}");
+    tp_resp_t r = req("POST", "/agents/name/demo-agent/rpc",
+                      "{\"jsonrpc\":\"2.0\",\"method\":\"task/approve\",\"params\":{},\"id\":1}");
     expect_422(&r, "method");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/agents/name/demo-agent/rpc",
             "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"id\":1}");
     expect_422(&r, "params");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/agents/name/demo-agent/rpc", "not json");
     expect_422(&r, "JSON");
-    resp_free(&r);
+    tp_resp_free(&r);
     env = rpc("demo-agent", "task/create", "{\"params\":\"not an object\"}", NULL);
     msg = rpc_error(env, &code);
     ck_assert_int_eq(code, -32602);
@@ -1096,13 +1053,13 @@ START_TEST(rpc_message_send_sync_agent)
     /* stored: user message + agent message */
     char path[256];
     snprintf(path, sizeof path, "/messages?task_id=%s&order_direction=asc", tid);
-    resp_t r = req("GET", path, NULL);
+    tp_resp_t r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
     ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "author"),
                      "user");
     ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 1), "content"), "content"),
                      "Hello");
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* streaming client: NDJSON relayed with parent_task_message filled in */
     fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
@@ -1138,7 +1095,7 @@ START_TEST(rpc_message_send_sync_agent)
     }
     free(copy);
     ck_assert_int_eq(lines, 4);
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* stream failure: last line is the error, the task FAILED */
     fake_backend_push_full(
@@ -1147,11 +1104,11 @@ START_TEST(rpc_message_send_sync_agent)
         "unavailable\",\"data\":null},\"id\":\"AgentRPCMethod.MESSAGE_SEND-x\"}\n");
     r = req("POST", "/agents/name/echo/rpc", params);
     ck_assert_ptr_nonnull(strstr(r.body, "\"error\":{\"code\":-32603"));
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/tasks/%s", tid);
     r = req("GET", path, NULL);
     ck_assert_str_eq(js(r.json, "status"), "FAILED");
-    resp_free(&r);
+    tp_resp_free(&r);
     /* sync agents do not take event/send */
     env = rpc("echo", "event/send", "{\"task_id\":\"x\"}", NULL);
     int code;
@@ -1258,11 +1215,11 @@ START_TEST(sse_stream_frames)
              "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":"
              "\"hello sse\"}}",
              tid);
-    resp_t r = req("POST", "/messages", body);
+    tp_resp_t r = req("POST", "/messages", body);
     ck_assert(sse_wait(
         &s, "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":{\"id\":\"", 3000));
     ck_assert(sse_wait(&s, "\"content\":\"hello sse\"", 3000));
-    resp_free(&r);
+    tp_resp_free(&r);
 
     /* a streamed message: its IN_PROGRESS create gets no `full` (the agent publishes start and
      * deltas itself), its final PUT ... DONE does */
@@ -1274,26 +1231,26 @@ START_TEST(sse_stream_frames)
     ck_assert_int_eq(r.status, 200);
     char mpath[128];
     snprintf(mpath, sizeof mpath, "/messages/%s", js(r.json, "id"));
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(body, sizeof body,
              "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":"
              "\"streamed-done-marker\"},\"streaming_status\":\"DONE\"}",
              tid);
     r = req("PUT", mpath, body);
     ck_assert_int_eq(r.status, 200);
-    resp_free(&r);
+    tp_resp_free(&r);
     ck_assert(sse_wait(&s, "\"content\":\"streamed-done-marker\"", 3000));
     pthread_mutex_lock(&s.mu);
     ck_assert_ptr_null(strstr(s.buf.data, "streamed-start-marker"));
     pthread_mutex_unlock(&s.mu);
     snprintf(path, sizeof path, "/tasks/%s", tid);
     r = req("PUT", path, "{\"task_metadata\":{\"k\":1}}");
-    resp_free(&r);
+    tp_resp_free(&r);
     ck_assert(sse_wait(&s, "data: {\"type\":\"task_updated\",\"task\":{", 3000));
     ck_assert(!sse_finished(&s, 100)); /* non-terminal: still open */
     snprintf(path, sizeof path, "/tasks/%s/complete", tid);
     r = req("POST", path, NULL);
-    resp_free(&r);
+    tp_resp_free(&r);
     ck_assert(sse_wait(&s, "\"status\":\"COMPLETED\"", 3000));
     ck_assert(sse_finished(&s, 3000));
     ck_assert_int_eq(s.rc, CURLE_OK);
@@ -1316,7 +1273,7 @@ START_TEST(sse_stream_frames)
 
     r = req("GET", "/tasks/nope/stream", NULL);
     expect_error(&r, 404, "Item with id 'nope' does not exist.");
-    resp_free(&r);
+    tp_resp_free(&r);
 }
 END_TEST
 
@@ -1334,8 +1291,8 @@ START_TEST(sse_keepalive_ping)
     sse_open(&s, path);
     ck_assert(sse_wait(&s, "}\n\n:ping\n\n", 3000));
     snprintf(path, sizeof path, "/tasks/%s", tid);
-    resp_t r = req("DELETE", path, NULL);
-    resp_free(&r);
+    tp_resp_t r = req("DELETE", path, NULL);
+    tp_resp_free(&r);
     ck_assert(sse_wait(&s, "\"status\":\"DELETED\"", 3000));
     ck_assert(sse_finished(&s, 3000));
     sse_close(&s);
@@ -1427,8 +1384,8 @@ START_TEST(websocket_stream_and_publish)
     ck_assert(sse_wait(&s, "\"text_delta\":\"Sunny\"", 3000));
 
     snprintf(path, sizeof path, "/tasks/%s/fail", tid);
-    resp_t r = req("POST", path, "{\"reason\":\"boom\"}");
-    resp_free(&r);
+    tp_resp_t r = req("POST", path, "{\"reason\":\"boom\"}");
+    tp_resp_free(&r);
     m = tp_ws_recv(sub, &op);
     ck_assert_ptr_nonnull(m);
     j = cJSON_Parse(m);
@@ -1453,7 +1410,7 @@ END_TEST
 typedef struct bgrpc {
     pthread_t th;
     char params[512];
-    resp_t r;
+    tp_resp_t r;
 } bgrpc_t;
 
 static void *bgrpc_main(void *arg)
@@ -1521,7 +1478,7 @@ START_TEST(rpc_agent_down_by_id)
     cJSON *a = register_agent("down-agent", url, "async");
     char path[256];
     snprintf(path, sizeof path, "/agents/%s/rpc", js(a, "id"));
-    resp_t r =
+    tp_resp_t r =
         req("POST", path,
             "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{\"name\":\"doomed\"},"
             "\"id\":\"abc\"}");
@@ -1533,21 +1490,21 @@ START_TEST(rpc_agent_down_by_id)
     char reason[512];
     snprintf(reason, sizeof reason, "%s", js(e, "message"));
     ck_assert_uint_gt(strlen(reason), 0);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/tasks/name/doomed", NULL);
     ck_assert_str_eq(js(r.json, "status"), "FAILED");
     ck_assert_str_eq(js(r.json, "status_reason"), reason);
-    resp_free(&r);
+    tp_resp_free(&r);
     /* the tracker row exists although delivery failed */
     r = req("GET", "/tracker", NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/agents/%s/rpc", "00000000-0000-4000-8000-000000000000");
     r = req("POST", path,
             "{\"jsonrpc\":\"2.0\",\"method\":\"task/create\",\"params\":{},\"id\":2}");
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "error"), "message"),
                      "Item with id '00000000-0000-4000-8000-000000000000' does not exist.");
-    resp_free(&r);
+    tp_resp_free(&r);
     cJSON_Delete(a);
 }
 END_TEST
@@ -1642,14 +1599,14 @@ START_TEST(stream_clients_that_leave)
                  "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\","
                  "\"content\":\"m%d\"}}",
                  tid, i);
-        resp_t r = req("POST", "/messages", body);
+        tp_resp_t r = req("POST", "/messages", body);
         ck_assert_int_eq(r.status, 200);
-        resp_free(&r);
+        tp_resp_free(&r);
     }
     snprintf(path, sizeof path, "/tasks/%s/complete", tid);
-    resp_t r = req("POST", path, NULL);
+    tp_resp_t r = req("POST", path, NULL);
     ck_assert_int_eq(r.status, 200);
-    resp_free(&r);
+    tp_resp_free(&r);
 }
 END_TEST
 
@@ -1709,10 +1666,10 @@ START_TEST(e2e_libagentex_agent)
     ck_assert_int_eq(acp_server_start(srv), AGENTEX_OK);
     ck_assert(is_uuid4(acp_server_agent_id(srv)));
 
-    resp_t r = req("GET", "/agents/name/e2e-echo", NULL);
+    tp_resp_t r = req("GET", "/agents/name/e2e-echo", NULL);
     ck_assert_str_eq(js(r.json, "id"), acp_server_agent_id(srv));
     ck_assert_str_eq(js(r.json, "status"), "Ready");
-    resp_free(&r);
+    tp_resp_free(&r);
 
     cJSON *env = rpc("e2e-echo", "task/create", "{\"name\":\"e2e\"}", NULL);
     char tid[64];
@@ -1724,7 +1681,7 @@ START_TEST(e2e_libagentex_agent)
     for (int i = 0; i < 300 && !welcomed; i++) {
         r = req("GET", path, NULL);
         welcomed = cJSON_GetArraySize(r.json) == 1;
-        resp_free(&r);
+        tp_resp_free(&r);
         if (!welcomed)
             usleep(10000);
     }
@@ -1775,26 +1732,26 @@ START_TEST(restart_with_db_keeps_data)
              "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":"
              "\"kept\"}}",
              tid);
-    resp_t r = req("POST", "/messages", body);
-    resp_free(&r);
+    tp_resp_t r = req("POST", "/messages", body);
+    tp_resp_free(&r);
     ck_assert_int_eq(stop_dev(), 0);
     start_dev(args);
     r = req("GET", "/agents/name/keeper", NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(js(r.json, "id"), js(a, "id"));
-    resp_free(&r);
+    tp_resp_free(&r);
     cJSON *b = register_agent("keeper", "http://127.0.0.1:9", "sync");
     ck_assert_str_eq(js(b, "agent_api_key"), js(a, "agent_api_key"));
     cJSON_Delete(b);
     r = req("GET", "/tasks/name/durable", NULL);
     ck_assert_str_eq(js(r.json, "id"), tid);
-    resp_free(&r);
+    tp_resp_free(&r);
     snprintf(path, sizeof path, "/messages?task_id=%s", tid);
     r = req("GET", path, NULL);
     ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
     ck_assert_str_eq(js(cJSON_GetObjectItem(cJSON_GetArrayItem(r.json, 0), "content"), "content"),
                      "kept");
-    resp_free(&r);
+    tp_resp_free(&r);
     cJSON_Delete(a);
     unlink(g_db);
     char wal[300];
@@ -1807,28 +1764,28 @@ END_TEST
 
 START_TEST(routes_and_bad_input)
 {
-    resp_t r = req("GET", "/no/such/route", NULL);
+    tp_resp_t r = req("GET", "/no/such/route", NULL);
     expect_error(&r, 404, "Not Found");
     ck_assert_str_eq(r.ctype, "application/json");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("PATCH", "/messages", "{}");
     expect_error(&r, 405, "Method Not Allowed");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("POST", "/messages", "{\"task_id\":");
     expect_422(&r, "JSON decode error");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("PUT", "/tracker/x", "[]");
     expect_422(&r, NULL);
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/tracker/nope", NULL);
     expect_error(&r, 404, "Item with id 'nope' does not exist.");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/healthz", NULL);
     ck_assert_str_eq(js(r.json, "status"), "healthy");
-    resp_free(&r);
+    tp_resp_free(&r);
     r = req("GET", "/openapi.json", NULL);
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "info"), "version"), "0.1.0");
-    resp_free(&r);
+    tp_resp_free(&r);
 }
 END_TEST
 
@@ -1850,9 +1807,9 @@ START_TEST(health_probe_marks_unhealthy)
     ck_assert_str_eq(q->path, "/healthz");
     bool unhealthy = false;
     for (int i = 0; i < 300 && !unhealthy; i++) {
-        resp_t r = req("GET", "/agents/name/probed", NULL);
+        tp_resp_t r = req("GET", "/agents/name/probed", NULL);
         unhealthy = js(r.json, "status") && !strcmp(js(r.json, "status"), "Unhealthy");
-        resp_free(&r);
+        tp_resp_free(&r);
         if (!unhealthy)
             usleep(10000);
     }

@@ -98,26 +98,11 @@ static void teardown(void)
 /* POST {base}{path} with a JSON body; returns the parsed 200 response. */
 static cJSON *post(const char *path, const char *json)
 {
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", g_base, path);
-    CURL *h = curl_easy_init();
-    tp_buf_t b = {0};
-    struct curl_slist *hd = curl_slist_append(NULL, "content-type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, tp_buf_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-    CURLcode rc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    ck_assert_msg(rc == CURLE_OK && status == 200, "POST %s: %s %ld %s", path,
-                  curl_easy_strerror(rc), status, b.data ? b.data : "");
-    cJSON *j = cJSON_Parse(b.data);
-    free(b.data);
+    tp_resp_t r = tp_request(g_base, "POST", path, json, NULL, 5000);
+    ck_assert_msg(r.status == 200, "POST %s: %ld %s", path, r.status, r.body);
+    cJSON *j = r.json;
+    r.json = NULL;
+    tp_resp_free(&r);
     ck_assert_ptr_nonnull(j);
     return j;
 }

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -316,4 +317,46 @@ size_t tp_buf_write(char *p, size_t sz, size_t n, void *ud)
     if (b->mu)
         pthread_mutex_unlock(b->mu);
     return nd ? len : 0;
+}
+
+tp_resp_t tp_request(const char *base, const char *method, const char *path, const char *body,
+                     const char *extra_header, long timeout_ms)
+{
+    tp_resp_t r = {0};
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", base, path);
+    CURL *c = curl_easy_init();
+    tp_buf_t b = {0};
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (extra_header)
+        h = curl_slist_append(h, extra_header);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tp_buf_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    CURLcode cc = curl_easy_perform(c);
+    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(r.ctype, sizeof r.ctype, "%s", ct ? ct : "");
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    r.body = b.data ? b.data : strdup("");
+    r.json = cJSON_Parse(r.body);
+    return r;
+}
+
+void tp_resp_free(tp_resp_t *r)
+{
+    free(r->body);
+    cJSON_Delete(r->json);
+    memset(r, 0, sizeof *r);
 }

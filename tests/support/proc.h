@@ -9,6 +9,7 @@
 #ifndef TEST_PROC_H
 #define TEST_PROC_H
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,5 +84,20 @@ typedef struct tp_buf {
 
 /* CURLOPT_WRITEFUNCTION appending to a tp_buf_t (0, an error for curl, on ENOMEM). */
 size_t tp_buf_write(char *p, size_t sz, size_t n, void *ud);
+
+/* A response: status, body (never NULL), body parsed as JSON (NULL when it is not JSON),
+ * Content-Type ("" when none). */
+typedef struct tp_resp {
+    long status;
+    char *body;
+    cJSON *json;
+    char ctype[128];
+} tp_resp_t;
+
+/* One request method {base}{path} with Content-Type: application/json, the body when not
+ * NULL and extra_header ("Name: value") when not NULL; asserts that a response came. */
+tp_resp_t tp_request(const char *base, const char *method, const char *path, const char *body,
+                     const char *extra_header, long timeout_ms);
+void tp_resp_free(tp_resp_t *r);
 
 #endif
