@@ -55,6 +55,7 @@ struct dev_relay {
     bool ready;        /* the creator is done connecting (relays->mu) */
     bool thread_done;  /* no thread runs for this relay (relays->mu) */
     int fd;            /* socket of the relay thread's connection, -1 none (relays->mu) */
+    bool idle_shutdown; /* the last leave shut fd down; a read error is ours (relays->mu) */
     char cursor[64];   /* last id read; "" until a snapshot was taken (relay thread) */
     redisContext *ctx; /* handed from the creator to the thread */
 };
@@ -336,6 +337,17 @@ static void *relay_main(void *arg)
         pthread_mutex_lock(&R->mu);
         if (!failed || relay_over(R, r))
             continue;
+        if (r->idle_shutdown) {
+            /* the read failed because the last subscriber's leave shut the socket down, and
+             * a new subscriber joined before we noticed: reconnect from the cursor, quietly */
+            r->idle_shutdown = false;
+            pthread_mutex_unlock(&R->mu);
+            set_fd(R, r, NULL);
+            redisFree(c);
+            c = NULL;
+            pthread_mutex_lock(&R->mu);
+            continue;
+        }
         pthread_mutex_unlock(&R->mu);
         dev_log(AGENTEX_LOG_WARN, "redis %s: %s (retrying in %d s)", r->key, err, backoff_s);
         publish_error(d, r->task_id, err);
@@ -502,8 +514,10 @@ void dev_relay_leave(dsrv_t *d, dev_relay_t *r)
                 }
             free_it = true;
         } else {
-            if (r->fd >= 0)
+            if (r->fd >= 0) {
                 shutdown(r->fd, SHUT_RDWR); /* ends the blocking XREAD now */
+                r->idle_shutdown = true;
+            }
             pthread_cond_broadcast(&R->cv);
         }
     }
