@@ -130,7 +130,8 @@ struct acp_ctx {
     handler_t h;
     cJSON *root; /* the request body; params points into it */
     cJSON *params;
-    adk_task_t *task;
+    const char *task_id; /* params.task.id, borrowed from root */
+    adk_task_t *task;    /* the typed objects: built by the worker (async methods) */
     adk_agent_t *agent;
     adk_event_t *event;
     adk_content_t *content;
@@ -144,8 +145,10 @@ struct acp_ctx {
     struct acp_ctx *rnext; /* on the reap stack */
     bool stream_broken;
     bool has_error;
-    char errmsg[512];
+    char *errmsg; /* acp_ctx_set_error's message, NULL until then (or on ENOMEM) */
 };
+
+#define ACP_CTX_ERRMSG_MAX 512 /* acp_ctx_set_error's message, NUL included */
 
 static _Thread_local acp_server_t *tl_current_server;
 static _Atomic(acp_server_t *) signal_server;
@@ -586,16 +589,26 @@ static void task_release(acp_server_t *s, task_entry_t *e)
 
 /* ---- contexts ---- */
 
+static void free_typed(acp_ctx_t *ctx)
+{
+    adk_task_free(ctx->task);
+    adk_agent_free(ctx->agent);
+    adk_event_free(ctx->event);
+    adk_content_free(ctx->content);
+    ctx->task = NULL;
+    ctx->agent = NULL;
+    ctx->event = NULL;
+    ctx->content = NULL;
+}
+
 static void ctx_free(acp_ctx_t *ctx)
 {
     if (!ctx)
         return;
     cJSON_Delete(ctx->root);
-    adk_task_free(ctx->task);
-    adk_agent_free(ctx->agent);
-    adk_event_free(ctx->event);
-    adk_content_free(ctx->content);
+    free_typed(ctx);
     agx_free(ctx->id_json);
+    agx_free(ctx->errmsg);
     agx_free(ctx);
 }
 
@@ -645,7 +658,7 @@ void acp_ctx_log(const acp_ctx_t *ctx, agentex_log_level_t level, const char *fm
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    const char *tid = ctx && ctx->task ? adk_task_id(ctx->task) : NULL;
+    const char *tid = ctx ? ctx->task_id : NULL;
     agx_log(level, "task %s: %s", tid ? tid : "-", line);
 }
 
@@ -653,10 +666,16 @@ void acp_ctx_set_error(acp_ctx_t *ctx, const char *fmt, ...)
 {
     if (!ctx || !fmt)
         return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->errmsg, sizeof ctx->errmsg, fmt, ap);
-    va_end(ap);
+    /* allocated on first use: most handlers never fail, and every queued context pays
+     * for its size */
+    if (!ctx->errmsg)
+        ctx->errmsg = agx_malloc(ACP_CTX_ERRMSG_MAX);
+    if (ctx->errmsg) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->errmsg, ACP_CTX_ERRMSG_MAX, fmt, ap);
+        va_end(ap);
+    }
     ctx->has_error = true;
 }
 
@@ -799,6 +818,7 @@ static size_t reap_push(acp_server_t *s, acp_ctx_t *ctx)
 }
 
 static void backlog_done(acp_server_t *s, size_t nreap);
+static agentex_err_t build_typed(acp_ctx_t *ctx);
 
 static void job_run(void *wctx, void *arg)
 {
@@ -806,6 +826,16 @@ static void job_run(void *wctx, void *arg)
     acp_server_t *s = ctx->s;
     ctx->client = wctx;
     agentex_err_t rc = AGENTEX_OK;
+    if (ctx->kind != M_MESSAGE_SEND) {
+        /* the service thread checked params; the objects are built here, off its path */
+        rc = build_typed(ctx);
+        if (rc != AGENTEX_OK) {
+            agx_log(AGENTEX_LOG_ERROR, "task %s: acknowledged %s dropped: %s", ctx->task_id,
+                    method_names[ctx->kind],
+                    rc == AGENTEX_ENOMEM ? "out of memory" : "params failed the typed parse");
+            goto done;
+        }
+    }
     tl_current_server = s;
     switch (ctx->kind) {
     case M_TASK_CREATE: {
@@ -829,9 +859,9 @@ static void job_run(void *wctx, void *arg)
         break;
     }
     tl_current_server = NULL;
-    const char *msg = ctx->has_error ? ctx->errmsg : agentex_strerror(rc);
+    const char *msg = ctx->has_error && ctx->errmsg ? ctx->errmsg : agentex_strerror(rc);
     if (rc != AGENTEX_OK)
-        agx_log(AGENTEX_LOG_ERROR, "task %s: %s handler failed: %s (%s)", adk_task_id(ctx->task),
+        agx_log(AGENTEX_LOG_ERROR, "task %s: %s handler failed: %s (%s)", ctx->task_id,
                 method_names[ctx->kind], msg, agentex_err_name(rc));
     if (ctx->kind == M_MESSAGE_SEND) {
         if (ctx->notification) {
@@ -857,6 +887,11 @@ static void job_run(void *wctx, void *arg)
             (void)agx_http_stream_end(ctx->req);
         }
     }
+done:
+    if (ctx->kind != M_MESSAGE_SEND)
+        free_typed(ctx); /* this thread built them: freed here, not by reap_all */
+    agx_free(ctx->errmsg);
+    ctx->errmsg = NULL;
     task_release(s, ctx->entry);
     backlog_done(s, reap_push(s, ctx));
 }
@@ -945,9 +980,154 @@ static int fill_request_headers(agx_http_req_t *r, cJSON *params)
     return 0;
 }
 
-/* Validates params for the method and builds the typed objects.  0, or a JSON-RPC error
- * code with a message in msg (1 = ENOMEM). */
-static int build_ctx(acp_ctx_t *ctx, char *msg, size_t msglen)
+/* ---- params: checked on the service thread, typed on the worker ---- */
+
+/* What the typed parsers (adk_agent/task/event_from_json) require of each field, so that
+ * the service thread can check params without building the objects: a queued request
+ * then holds its parse tree only, and the worker builds the objects (build_typed). */
+#define VNELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+enum vkind { V_STR, V_TIME, V_OBJ, V_SEQ, V_CONTENT };
+
+typedef struct vfield {
+    const char *key;
+    unsigned char kind;
+    bool required; /* absent or null fails */
+} vfield_t;
+
+static const vfield_t agent_vfields[] = {
+    {"id", V_STR, true},
+    {"docker_image", V_STR, false},
+    {"name", V_STR, true},
+    {"description", V_STR, false},
+    {"acp_type", V_STR, false},
+    {"status", V_STR, false},
+    {"status_reason", V_STR, false},
+    {"acp_url", V_STR, false},
+    {"created_at", V_TIME, false},
+    {"updated_at", V_TIME, false},
+    {"registration_metadata", V_OBJ, false},
+    {"registered_at", V_TIME, false},
+    {"agent_input_type", V_STR, false},
+    {"production_deployment_id", V_STR, false},
+    {"agent_api_key", V_STR, false},
+};
+
+static const vfield_t task_vfields[] = {
+    {"id", V_STR, true},
+    {"name", V_STR, false},
+    {"status", V_STR, false},
+    {"status_reason", V_STR, false},
+    {"created_at", V_TIME, false},
+    {"updated_at", V_TIME, false},
+    {"cleaned_at", V_TIME, false},
+    {"params", V_OBJ, false},
+    {"task_metadata", V_OBJ, false},
+};
+
+static const vfield_t event_vfields[] = {
+    {"id", V_STR, true},
+    {"sequence_id", V_SEQ, true},
+    {"task_id", V_STR, true},
+    {"agent_id", V_STR, true},
+    {"created_at", V_TIME, false},
+    {"content", V_CONTENT, false},
+};
+
+/* A non-negative integer that fits int64_t exactly (the typed parsers' rule). */
+static bool v_seq_ok(const cJSON *it)
+{
+    if (!cJSON_IsNumber(it))
+        return false;
+    double d = it->valuedouble;
+    if (!(d >= 0.0 && d < 9223372036854775808.0))
+        return false; /* also NaN */
+    return (double)(int64_t)d == d;
+}
+
+/* AGENTEX_OK, AGENTEX_EPROTO (a field is missing or has the wrong type or value) or
+ * AGENTEX_ENOMEM (content is checked by parsing it).  Only the first member with a
+ * given key counts, as in cJSON_GetObjectItemCaseSensitive. */
+static agentex_err_t check_fields(const cJSON *obj, const vfield_t *f, size_t n)
+{
+    uint32_t seen = 0;
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (!it->string)
+            continue;
+        size_t i = 0;
+        while (i < n && (f[i].key[0] != it->string[0] || strcmp(f[i].key, it->string) != 0))
+            i++;
+        if (i == n || (seen & (UINT32_C(1) << i)))
+            continue;
+        seen |= UINT32_C(1) << i;
+        if (cJSON_IsNull(it)) {
+            if (f[i].required)
+                return AGENTEX_EPROTO;
+            continue;
+        }
+        int64_t t;
+        switch ((enum vkind)f[i].kind) {
+        case V_STR:
+            if (!cJSON_IsString(it) || !it->valuestring)
+                return AGENTEX_EPROTO;
+            break;
+        case V_TIME:
+            if (!cJSON_IsString(it) || !it->valuestring ||
+                adk_time_parse(it->valuestring, &t) != AGENTEX_OK)
+                return AGENTEX_EPROTO;
+            break;
+        case V_OBJ:
+            if (!cJSON_IsObject(it))
+                return AGENTEX_EPROTO;
+            break;
+        case V_SEQ:
+            if (!v_seq_ok(it))
+                return AGENTEX_EPROTO;
+            break;
+        case V_CONTENT: {
+            adk_content_t *c = NULL;
+            agentex_err_t err = adk_content_from_json(it, &c);
+            adk_content_free(c);
+            if (err)
+                return err == AGENTEX_ENOMEM ? err : AGENTEX_EPROTO;
+            break;
+        }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (f[i].required && !(seen & (UINT32_C(1) << i)))
+            return AGENTEX_EPROTO;
+    return AGENTEX_OK;
+}
+
+/* Builds the typed objects from the (checked) params.  Any thread. */
+static agentex_err_t build_typed(acp_ctx_t *ctx)
+{
+    const cJSON *p = ctx->params;
+    agentex_err_t err =
+        adk_agent_from_json(cJSON_GetObjectItemCaseSensitive(p, "agent"), &ctx->agent);
+    if (!err)
+        err = adk_task_from_json(cJSON_GetObjectItemCaseSensitive(p, "task"), &ctx->task);
+    if (!err && ctx->kind == M_EVENT_SEND)
+        err = adk_event_from_json(cJSON_GetObjectItemCaseSensitive(p, "event"), &ctx->event);
+    if (!err && ctx->kind == M_MESSAGE_SEND && !ctx->content)
+        err = adk_content_from_json(cJSON_GetObjectItemCaseSensitive(p, "content"),
+                                    &ctx->content);
+    return err;
+}
+
+static int invalid(char *msg, size_t msglen, const char *what, agentex_err_t err)
+{
+    if (err == AGENTEX_ENOMEM)
+        return 1;
+    snprintf(msg, msglen, "Invalid params: %s: %s", what, agentex_strerror(err));
+    return AGX_RPC_INVALID_PARAMS;
+}
+
+/* Validates params for the method (service thread).  0, or a JSON-RPC error code with a
+ * message in msg (1 = ENOMEM).  Sets ctx->task_id.  message/send, which is answered by
+ * its handler, gets its typed objects here; the async methods' are built by the worker. */
+static int check_params(acp_ctx_t *ctx, char *msg, size_t msglen)
 {
     cJSON *p = ctx->params;
     if (!cJSON_IsObject(p)) {
@@ -969,20 +1149,13 @@ static int build_ctx(acp_ctx_t *ctx, char *msg, size_t msglen)
         snprintf(msg, msglen, "Invalid params: params.task.id must be a non-empty string");
         return AGX_RPC_INVALID_PARAMS;
     }
-    agentex_err_t err = adk_agent_from_json(agent, &ctx->agent);
-    if (err) {
-        if (err == AGENTEX_ENOMEM)
-            return 1;
-        snprintf(msg, msglen, "Invalid params: params.agent: %s", agentex_strerror(err));
-        return AGX_RPC_INVALID_PARAMS;
-    }
-    err = adk_task_from_json(task, &ctx->task);
-    if (err) {
-        if (err == AGENTEX_ENOMEM)
-            return 1;
-        snprintf(msg, msglen, "Invalid params: params.task: %s", agentex_strerror(err));
-        return AGX_RPC_INVALID_PARAMS;
-    }
+    ctx->task_id = tid->valuestring;
+    agentex_err_t err = check_fields(agent, agent_vfields, VNELEM(agent_vfields));
+    if (err)
+        return invalid(msg, msglen, "params.agent", err);
+    err = check_fields(task, task_vfields, VNELEM(task_vfields));
+    if (err)
+        return invalid(msg, msglen, "params.task", err);
     if (ctx->kind == M_TASK_CREATE) {
         const cJSON *pp = cJSON_GetObjectItemCaseSensitive(p, "params");
         if (pp && !cJSON_IsNull(pp) && !cJSON_IsObject(pp)) {
@@ -995,13 +1168,9 @@ static int build_ctx(acp_ctx_t *ctx, char *msg, size_t msglen)
             snprintf(msg, msglen, "Invalid params: params.event must be an object");
             return AGX_RPC_INVALID_PARAMS;
         }
-        err = adk_event_from_json(ev, &ctx->event);
-        if (err) {
-            if (err == AGENTEX_ENOMEM)
-                return 1;
-            snprintf(msg, msglen, "Invalid params: params.event: %s", agentex_strerror(err));
-            return AGX_RPC_INVALID_PARAMS;
-        }
+        err = check_fields(ev, event_vfields, VNELEM(event_vfields));
+        if (err)
+            return invalid(msg, msglen, "params.event", err);
     } else if (ctx->kind == M_MESSAGE_SEND) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "content");
         if (!cJSON_IsObject(c)) {
@@ -1009,12 +1178,11 @@ static int build_ctx(acp_ctx_t *ctx, char *msg, size_t msglen)
             return AGX_RPC_INVALID_PARAMS;
         }
         err = adk_content_from_json(c, &ctx->content);
-        if (err) {
-            if (err == AGENTEX_ENOMEM)
-                return 1;
-            snprintf(msg, msglen, "Invalid params: params.content: %s", agentex_strerror(err));
-            return AGX_RPC_INVALID_PARAMS;
-        }
+        if (err)
+            return invalid(msg, msglen, "params.content", err);
+        err = build_typed(ctx);
+        if (err) /* checked above: only ENOMEM is left */
+            return invalid(msg, msglen, "params", err);
     }
     return 0;
 }
@@ -1040,7 +1208,7 @@ static void admit(acp_server_t *s, acp_ctx_t *ctx, agx_http_req_t *r, const char
                                         "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
         agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
         if (err) {
-            AGX_ERROR("acp: task %s: could not queue message/send: %s", adk_task_id(ctx->task),
+            AGX_ERROR("acp: task %s: could not queue message/send: %s", ctx->task_id,
                       agentex_strerror(err));
             if (ctx->notification) {
                 respond_rpc_error(r, ctx->id_json, AGX_RPC_INTERNAL_ERROR, agentex_strerror(err));
@@ -1067,10 +1235,10 @@ static void admit(acp_server_t *s, acp_ctx_t *ctx, agx_http_req_t *r, const char
         return;
     }
     respond_json(r, ack);
-    AGX_DEBUG("acp: task %s: %s acknowledged", adk_task_id(ctx->task), method_names[ctx->kind]);
+    AGX_DEBUG("acp: task %s: %s acknowledged", ctx->task_id, method_names[ctx->kind]);
     agentex_err_t err = agx_pool_submit(s->pool, key, job_run, ctx);
     if (err) {
-        AGX_ERROR("acp: task %s: acknowledged %s dropped: %s", adk_task_id(ctx->task),
+        AGX_ERROR("acp: task %s: acknowledged %s dropped: %s", ctx->task_id,
                   method_names[ctx->kind], agentex_strerror(err));
         unadmit(s, ctx);
     }
@@ -1230,7 +1398,7 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
     rq.root = NULL;
     rq.id_json = NULL;
     char msg[256];
-    rc = build_ctx(ctx, msg, sizeof msg);
+    rc = check_params(ctx, msg, sizeof msg);
     if (rc == 0 && fill_request_headers(r, ctx->params) != 0)
         rc = 1;
     if (rc == 1) {
@@ -1242,14 +1410,14 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
         respond_rpc_error(r, ctx->id_json, rc, msg);
         goto out;
     }
-    ctx->entry = task_acquire(s, adk_task_id(ctx->task));
+    ctx->entry = task_acquire(s, ctx->task_id);
     if (!ctx->entry) {
         respond_json(r, NULL);
         goto out;
     }
     if (kind == M_TASK_CANCEL)
         atomic_store(&ctx->entry->cancelled, true);
-    const char *key = s->delivery == ACP_DELIVERY_PER_TASK ? adk_task_id(ctx->task) : NULL;
+    const char *key = s->delivery == ACP_DELIVERY_PER_TASK ? ctx->task_id : NULL;
     admit_or_defer(s, ctx, r, key);
     ctx = NULL; /* admitted, deferred or answered and freed */
 out:

@@ -263,13 +263,19 @@ static char *finish(agx_buf_t *b, int rc)
 
 char *agx_rpc_ack(const char *id_json)
 {
-    agx_buf_t b;
-    agx_buf_init(&b);
-    int rc = agx_buf_printf(&b,
-                            "{\"jsonrpc\":\"2.0\",\"result\":{\"status\":\"processing\"},"
-                            "\"error\":null,\"id\":%s}",
-                            id_json ? id_json : "null");
-    return finish(&b, rc);
+    /* on every acknowledgement: two copies, no format string */
+    static const char head[] =
+        "{\"jsonrpc\":\"2.0\",\"result\":{\"status\":\"processing\"},\"error\":null,\"id\":";
+    const char *id = id_json ? id_json : "null";
+    size_t hl = sizeof head - 1, il = strlen(id);
+    char *out = agx_malloc(hl + il + 2);
+    if (!out)
+        return NULL;
+    memcpy(out, head, hl);
+    memcpy(out + hl, id, il);
+    out[hl + il] = '}';
+    out[hl + il + 1] = '\0';
+    return out;
 }
 
 char *agx_rpc_null_result(void)
