@@ -79,6 +79,10 @@ char *agx_rpc_raw_id(const char *text, size_t len)
         p = skip_string(p, end);
         if (!p)
             return NULL;
+        /* an escaped key may decode to "id" (cJSON's first match): give up, the caller
+         * falls back to cJSON's rendering */
+        if (memchr(ks, '\\', (size_t)(p - ks)))
+            return NULL;
         bool is_id = (p - ks) == 4 && memcmp(ks, "\"id\"", 4) == 0;
         p = skip_ws(p, end);
         if (p >= end || *p != ':')
@@ -101,6 +105,47 @@ char *agx_rpc_raw_id(const char *text, size_t len)
 }
 
 /* ---- parsing ---- */
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* true when the raw id text t (n bytes) is valid JSON as it stands: cJSON also accepts
+ * numbers such as 01, 1. or 1.e3 and strings with raw control characters, which must not
+ * be echoed into a reply. */
+static bool raw_id_is_json(const char *t, size_t n)
+{
+    const char *p = t, *end = t + n;
+    if (p < end && *p == '"') {
+        for (; p < end; p++)
+            if ((unsigned char)*p < 0x20)
+                return false;
+        return true;
+    }
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || !is_digit(*p))
+        return false;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && is_digit(*p))
+            p++;
+    if (p < end && *p == '.') {
+        if (++p >= end || !is_digit(*p))
+            return false;
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !is_digit(*p))
+            return false;
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    return p == end;
+}
 
 void agx_rpc_req_clear(agx_rpc_req_t *req)
 {
@@ -164,6 +209,10 @@ int agx_rpc_parse(const char *body, size_t len, agx_rpc_req_t *req, char **errms
             return fail(req, errmsg, AGX_RPC_INVALID_REQUEST,
                         "Invalid Request: id must be a string, a number or null");
         req->id_json = agx_rpc_raw_id(body, len);
+        if (req->id_json && !raw_id_is_json(req->id_json, strlen(req->id_json))) {
+            agx_free(req->id_json);
+            req->id_json = NULL;
+        }
         if (!req->id_json) {
             /* the scanner only fails on ENOMEM or on keys it cannot match byte for
              * byte (escaped "id"): fall back to cJSON's rendering */

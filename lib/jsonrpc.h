@@ -40,8 +40,10 @@ int agx_rpc_parse(const char *body, size_t len, agx_rpc_req_t *req, char **errms
 void agx_rpc_req_clear(agx_rpc_req_t *req);
 
 /* The raw JSON text of the value of the top-level key "id" of the JSON object in
- * text (first occurrence), as a new string; NULL if there is none or on ENOMEM.
- * text must already be valid JSON. */
+ * text (first occurrence), as a new string; NULL if there is none, on ENOMEM, or when a
+ * key before it holds an escape (it might decode to "id").  text must already be valid
+ * JSON.  agx_rpc_parse echoes this text only when it is valid JSON as it stands (cJSON
+ * also accepts 01, 1. and raw control characters in strings), else cJSON's rendering. */
 char *agx_rpc_raw_id(const char *text, size_t len);
 
 /* Appends s as a JSON string literal (quotes included).  0 or -1 (ENOMEM). */

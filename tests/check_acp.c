@@ -168,6 +168,17 @@ START_TEST(test_rpc_parse_table)
          "\"a\\u0062\\\"c\"", "m"},
         {"{\"method\":\"m\",\"id\":null}", 0, "null", "m"},
         {"{\"method\":\"m\"}", 0, "null", "m"},
+        /* cJSON also takes numbers JSON forbids and raw control characters in strings:
+         * echoed verbatim they would make the reply invalid JSON, so the value is
+         * echoed as cJSON renders it */
+        {"{\"method\":\"m\",\"id\":01}", 0, "1", "m"},
+        {"{\"method\":\"m\",\"id\":-01}", 0, "-1", "m"},
+        {"{\"method\":\"m\",\"id\":1.}", 0, "1", "m"},
+        {"{\"method\":\"m\",\"id\":1.e3}", 0, "1000", "m"},
+        {"{\"method\":\"m\",\"id\":\"a\tb\"}", 0, "\"a\\tb\"", "m"},
+        {"{\"method\":\"m\",\"id\":-0.5e+2}", 0, "-0.5e+2", "m"},
+        /* the id is the first member whose decoded key is "id", as cJSON reads it */
+        {"{\"\\u0069d\":5,\"id\":6,\"method\":\"m\"}", 0, "5", "m"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         agx_rpc_req_t r;
