@@ -103,6 +103,7 @@ struct acp_server {
     bool have_supervisor;
     pthread_t run_thread;
     bool have_run_thread;
+    bool stopped_start; /* acp_server_start stopped while registering: wait gives OK once */
     int start_phase; /* 0 pending, 1 serving, 2 failed (start/wait) */
     agentex_err_t start_err, run_result;
 
@@ -1812,6 +1813,7 @@ static agentex_err_t begin(acp_server_t *s)
     }
     s->state = ST_ACTIVE;
     pthread_mutex_unlock(&s->mu);
+    s->stopped_start = false;
     atomic_store(&s->stop_flag, false);
     atomic_store(&s->stopping, false);
     drain_pipe(s);
@@ -1905,6 +1907,9 @@ agentex_err_t acp_server_start(acp_server_t *s)
     if (phase == 2) {
         pthread_join(s->run_thread, NULL);
         s->have_run_thread = false;
+        /* AGENTEX_OK here: stopped during registration; like a stop after start, the
+         * result is collected by acp_server_wait */
+        s->stopped_start = err == AGENTEX_OK;
         return err;
     }
     return AGENTEX_OK;
@@ -1914,8 +1919,14 @@ agentex_err_t acp_server_wait(acp_server_t *s)
 {
     if (!s)
         return AGENTEX_EINVAL;
-    if (!s->have_run_thread || tl_current_server == s)
+    if (tl_current_server == s)
         return AGENTEX_ESTATE;
+    if (!s->have_run_thread) {
+        if (!s->stopped_start)
+            return AGENTEX_ESTATE;
+        s->stopped_start = false;
+        return AGENTEX_OK;
+    }
     pthread_join(s->run_thread, NULL);
     s->have_run_thread = false;
     return s->run_result;

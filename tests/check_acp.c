@@ -941,6 +941,38 @@ START_TEST(test_registration_failure)
 }
 END_TEST
 
+static void *stop_later_main(void *arg)
+{
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    acp_server_stop(arg);
+    return NULL;
+}
+
+/* acp_server_stop while acp_server_start is still registering: the start ends with
+ * AGENTEX_OK (documented), and acp_server_wait then collects that result like after any
+ * other start, instead of calling the server never started. */
+START_TEST(test_stop_during_registration_then_wait)
+{
+    ck_assert_int_eq(acp_server_set_backend(srv, "http://127.0.0.1:1"), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_register_retries(srv, 100, 100), AGENTEX_OK);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, stop_later_main, srv), 0);
+    ck_assert_int_eq(acp_server_start(srv), AGENTEX_OK);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_ESTATE); /* collected once */
+    /* idle again: configurable and startable */
+    ck_assert_int_eq(acp_server_set_backend(srv, ""), AGENTEX_OK);
+    start_server(srv);
+    resp_t r;
+    ck_assert_int_eq(http("GET", "/healthz", NULL, 0, NULL, &r), 200);
+    resp_free(&r);
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+}
+END_TEST
+
 /* ---- methods, acks, ids ---- */
 
 static struct {
@@ -1918,6 +1950,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_registration_request_and_identity);
     tcase_add_test(tc, test_worker_client_uses_agent_key);
     tcase_add_test(tc, test_registration_failure);
+    tcase_add_test(tc, test_stop_during_registration_then_wait);
     tcase_add_test(tc, test_every_method_acks);
     tcase_add_test(tc, test_ids_echoed_verbatim);
     tcase_add_test(tc, test_notifications_run);
