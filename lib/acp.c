@@ -31,6 +31,7 @@
 #include "internal.h"
 #include "jsonrpc.h"
 #include "pool.h"
+#include "types_internal.h"
 
 enum method_kind {
     M_TASK_CREATE = 0,
@@ -144,6 +145,13 @@ struct acp_ctx {
     const char *dkey;     /* deferred: the mailbox key */
     struct acp_ctx *dnext;
     struct acp_ctx *rnext; /* on the reap stack */
+    /* fast path (fast_admit): the body and the forwarded headers ("name\0value\0" pairs)
+     * live in the context's own block, and the worker parses root from body */
+    const char *body;
+    size_t body_len;
+    const char *hdrs;
+    size_t nhdrs;
+    bool fast;
     bool stream_broken;
     bool has_error;
     char *errmsg; /* acp_ctx_set_error's message, NULL until then (or on ENOMEM) */
@@ -608,7 +616,8 @@ static void ctx_free(acp_ctx_t *ctx)
         return;
     cJSON_Delete(ctx->root);
     free_typed(ctx);
-    agx_free(ctx->id_json);
+    if (!ctx->fast) /* else in the context's block */
+        agx_free(ctx->id_json);
     agx_free(ctx->errmsg);
     agx_free(ctx);
 }
@@ -820,6 +829,7 @@ static size_t reap_push(acp_server_t *s, acp_ctx_t *ctx)
 
 static void backlog_done(acp_server_t *s, size_t nreap);
 static agentex_err_t build_typed(acp_ctx_t *ctx);
+static int fill_kept_headers(const acp_ctx_t *ctx, cJSON *params);
 
 static void job_run(void *wctx, void *arg)
 {
@@ -827,6 +837,16 @@ static void job_run(void *wctx, void *arg)
     acp_server_t *s = ctx->s;
     ctx->client = wctx;
     agentex_err_t rc = AGENTEX_OK;
+    if (ctx->fast) {
+        /* the service thread only scanned the body: the tree is made here */
+        ctx->root = agx_json_parse(ctx->body, ctx->body_len);
+        ctx->params = cJSON_GetObjectItemCaseSensitive(ctx->root, "params");
+        if (!ctx->root || !cJSON_IsObject(ctx->params) || fill_kept_headers(ctx, ctx->params)) {
+            agx_log(AGENTEX_LOG_ERROR, "task %s: acknowledged %s dropped: %s", ctx->task_id,
+                    method_names[ctx->kind], "out of memory");
+            goto done;
+        }
+    }
     if (ctx->kind != M_MESSAGE_SEND) {
         /* the service thread checked params; the objects are built here, off its path */
         rc = build_typed(ctx);
@@ -891,6 +911,11 @@ static void job_run(void *wctx, void *arg)
 done:
     if (ctx->kind != M_MESSAGE_SEND)
         free_typed(ctx); /* this thread built them: freed here, not by reap_all */
+    if (ctx->fast) {
+        cJSON_Delete(ctx->root); /* likewise */
+        ctx->root = NULL;
+        ctx->params = NULL;
+    }
     agx_free(ctx->errmsg);
     ctx->errmsg = NULL;
     task_release(s, ctx->entry);
@@ -940,32 +965,27 @@ static void handle_healthz(acp_server_t *s, agx_http_req_t *r)
     agx_buf_free(&b);
 }
 
-/* Fills params.request = {"headers":{...}} with the forwarded headers (protocol 2.11),
- * when at least one survives.  -1 on ENOMEM. */
-static int fill_request_headers(agx_http_req_t *r, cJSON *params)
+/* Adds one forwarded header to *hdrs (created on first use); a repeated name: the last
+ * one wins.  -1 on ENOMEM. */
+static int add_header(cJSON **hdrs, const char *name, const char *value)
 {
-    cJSON *hdrs = NULL;
-    size_t n = agx_http_req_header_count(r);
-    for (size_t i = 0; i < n; i++) {
-        const char *name = NULL, *value = NULL;
-        agx_http_req_header_at(r, i, &name, &value);
-        if (!name || !agx_acp_header_forwarded(name))
-            continue;
-        if (!hdrs && !(hdrs = cJSON_CreateObject()))
-            return -1;
-        cJSON *v = cJSON_CreateString(value ? value : "");
-        if (!v) {
-            cJSON_Delete(hdrs);
-            return -1;
-        }
-        if (cJSON_GetObjectItemCaseSensitive(hdrs, name)) /* repeated: the last one wins */
-            cJSON_ReplaceItemInObjectCaseSensitive(hdrs, name, v);
-        else if (!cJSON_AddItemToObject(hdrs, name, v)) {
-            cJSON_Delete(v);
-            cJSON_Delete(hdrs);
-            return -1;
-        }
+    if (!*hdrs && !(*hdrs = cJSON_CreateObject()))
+        return -1;
+    cJSON *v = cJSON_CreateString(value ? value : "");
+    if (!v)
+        return -1;
+    if (cJSON_GetObjectItemCaseSensitive(*hdrs, name))
+        cJSON_ReplaceItemInObjectCaseSensitive(*hdrs, name, v);
+    else if (!cJSON_AddItemToObject(*hdrs, name, v)) {
+        cJSON_Delete(v);
+        return -1;
     }
+    return 0;
+}
+
+/* params.request = {"headers": hdrs} when hdrs (taken) is not NULL.  -1 on ENOMEM. */
+static int attach_headers(cJSON *params, cJSON *hdrs)
+{
     if (!hdrs)
         return 0;
     cJSON *req = cJSON_CreateObject();
@@ -979,6 +999,39 @@ static int fill_request_headers(agx_http_req_t *r, cJSON *params)
     else
         cJSON_AddItemToObject(params, "request", req);
     return 0;
+}
+
+/* Fills params.request = {"headers":{...}} with the forwarded headers (protocol 2.11),
+ * when at least one survives.  -1 on ENOMEM. */
+static int fill_request_headers(agx_http_req_t *r, cJSON *params)
+{
+    cJSON *hdrs = NULL;
+    size_t n = agx_http_req_header_count(r);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = NULL, *value = NULL;
+        agx_http_req_header_at(r, i, &name, &value);
+        if (name && agx_acp_header_forwarded(name) && add_header(&hdrs, name, value) != 0) {
+            cJSON_Delete(hdrs);
+            return -1;
+        }
+    }
+    return attach_headers(params, hdrs);
+}
+
+/* The same from the pairs a fast-path context kept.  Worker. */
+static int fill_kept_headers(const acp_ctx_t *ctx, cJSON *params)
+{
+    cJSON *hdrs = NULL;
+    const char *p = ctx->hdrs;
+    for (size_t i = 0; i < ctx->nhdrs; i++) {
+        const char *name = p, *value = p + strlen(p) + 1;
+        p = value + strlen(value) + 1;
+        if (add_header(&hdrs, name, value) != 0) {
+            cJSON_Delete(hdrs);
+            return -1;
+        }
+    }
+    return attach_headers(params, hdrs);
 }
 
 /* ---- params: checked on the service thread, typed on the worker ---- */
@@ -1188,6 +1241,361 @@ static int check_params(acp_ctx_t *ctx, char *msg, size_t msglen)
     return 0;
 }
 
+/* ---- the fast path: checking a request without building its tree ----
+ *
+ * Most requests are well-formed async calls.  For them the service thread only scans the
+ * body (a strict JSON checker that builds nothing) and checks the envelope and the params
+ * by the rules check_params applies; the queued job then holds one block (the context, the
+ * body bytes, the task id, the forwarded headers) and the worker parses the body and
+ * builds the objects.  The scanner accepts a subset of what cJSON accepts (RFC 8259
+ * JSON, no \u0000, bounded depth, plain keys) and only when every check of the full path
+ * would pass: anything else, errors included, declines the fast path and the request
+ * takes the full path (agx_rpc_parse + check_params), which answers exactly as before. */
+
+#define FP_MAX_DEPTH 64
+
+static const char *fp_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static int fp_hex4(const char *p, const char *e, unsigned *out)
+{
+    if (e - p < 4)
+        return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v << 4 | (unsigned)d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* p at '"': the position after the closing quote, or NULL.  *esc: it holds escapes. */
+static const char *fp_string(const char *p, const char *e, bool *esc)
+{
+    *esc = false;
+    for (p++; p < e;) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c != '\\') {
+            p++;
+            continue;
+        }
+        *esc = true;
+        if (++p >= e)
+            return NULL;
+        switch (*p) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+            p++;
+            break;
+        case 'u': {
+            unsigned u, u2;
+            if (fp_hex4(p + 1, e, &u) != 0 || u == 0 || (u >= 0xDC00 && u <= 0xDFFF))
+                return NULL;
+            p += 5;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || fp_hex4(p + 2, e, &u2) != 0 ||
+                    u2 < 0xDC00 || u2 > 0xDFFF)
+                    return NULL;
+                p += 6;
+            }
+            break;
+        }
+        default:
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* An RFC 8259 number of at most 63 bytes (cJSON reads that many). */
+static const char *fp_number(const char *p, const char *e)
+{
+    const char *s = p;
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    if (p < e && *p == '.') {
+        if (++p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    return p - s <= 63 ? p : NULL;
+}
+
+static const char *fp_value(const char *p, const char *e, int depth)
+{
+    if (p >= e)
+        return NULL;
+    switch (*p) {
+    case '"': {
+        bool esc;
+        return fp_string(p, e, &esc);
+    }
+    case '{':
+    case '[': {
+        bool obj = *p == '{';
+        char close = obj ? '}' : ']';
+        if (depth >= FP_MAX_DEPTH)
+            return NULL;
+        p = fp_ws(p + 1, e);
+        if (p < e && *p == close)
+            return p + 1;
+        for (;;) {
+            if (obj) {
+                bool esc;
+                if (p >= e || *p != '"' || !(p = fp_string(p, e, &esc)))
+                    return NULL;
+                p = fp_ws(p, e);
+                if (p >= e || *p != ':')
+                    return NULL;
+                p = fp_ws(p + 1, e);
+            }
+            if (!(p = fp_value(p, e, depth + 1)))
+                return NULL;
+            p = fp_ws(p, e);
+            if (p >= e)
+                return NULL;
+            if (*p == close)
+                return p + 1;
+            if (*p != ',')
+                return NULL;
+            p = fp_ws(p + 1, e);
+        }
+    }
+    case 't':
+        return e - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'f':
+        return e - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    case 'n':
+        return e - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    default:
+        return fp_number(p, e);
+    }
+}
+
+/* A value of an already checked text: [p, e) with p at its first byte. */
+typedef struct fp_span {
+    const char *p, *e;
+} fp_span_t;
+
+static bool fp_is(fp_span_t v, char first) { return v.p && v.p < v.e && *v.p == first; }
+static bool fp_null(fp_span_t v) { return v.p && v.e - v.p == 4 && memcmp(v.p, "null", 4) == 0; }
+static bool fp_absent_or_null(fp_span_t v) { return !v.p || fp_null(v); }
+
+/* A string value without escapes: its bytes (between the quotes) in *s, *n. */
+static bool fp_plain_str(fp_span_t v, const char **s, size_t *n)
+{
+    if (!fp_is(v, '"') || memchr(v.p + 1, '\\', (size_t)(v.e - v.p - 2)))
+        return false;
+    *s = v.p + 1;
+    *n = (size_t)(v.e - v.p - 2);
+    return true;
+}
+
+static bool fp_str_eq(fp_span_t v, const char *lit)
+{
+    const char *s;
+    size_t n;
+    return fp_plain_str(v, &s, &n) && n == strlen(lit) && memcmp(s, lit, n) == 0;
+}
+
+/*
+ * Walks the members of the checked object o and stores, for each of the n keys, the
+ * first member's value in vals[] (p NULL when absent).  false when a key holds an escape
+ * (it might decode to one of the keys).
+ */
+static bool fp_members(fp_span_t o, const char *const *keys, size_t n, fp_span_t *vals)
+{
+    for (size_t i = 0; i < n; i++)
+        vals[i].p = vals[i].e = NULL;
+    const char *p = fp_ws(o.p + 1, o.e);
+    if (*p == '}')
+        return true;
+    for (;;) {
+        bool esc;
+        const char *ks = p + 1, *ke = fp_string(p, o.e, &esc) - 1;
+        if (esc)
+            return false;
+        p = fp_ws(fp_ws(ke + 1, o.e) + 1, o.e); /* past the ':' */
+        const char *ve = fp_value(p, o.e, 0);
+        size_t kl = (size_t)(ke - ks);
+        for (size_t i = 0; i < n; i++)
+            if (!vals[i].p && strlen(keys[i]) == kl && memcmp(keys[i], ks, kl) == 0) {
+                vals[i].p = p;
+                vals[i].e = ve;
+                break;
+            }
+        p = fp_ws(ve, o.e);
+        if (*p == '}')
+            return true;
+        p = fp_ws(p + 1, o.e);
+    }
+}
+
+/* The typed parsers' rule for one field, on the fast path (false: decline). */
+static bool fp_field_ok(fp_span_t v, const vfield_t *f)
+{
+    if (!v.p)
+        return !f->required;
+    if (fp_null(v))
+        return !f->required;
+    char buf[64];
+    const char *s;
+    size_t n;
+    switch ((enum vkind)f->kind) {
+    case V_STR:
+        return fp_is(v, '"');
+    case V_TIME: {
+        int64_t t;
+        if (!fp_plain_str(v, &s, &n) || n >= sizeof buf)
+            return false;
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        return adk_time_parse(buf, &t) == AGENTEX_OK;
+    }
+    case V_OBJ:
+        return fp_is(v, '{');
+    case V_SEQ: {
+        n = (size_t)(v.e - v.p);
+        if (n >= sizeof buf || !(*v.p == '-' || (*v.p >= '0' && *v.p <= '9')))
+            return false;
+        memcpy(buf, v.p, n);
+        buf[n] = '\0';
+        cJSON num; /* the value cJSON would give it: strtod of the same text */
+        memset(&num, 0, sizeof num);
+        num.type = cJSON_Number;
+        num.valuedouble = strtod(buf, NULL);
+        return v_seq_ok(&num);
+    }
+    case V_CONTENT: {
+        /* text content without attachments, the common case; the rest declines */
+        static const char *const keys[] = {"type", "author", "style", "format", "content",
+                                           "attachments"};
+        fp_span_t m[6];
+        if (!fp_is(v, '{') || !fp_members(v, keys, 6, m))
+            return false;
+        return fp_str_eq(m[0], "text") &&
+               (fp_str_eq(m[1], "user") || fp_str_eq(m[1], "agent")) &&
+               (fp_absent_or_null(m[2]) || fp_str_eq(m[2], "static") ||
+                fp_str_eq(m[2], "active")) &&
+               (fp_absent_or_null(m[3]) || fp_str_eq(m[3], "plain") ||
+                fp_str_eq(m[3], "markdown") || fp_str_eq(m[3], "code")) &&
+               fp_is(m[4], '"') && fp_absent_or_null(m[5]);
+    }
+    }
+    return false;
+}
+
+static bool fp_fields_ok(fp_span_t o, const vfield_t *f, size_t n)
+{
+    const char *keys[16];
+    fp_span_t vals[16];
+    if (n > 16 || !fp_is(o, '{'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = f[i].key;
+    if (!fp_members(o, keys, n, vals))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!fp_field_ok(vals[i], &f[i]))
+            return false;
+    return true;
+}
+
+bool agx_acp_fast_scan(const char *body, size_t len, agx_acp_fast_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!body)
+        return false;
+    const char *e = body + len, *p = fp_ws(body, e);
+    if (p >= e || *p != '{')
+        return false;
+    const char *end = fp_value(p, e, 0);
+    if (!end || fp_ws(end, e) != e)
+        return false;
+    static const char *const env_keys[] = {"jsonrpc", "method", "id", "params"};
+    fp_span_t env[4];
+    fp_span_t top = {p, end};
+    if (!fp_members(top, env_keys, 4, env))
+        return false;
+    if (env[0].p && !fp_str_eq(env[0], "2.0"))
+        return false;
+    const char *s;
+    size_t n;
+    if (!fp_plain_str(env[1], &s, &n))
+        return false;
+    int kind = -1;
+    for (int i = 0; i < M_COUNT; i++)
+        if (strlen(method_names[i]) == n && memcmp(method_names[i], s, n) == 0)
+            kind = i;
+    if (kind < 0 || kind == M_MESSAGE_SEND)
+        return false;
+    out->kind = kind;
+    if (env[2].p && !fp_null(env[2])) {
+        if (!fp_is(env[2], '"') && !(*env[2].p == '-' || (*env[2].p >= '0' && *env[2].p <= '9')))
+            return false;
+        out->id = env[2].p;
+        out->id_len = (size_t)(env[2].e - env[2].p);
+    }
+    static const char *const par_keys[] = {"agent", "task", "event", "params"};
+    fp_span_t par[4];
+    if (!fp_is(env[3], '{') || !fp_members(env[3], par_keys, 4, par))
+        return false;
+    static const char *const id_key[] = {"id"};
+    fp_span_t tid;
+    if (!fp_is(par[0], '{') || !fp_is(par[1], '{') || !fp_members(par[1], id_key, 1, &tid) ||
+        !fp_plain_str(tid, &s, &n) || n == 0)
+        return false;
+    out->task_id = s;
+    out->task_id_len = n;
+    if (!fp_fields_ok(par[0], agent_vfields, VNELEM(agent_vfields)) ||
+        !fp_fields_ok(par[1], task_vfields, VNELEM(task_vfields)))
+        return false;
+    if (kind == M_EVENT_SEND &&
+        !fp_fields_ok(par[2], event_vfields, VNELEM(event_vfields)))
+        return false;
+    if (kind == M_TASK_CREATE && !(fp_absent_or_null(par[3]) || fp_is(par[3], '{')))
+        return false;
+    return true;
+}
+
 /* A request that will not be queued after all: its task reference, its context and
  * its share of the backlog are given back. */
 static void unadmit(acp_server_t *s, acp_ctx_t *ctx)
@@ -1333,13 +1741,91 @@ static void admit_or_defer(acp_server_t *s, acp_ctx_t *ctx, agx_http_req_t *r, c
      * (both sides use sequentially consistent atomics, so one of them sees the other) */
     resume_deferred(s);
 }
+/* The fast path (see agx_acp_fast_scan): true when it took the request (admitted or
+ * held).  false leaves the request to the full path, which answers it. */
+static bool fast_admit(acp_server_t *s, agx_http_req_t *r, const char *body, size_t len)
+{
+    agx_acp_fast_t f;
+    if (!agx_acp_fast_scan(body, len, &f))
+        return false;
+    if (s->auth_check && s->api_key && s->api_key[0]) {
+        const char *k = agx_http_req_header(r, "x-agent-api-key");
+        if (!k || !agx_str_equal_ct(k, s->api_key))
+            return false;
+    }
+    pthread_mutex_lock(&s->mu);
+    handler_t h = s->handlers[f.kind];
+    pthread_mutex_unlock(&s->mu);
+    if (!h.fn.any || atomic_load(&s->stopping))
+        return false;
+    /* one block: the context, the body, the id, the task id, the forwarded headers */
+    size_t nh = agx_http_req_header_count(r), nfw = 0, hbytes = 0;
+    for (size_t i = 0; i < nh; i++) {
+        const char *name = NULL, *value = NULL;
+        agx_http_req_header_at(r, i, &name, &value);
+        if (name && agx_acp_header_forwarded(name)) {
+            nfw++;
+            hbytes += strlen(name) + strlen(value ? value : "") + 2;
+        }
+    }
+    const char *id = f.id ? f.id : "null";
+    size_t idl = f.id ? f.id_len : 4;
+    acp_ctx_t *ctx =
+        agx_malloc(sizeof *ctx + len + 1 + idl + 1 + f.task_id_len + 1 + hbytes);
+    if (!ctx)
+        return false;
+    memset(ctx, 0, sizeof *ctx);
+    char *p = (char *)(ctx + 1);
+    ctx->body = p;
+    ctx->body_len = len;
+    memcpy(p, body, len);
+    p[len] = '\0';
+    p += len + 1;
+    ctx->id_json = p;
+    memcpy(p, id, idl);
+    p[idl] = '\0';
+    p += idl + 1;
+    ctx->task_id = p;
+    memcpy(p, f.task_id, f.task_id_len);
+    p[f.task_id_len] = '\0';
+    p += f.task_id_len + 1;
+    ctx->hdrs = p;
+    ctx->nhdrs = nfw;
+    for (size_t i = 0; i < nh; i++) {
+        const char *name = NULL, *value = NULL;
+        agx_http_req_header_at(r, i, &name, &value);
+        if (name && agx_acp_header_forwarded(name)) {
+            size_t a = strlen(name) + 1, b = strlen(value ? value : "") + 1;
+            memcpy(p, name, a);
+            memcpy(p + a, value ? value : "", b);
+            p += a + b;
+        }
+    }
+    ctx->s = s;
+    ctx->kind = (enum method_kind)f.kind;
+    ctx->h = h;
+    ctx->notification = f.id == NULL;
+    ctx->fast = true;
+    ctx->entry = task_acquire(s, ctx->task_id);
+    if (!ctx->entry) {
+        agx_free(ctx);
+        return false;
+    }
+    if (ctx->kind == M_TASK_CANCEL)
+        atomic_store(&ctx->entry->cancelled, true);
+    admit_or_defer(s, ctx, r, s->delivery == ACP_DELIVERY_PER_TASK ? ctx->task_id : NULL);
+    return true;
+}
+
 static void handle_api(acp_server_t *s, agx_http_req_t *r)
 {
+    size_t len = 0;
+    const char *body = agx_http_req_body(r, &len);
+    if (fast_admit(s, r, body, len))
+        return;
     agx_rpc_req_t rq;
     char *emsg = NULL;
     acp_ctx_t *ctx = NULL;
-    size_t len = 0;
-    const char *body = agx_http_req_body(r, &len);
     int rc = agx_rpc_parse(body, len, &rq, &emsg);
     if (rc == 1) {
         respond_json(r, NULL);

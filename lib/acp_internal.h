@@ -13,4 +13,18 @@ agentex_err_t agx_acp_registration_body(const acp_server_t *s, int port, cJSON *
 /* true when name matches ^[a-z0-9-]+$. */
 bool agx_acp_name_valid(const char *name);
 
+/* The fast path of POST /api (lib/acp.c): true when body is an async request
+ * (task/create, event/send, task/cancel, task/interrupt) that the full path would accept
+ * (agx_rpc_parse and the params checks), found without building a tree.  false declines:
+ * the request then takes the full path.  The spans point into body. */
+typedef struct agx_acp_fast {
+    int kind;            /* index into the method names: 0 task/create ... 3 task/interrupt */
+    const char *id;      /* the raw id text; NULL when absent or null (a notification) */
+    size_t id_len;
+    const char *task_id; /* params.task.id's bytes (no escapes), not NUL-terminated */
+    size_t task_id_len;
+} agx_acp_fast_t;
+
+bool agx_acp_fast_scan(const char *body, size_t len, agx_acp_fast_t *out);
+
 #endif

@@ -418,6 +418,137 @@ START_TEST(test_new_and_body_enomem)
 }
 END_TEST
 
+/* The fast path takes the common async requests and declines everything else; whatever
+ * it takes, the full path (agx_rpc_parse) reads the same way: same method and id. */
+#define FA "{\"id\":\"a1\",\"name\":\"n\"}"
+#define FT "{\"id\":\"t1\"}"
+#define FEV(content)                                                                               \
+    "{\"id\":\"e\",\"sequence_id\":1,\"task_id\":\"t1\",\"agent_id\":\"a1\",\"content\":" content "}"
+#define FTEXT "{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"}"
+#define FREQ(method, params, id)                                                                   \
+    "{\"jsonrpc\":\"2.0\",\"method\":\"" method "\",\"params\":" params ",\"id\":" id "}"
+
+START_TEST(test_fast_scan_table)
+{
+    static const struct {
+        const char *body;
+        bool fast;
+        const char *task_id;
+    } cases[] = {
+        {FREQ("event/send", "{\"agent\":" FA ",\"task\":" FT ",\"event\":" FEV(FTEXT) "}", "7"),
+         true, "t1"},
+        {FREQ("event/send", "{\"agent\":" FA ",\"task\":" FT ",\"event\":" FEV("null") "}",
+              "\"x\""),
+         true, "t1"},
+        {FREQ("task/create", "{\"agent\":" FA ",\"task\":" FT ",\"params\":null}", "null"), true,
+         "t1"},
+        {FREQ("task/create", "{\"agent\":" FA ",\"task\":" FT ",\"params\":{\"a\":[1,2,{}]}}",
+              "-2.5e+3"),
+         true, "t1"},
+        {"{\"method\":\"task/cancel\",\"params\":{\"agent\":" FA ",\"task\":" FT "}}", true, "t1"},
+        {FREQ("task/interrupt", "{\"task\":{\"id\":\"t\\u00e9\"},\"agent\":" FA "}", "1"), false,
+         NULL}, /* an escaped task id: declined */
+        {" \t" FREQ("task/interrupt", "{\"task\":" FT ",\"agent\":" FA "}", "1") "\r\n ", true,
+         "t1"},
+        /* the first of repeated keys counts, as in cJSON */
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"task\":5}", "1"), true, "t1"},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":5,\"task\":" FT "}", "1"), false, NULL},
+        /* declined: errors, other shapes, what only the full path knows how to read */
+        {FREQ("message/send", "{\"agent\":" FA ",\"task\":" FT ",\"content\":" FTEXT "}", "1"),
+         false, NULL},
+        {FREQ("task/approve", "{\"agent\":" FA ",\"task\":" FT "}", "1"), false, NULL},
+        {FREQ("task/create", "{\"agent\":" FA ",\"task\":" FT ",\"params\":5}", "1"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "true"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "01"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "1.") , false, NULL},
+        {"{\"jsonrpc\":\"1.0\",\"method\":\"task/cancel\",\"params\":{\"agent\":" FA
+         ",\"task\":" FT "},\"id\":1}",
+         false, NULL},
+        {"{\"\\u0069d\":1,\"method\":\"task/cancel\",\"params\":{\"agent\":" FA ",\"task\":" FT
+         "}}",
+         false, NULL},
+        {FREQ("task/cancel", "{\"agent\":{\"id\":\"a\",\"n\\u0061me\":\"n\"},\"task\":" FT "}",
+              "1"),
+         false, NULL},
+        {FREQ("task/cancel", "{\"agent\":{\"id\":\"a\"},\"task\":" FT "}", "1"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"\"}}", "1"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\",\"created_at\":\"x\"}}",
+              "1"),
+         false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\",\"params\":[]}}", "1"), false,
+         NULL},
+        {FREQ("event/send",
+              "{\"agent\":" FA ",\"task\":" FT ",\"event\":" FEV(
+                  "{\"type\":\"data\",\"author\":\"user\",\"data\":{}}") "}",
+              "1"),
+         false, NULL},
+        {FREQ("event/send",
+              "{\"agent\":" FA ",\"task\":" FT ",\"event\":" FEV(
+                  "{\"type\":\"text\",\"author\":\"user\",\"content\":\"x\",\"attachments\":[]}") "}",
+              "1"),
+         false, NULL},
+        {FREQ("event/send",
+              "{\"agent\":" FA ",\"task\":" FT ",\"event\":{\"id\":\"e\",\"sequence_id\":-1,"
+              "\"task_id\":\"t\",\"agent_id\":\"a\"}}",
+              "1"),
+         false, NULL},
+        {FREQ("event/send",
+              "{\"agent\":" FA ",\"task\":" FT ",\"event\":{\"id\":\"e\",\"sequence_id\":1.5,"
+              "\"task_id\":\"t\",\"agent_id\":\"a\"}}",
+              "1"),
+         false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "1") "x", false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\\ud800\"}}", "1"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"x\":\"\\u0000\"}", "1"), false,
+         NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"x\":\"a\tb\"}", "1"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"x\":\"\\ud83d\\ude00\"}", "1"),
+         true, "t1"},
+        {"", false, NULL},
+        {"[]", false, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *b = cases[i].body;
+        agx_acp_fast_t f;
+        bool fast = agx_acp_fast_scan(b, strlen(b), &f);
+        ck_assert_msg(fast == cases[i].fast, "case %zu: fast %d", i, fast);
+        if (!fast)
+            continue;
+        ck_assert_uint_eq(f.task_id_len, strlen(cases[i].task_id));
+        ck_assert(memcmp(f.task_id, cases[i].task_id, f.task_id_len) == 0);
+        agx_rpc_req_t r;
+        char *msg = NULL;
+        ck_assert_int_eq(agx_rpc_parse(b, strlen(b), &r, &msg), 0);
+        ck_assert_int_ge(f.kind, 0);
+        ck_assert_int_lt(f.kind, 4);
+        static const char *const names[] = {"task/create", "event/send", "task/cancel",
+                                            "task/interrupt"};
+        ck_assert_str_eq(r.method, names[f.kind]);
+        if (f.id) {
+            ck_assert_uint_eq(f.id_len, strlen(r.id_json));
+            ck_assert(memcmp(f.id, r.id_json, f.id_len) == 0);
+        } else {
+            ck_assert(r.notification);
+        }
+        agx_rpc_req_clear(&r);
+    }
+    /* nesting deeper than the scanner goes: declined, the full path reads it */
+    agx_buf_t d;
+    agx_buf_init(&d);
+    ck_assert_int_eq(agx_buf_puts(&d, "{\"method\":\"task/cancel\",\"params\":{\"agent\":" FA
+                                      ",\"task\":{\"id\":\"t\",\"params\":{\"x\":"),
+                     0);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(agx_buf_puts(&d, "["), 0);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(agx_buf_puts(&d, "]"), 0);
+    ck_assert_int_eq(agx_buf_puts(&d, "}}}}"), 0);
+    agx_acp_fast_t f;
+    ck_assert(!agx_acp_fast_scan(d.data, d.len, &f));
+    agx_buf_free(&d);
+}
+END_TEST
+
 START_TEST(test_rpc_enomem)
 {
     const char *body = "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":\"abc\"}";
@@ -1940,6 +2071,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_setters_validate);
     tcase_add_test(tc, test_new_and_body_enomem);
     tcase_add_test(tc, test_rpc_enomem);
+    tcase_add_test(tc, test_fast_scan_table);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("server");
