@@ -1410,10 +1410,67 @@ static const char *fp_value(const char *p, const char *e, int depth)
     }
 }
 
-/* A value of an already checked text: [p, e) with p at its first byte. */
+/* A value inside the checked text: [p, e) with p at its first byte; p NULL: absent. */
 typedef struct fp_span {
     const char *p, *e;
 } fp_span_t;
+
+/* What fp_walk extracts from an object: for each key, the first member's value; a key
+ * with a nested schema is walked by that schema (when its value is an object). */
+typedef struct fp_obj {
+    size_t n;
+    const char *const *keys;
+    fp_span_t *vals;
+    struct fp_obj *const *sub; /* NULL, or per key NULL / a schema */
+} fp_obj_t;
+
+/*
+ * Checks the object at p (at '{') and fills o->vals.  Every byte is read once: the
+ * members of a nested schema are checked by its own walk.  NULL: declined (not JSON the
+ * scanner takes, or a key with an escape: it might decode to one of the keys).
+ */
+static const char *fp_walk(const char *p, const char *e, const fp_obj_t *o, int depth)
+{
+    if (depth >= FP_MAX_DEPTH)
+        return NULL;
+    p = fp_ws(p + 1, e);
+    if (p < e && *p == '}')
+        return p + 1;
+    for (;;) {
+        bool esc;
+        const char *ks = p + 1, *ke;
+        if (p >= e || *p != '"' || !(ke = fp_string(p, e, &esc)) || esc)
+            return NULL;
+        size_t kl = (size_t)(ke - 1 - ks);
+        p = fp_ws(ke, e);
+        if (p >= e || *p != ':')
+            return NULL;
+        p = fp_ws(p + 1, e);
+        size_t i = 0;
+        while (i < o->n &&
+               (o->keys[i][0] != *ks || strncmp(o->keys[i], ks, kl) != 0 || o->keys[i][kl] != '\0'))
+            i++;
+        const char *vs = p;
+        if (i < o->n && !o->vals[i].p && o->sub && o->sub[i] && p < e && *p == '{')
+            p = fp_walk(p, e, o->sub[i], depth + 1);
+        else
+            p = fp_value(p, e, depth + 1);
+        if (!p)
+            return NULL;
+        if (i < o->n && !o->vals[i].p) {
+            o->vals[i].p = vs;
+            o->vals[i].e = p;
+        }
+        p = fp_ws(p, e);
+        if (p >= e)
+            return NULL;
+        if (*p == '}')
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = fp_ws(p + 1, e);
+    }
+}
 
 static bool fp_is(fp_span_t v, char first) { return v.p && v.p < v.e && *v.p == first; }
 static bool fp_null(fp_span_t v) { return v.p && v.e - v.p == 4 && memcmp(v.p, "null", 4) == 0; }
@@ -1436,45 +1493,22 @@ static bool fp_str_eq(fp_span_t v, const char *lit)
     return fp_plain_str(v, &s, &n) && n == strlen(lit) && memcmp(s, lit, n) == 0;
 }
 
-/*
- * Walks the members of the checked object o and stores, for each of the n keys, the
- * first member's value in vals[] (p NULL when absent).  false when a key holds an escape
- * (it might decode to one of the keys).
- */
-static bool fp_members(fp_span_t o, const char *const *keys, size_t n, fp_span_t *vals)
+/* text content without attachments, the common case (content_parse's rules); the rest
+ * declines.  m: type, author, style, format, content, attachments. */
+static bool fp_content_ok(const fp_span_t *m)
 {
-    for (size_t i = 0; i < n; i++)
-        vals[i].p = vals[i].e = NULL;
-    const char *p = fp_ws(o.p + 1, o.e);
-    if (*p == '}')
-        return true;
-    for (;;) {
-        bool esc;
-        const char *ks = p + 1, *ke = fp_string(p, o.e, &esc) - 1;
-        if (esc)
-            return false;
-        p = fp_ws(fp_ws(ke + 1, o.e) + 1, o.e); /* past the ':' */
-        const char *ve = fp_value(p, o.e, 0);
-        size_t kl = (size_t)(ke - ks);
-        for (size_t i = 0; i < n; i++)
-            if (!vals[i].p && strlen(keys[i]) == kl && memcmp(keys[i], ks, kl) == 0) {
-                vals[i].p = p;
-                vals[i].e = ve;
-                break;
-            }
-        p = fp_ws(ve, o.e);
-        if (*p == '}')
-            return true;
-        p = fp_ws(p + 1, o.e);
-    }
+    return fp_str_eq(m[0], "text") && (fp_str_eq(m[1], "user") || fp_str_eq(m[1], "agent")) &&
+           (fp_absent_or_null(m[2]) || fp_str_eq(m[2], "static") || fp_str_eq(m[2], "active")) &&
+           (fp_absent_or_null(m[3]) || fp_str_eq(m[3], "plain") || fp_str_eq(m[3], "markdown") ||
+            fp_str_eq(m[3], "code")) &&
+           fp_is(m[4], '"') && fp_absent_or_null(m[5]);
 }
 
-/* The typed parsers' rule for one field, on the fast path (false: decline). */
-static bool fp_field_ok(fp_span_t v, const vfield_t *f)
+/* The typed parsers' rule for one field, on the fast path (false: decline).  content:
+ * the members of the field's object, when it is V_CONTENT. */
+static bool fp_field_ok(fp_span_t v, const vfield_t *f, const fp_span_t *content)
 {
-    if (!v.p)
-        return !f->required;
-    if (fp_null(v))
+    if (!v.p || fp_null(v))
         return !f->required;
     char buf[64];
     const char *s;
@@ -1498,62 +1532,68 @@ static bool fp_field_ok(fp_span_t v, const vfield_t *f)
             return false;
         memcpy(buf, v.p, n);
         buf[n] = '\0';
-        cJSON num; /* the value cJSON would give it: strtod of the same text */
+        cJSON num; /* the value cJSON gives it: strtod of the same text */
         memset(&num, 0, sizeof num);
         num.type = cJSON_Number;
         num.valuedouble = strtod(buf, NULL);
         return v_seq_ok(&num);
     }
-    case V_CONTENT: {
-        /* text content without attachments, the common case; the rest declines */
-        static const char *const keys[] = {"type", "author", "style", "format", "content",
-                                           "attachments"};
-        fp_span_t m[6];
-        if (!fp_is(v, '{') || !fp_members(v, keys, 6, m))
-            return false;
-        return fp_str_eq(m[0], "text") &&
-               (fp_str_eq(m[1], "user") || fp_str_eq(m[1], "agent")) &&
-               (fp_absent_or_null(m[2]) || fp_str_eq(m[2], "static") ||
-                fp_str_eq(m[2], "active")) &&
-               (fp_absent_or_null(m[3]) || fp_str_eq(m[3], "plain") ||
-                fp_str_eq(m[3], "markdown") || fp_str_eq(m[3], "code")) &&
-               fp_is(m[4], '"') && fp_absent_or_null(m[5]);
-    }
+    case V_CONTENT:
+        return content && fp_is(v, '{') && fp_content_ok(content);
     }
     return false;
 }
 
-static bool fp_fields_ok(fp_span_t o, const vfield_t *f, size_t n)
+static bool fp_fields_ok(fp_span_t o, const vfield_t *f, size_t n, const fp_span_t *vals,
+                         const fp_span_t *content)
 {
-    const char *keys[16];
-    fp_span_t vals[16];
-    if (n > 16 || !fp_is(o, '{'))
+    if (!fp_is(o, '{'))
         return false;
     for (size_t i = 0; i < n; i++)
-        keys[i] = f[i].key;
-    if (!fp_members(o, keys, n, vals))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!fp_field_ok(vals[i], &f[i]))
+        if (!fp_field_ok(vals[i], &f[i], content))
             return false;
     return true;
 }
+
+#define FP_KEYS(tab, arr)                                                                          \
+    for (size_t i_ = 0; i_ < VNELEM(tab); i_++)                                                     \
+    arr[i_] = tab[i_].key
 
 bool agx_acp_fast_scan(const char *body, size_t len, agx_acp_fast_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!body)
         return false;
+    static const char *const env_keys[] = {"jsonrpc", "method", "id", "params"};
+    static const char *const par_keys[] = {"agent", "task", "event", "params"};
+    static const char *const con_keys[] = {"type",   "author",  "style",
+                                           "format", "content", "attachments"};
+    const char *ak[VNELEM(agent_vfields)], *tk[VNELEM(task_vfields)], *ek[VNELEM(event_vfields)];
+    FP_KEYS(agent_vfields, ak);
+    FP_KEYS(task_vfields, tk);
+    FP_KEYS(event_vfields, ek);
+    fp_span_t env[4], par[4], av[VNELEM(agent_vfields)], tv[VNELEM(task_vfields)],
+        ev[VNELEM(event_vfields)], cv[6];
+    memset(env, 0, sizeof env);
+    memset(par, 0, sizeof par);
+    memset(av, 0, sizeof av);
+    memset(tv, 0, sizeof tv);
+    memset(ev, 0, sizeof ev);
+    memset(cv, 0, sizeof cv);
+    fp_obj_t con = {6, con_keys, cv, NULL};
+    fp_obj_t *const ev_sub[VNELEM(event_vfields)] = {[5] = &con}; /* "content" */
+    fp_obj_t ag = {VNELEM(ak), ak, av, NULL}, ta = {VNELEM(tk), tk, tv, NULL};
+    fp_obj_t evo = {VNELEM(ek), ek, ev, ev_sub};
+    fp_obj_t *const par_sub[4] = {&ag, &ta, &evo, NULL};
+    fp_obj_t pa = {4, par_keys, par, par_sub};
+    fp_obj_t *const env_sub[4] = {NULL, NULL, NULL, &pa};
+    fp_obj_t top = {4, env_keys, env, env_sub};
+
     const char *e = body + len, *p = fp_ws(body, e);
     if (p >= e || *p != '{')
         return false;
-    const char *end = fp_value(p, e, 0);
+    const char *end = fp_walk(p, e, &top, 0);
     if (!end || fp_ws(end, e) != e)
-        return false;
-    static const char *const env_keys[] = {"jsonrpc", "method", "id", "params"};
-    fp_span_t env[4];
-    fp_span_t top = {p, end};
-    if (!fp_members(top, env_keys, 4, env))
         return false;
     if (env[0].p && !fp_str_eq(env[0], "2.0"))
         return false;
@@ -1574,22 +1614,16 @@ bool agx_acp_fast_scan(const char *body, size_t len, agx_acp_fast_t *out)
         out->id = env[2].p;
         out->id_len = (size_t)(env[2].e - env[2].p);
     }
-    static const char *const par_keys[] = {"agent", "task", "event", "params"};
-    fp_span_t par[4];
-    if (!fp_is(env[3], '{') || !fp_members(env[3], par_keys, 4, par))
-        return false;
-    static const char *const id_key[] = {"id"};
-    fp_span_t tid;
-    if (!fp_is(par[0], '{') || !fp_is(par[1], '{') || !fp_members(par[1], id_key, 1, &tid) ||
-        !fp_plain_str(tid, &s, &n) || n == 0)
+    /* check_params' order; the first failing check declines */
+    if (!fp_is(env[3], '{') || !fp_is(par[0], '{') || !fp_is(par[1], '{') ||
+        !fp_plain_str(tv[0], &s, &n) || n == 0) /* task_vfields[0]: "id" */
         return false;
     out->task_id = s;
     out->task_id_len = n;
-    if (!fp_fields_ok(par[0], agent_vfields, VNELEM(agent_vfields)) ||
-        !fp_fields_ok(par[1], task_vfields, VNELEM(task_vfields)))
+    if (!fp_fields_ok(par[0], agent_vfields, VNELEM(agent_vfields), av, NULL) ||
+        !fp_fields_ok(par[1], task_vfields, VNELEM(task_vfields), tv, NULL))
         return false;
-    if (kind == M_EVENT_SEND &&
-        !fp_fields_ok(par[2], event_vfields, VNELEM(event_vfields)))
+    if (kind == M_EVENT_SEND && !fp_fields_ok(par[2], event_vfields, VNELEM(event_vfields), ev, cv))
         return false;
     if (kind == M_TASK_CREATE && !(fp_absent_or_null(par[3]) || fp_is(par[3], '{')))
         return false;
