@@ -105,7 +105,7 @@ struct acp_server {
     pthread_t run_thread;
     bool have_run_thread;
     bool stopped_start; /* acp_server_start stopped while registering: wait gives OK once */
-    int start_phase; /* 0 pending, 1 serving, 2 failed (start/wait) */
+    int start_phase;    /* 0 pending, 1 serving, 2 failed (start/wait) */
     agentex_err_t start_err, run_result;
 
     pthread_mutex_t tasks_mu;
@@ -1080,12 +1080,8 @@ static const vfield_t task_vfields[] = {
 };
 
 static const vfield_t event_vfields[] = {
-    {"id", V_STR, true},
-    {"sequence_id", V_SEQ, true},
-    {"task_id", V_STR, true},
-    {"agent_id", V_STR, true},
-    {"created_at", V_TIME, false},
-    {"content", V_CONTENT, false},
+    {"id", V_STR, true},       {"sequence_id", V_SEQ, true},  {"task_id", V_STR, true},
+    {"agent_id", V_STR, true}, {"created_at", V_TIME, false}, {"content", V_CONTENT, false},
 };
 
 /* A non-negative integer that fits int64_t exactly (the typed parsers' rule). */
@@ -1165,8 +1161,7 @@ static agentex_err_t build_typed(acp_ctx_t *ctx)
     if (!err && ctx->kind == M_EVENT_SEND)
         err = adk_event_from_json(cJSON_GetObjectItemCaseSensitive(p, "event"), &ctx->event);
     if (!err && ctx->kind == M_MESSAGE_SEND && !ctx->content)
-        err = adk_content_from_json(cJSON_GetObjectItemCaseSensitive(p, "content"),
-                                    &ctx->content);
+        err = adk_content_from_json(cJSON_GetObjectItemCaseSensitive(p, "content"), &ctx->content);
     return err;
 }
 
@@ -1438,9 +1433,10 @@ static const char *fp_walk(const char *p, const char *e, const fp_obj_t *o, int 
         return p + 1;
     for (;;) {
         bool esc;
-        const char *ks = p + 1, *ke;
+        const char *ke;
         if (p >= e || *p != '"' || !(ke = fp_string(p, e, &esc)) || esc)
             return NULL;
+        const char *ks = p + 1;
         size_t kl = (size_t)(ke - 1 - ks);
         p = fp_ws(ke, e);
         if (p >= e || *p != ':')
@@ -1555,9 +1551,11 @@ static bool fp_fields_ok(fp_span_t o, const vfield_t *f, size_t n, const fp_span
     return true;
 }
 
-#define FP_KEYS(tab, arr)                                                                          \
-    for (size_t i_ = 0; i_ < VNELEM(tab); i_++)                                                     \
-    arr[i_] = tab[i_].key
+static void fp_keys(const vfield_t *f, size_t n, const char **keys)
+{
+    for (size_t i = 0; i < n; i++)
+        keys[i] = f[i].key;
+}
 
 bool agx_acp_fast_scan(const char *body, size_t len, agx_acp_fast_t *out)
 {
@@ -1569,9 +1567,9 @@ bool agx_acp_fast_scan(const char *body, size_t len, agx_acp_fast_t *out)
     static const char *const con_keys[] = {"type",   "author",  "style",
                                            "format", "content", "attachments"};
     const char *ak[VNELEM(agent_vfields)], *tk[VNELEM(task_vfields)], *ek[VNELEM(event_vfields)];
-    FP_KEYS(agent_vfields, ak);
-    FP_KEYS(task_vfields, tk);
-    FP_KEYS(event_vfields, ek);
+    fp_keys(agent_vfields, VNELEM(ak), ak);
+    fp_keys(task_vfields, VNELEM(tk), tk);
+    fp_keys(event_vfields, VNELEM(ek), ek);
     fp_span_t env[4], par[4], av[VNELEM(agent_vfields)], tv[VNELEM(task_vfields)],
         ev[VNELEM(event_vfields)], cv[6];
     memset(env, 0, sizeof env);
@@ -1804,8 +1802,7 @@ static bool fast_admit(acp_server_t *s, agx_http_req_t *r, const char *body, siz
     }
     const char *id = f.id ? f.id : "null";
     size_t idl = f.id ? f.id_len : 4;
-    acp_ctx_t *ctx =
-        agx_malloc(sizeof *ctx + len + 1 + idl + 1 + f.task_id_len + 1 + hbytes);
+    acp_ctx_t *ctx = agx_malloc(sizeof *ctx + len + 1 + idl + 1 + f.task_id_len + 1 + hbytes);
     if (!ctx)
         return false;
     memset(ctx, 0, sizeof *ctx);

@@ -18,8 +18,8 @@ bool agx_acp_name_valid(const char *name);
  * (agx_rpc_parse and the params checks), found without building a tree.  false declines:
  * the request then takes the full path.  The spans point into body. */
 typedef struct agx_acp_fast {
-    int kind;            /* index into the method names: 0 task/create ... 3 task/interrupt */
-    const char *id;      /* the raw id text; NULL when absent or null (a notification) */
+    int kind;       /* index into the method names: 0 task/create ... 3 task/interrupt */
+    const char *id; /* the raw id text; NULL when absent or null (a notification) */
     size_t id_len;
     const char *task_id; /* params.task.id's bytes (no escapes), not NUL-terminated */
     size_t task_id_len;

@@ -423,7 +423,8 @@ END_TEST
 #define FA "{\"id\":\"a1\",\"name\":\"n\"}"
 #define FT "{\"id\":\"t1\"}"
 #define FEV(content)                                                                               \
-    "{\"id\":\"e\",\"sequence_id\":1,\"task_id\":\"t1\",\"agent_id\":\"a1\",\"content\":" content "}"
+    "{\"id\":\"e\",\"sequence_id\":1,\"task_id\":\"t1\",\"agent_id\":\"a1\",\"content\":" content  \
+    "}"
 #define FTEXT "{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"}"
 #define FREQ(method, params, id)                                                                   \
     "{\"jsonrpc\":\"2.0\",\"method\":\"" method "\",\"params\":" params ",\"id\":" id "}"
@@ -460,9 +461,9 @@ START_TEST(test_fast_scan_table)
         {FREQ("task/create", "{\"agent\":" FA ",\"task\":" FT ",\"params\":5}", "1"), false, NULL},
         {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "true"), false, NULL},
         {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "01"), false, NULL},
-        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "1.") , false, NULL},
-        {"{\"jsonrpc\":\"1.0\",\"method\":\"task/cancel\",\"params\":{\"agent\":" FA
-         ",\"task\":" FT "},\"id\":1}",
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "1."), false, NULL},
+        {"{\"jsonrpc\":\"1.0\",\"method\":\"task/cancel\",\"params\":{\"agent\":" FA ",\"task\":" FT
+         "},\"id\":1}",
          false, NULL},
         {"{\"\\u0069d\":1,\"method\":\"task/cancel\",\"params\":{\"agent\":" FA ",\"task\":" FT
          "}}",
@@ -475,16 +476,17 @@ START_TEST(test_fast_scan_table)
         {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\",\"created_at\":\"x\"}}",
               "1"),
          false, NULL},
-        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\",\"params\":[]}}", "1"), false,
-         NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\",\"params\":[]}}", "1"),
+         false, NULL},
         {FREQ("event/send",
-              "{\"agent\":" FA ",\"task\":" FT ",\"event\":" FEV(
-                  "{\"type\":\"data\",\"author\":\"user\",\"data\":{}}") "}",
+              "{\"agent\":" FA ",\"task\":" FT
+              ",\"event\":" FEV("{\"type\":\"data\",\"author\":\"user\",\"data\":{}}") "}",
               "1"),
          false, NULL},
         {FREQ("event/send",
-              "{\"agent\":" FA ",\"task\":" FT ",\"event\":" FEV(
-                  "{\"type\":\"text\",\"author\":\"user\",\"content\":\"x\",\"attachments\":[]}") "}",
+              "{\"agent\":" FA ",\"task\":" FT
+              ",\"event\":" FEV("{\"type\":\"text\",\"author\":\"user\",\"content\":\"x\","
+                                "\"attachments\":[]}") "}",
               "1"),
          false, NULL},
         {FREQ("event/send",
@@ -498,10 +500,12 @@ START_TEST(test_fast_scan_table)
               "1"),
          false, NULL},
         {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT "}", "1") "x", false, NULL},
-        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\\ud800\"}}", "1"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":{\"id\":\"t\\ud800\"}}", "1"), false,
+         NULL},
         {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"x\":\"\\u0000\"}", "1"), false,
          NULL},
-        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"x\":\"a\tb\"}", "1"), false, NULL},
+        {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"x\":\"a\tb\"}", "1"), false,
+         NULL},
         {FREQ("task/cancel", "{\"agent\":" FA ",\"task\":" FT ",\"x\":\"\\ud83d\\ude00\"}", "1"),
          true, "t1"},
         {"", false, NULL},
