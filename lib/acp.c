@@ -87,6 +87,7 @@ struct acp_server {
     acp_delivery_t delivery;
     size_t max_body;
     size_t max_pending; /* acknowledged handlers not yet finished, beyond which acks wait */
+    size_t eager_max;   /* below this many, requests take the full path (see handle_api) */
     long header_ms, idle_ms;
     handler_t handlers[M_COUNT];
 
@@ -225,6 +226,7 @@ agentex_err_t acp_server_new(acp_server_t **out)
     s->delivery = ACP_DELIVERY_PER_TASK;
     s->max_body = 8u << 20;
     s->max_pending = ACP_DEFAULT_MAX_PENDING;
+    s->eager_max = AGX_ACP_EAGER_MAX;
     s->header_ms = 10000;
     s->idle_ms = 30000;
     atomic_init(&s->bound_port, 0);
@@ -471,6 +473,18 @@ agentex_err_t acp_server_set_max_pending(acp_server_t *s, size_t n)
     if (err)
         return err;
     s->max_pending = n;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t agx_acp_set_eager_max(acp_server_t *s, size_t n)
+{
+    if (!s)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->eager_max = n;
     pthread_mutex_unlock(&s->mu);
     return AGENTEX_OK;
 }
@@ -847,7 +861,7 @@ static void job_run(void *wctx, void *arg)
             goto done;
         }
     }
-    if (ctx->kind != M_MESSAGE_SEND) {
+    if (ctx->fast) {
         /* the service thread checked params; the objects are built here, off its path */
         rc = build_typed(ctx);
         if (rc != AGENTEX_OK) {
@@ -909,10 +923,9 @@ static void job_run(void *wctx, void *arg)
         }
     }
 done:
-    if (ctx->kind != M_MESSAGE_SEND)
-        free_typed(ctx); /* this thread built them: freed here, not by reap_all */
-    if (ctx->fast) {
-        cJSON_Delete(ctx->root); /* likewise */
+    if (ctx->fast) { /* this thread built them: freed here, not by reap_all */
+        free_typed(ctx);
+        cJSON_Delete(ctx->root);
         ctx->root = NULL;
         ctx->params = NULL;
     }
@@ -1173,9 +1186,9 @@ static int invalid(char *msg, size_t msglen, const char *what, agentex_err_t err
     return AGX_RPC_INVALID_PARAMS;
 }
 
-/* Validates params for the method (service thread).  0, or a JSON-RPC error code with a
- * message in msg (1 = ENOMEM).  Sets ctx->task_id.  message/send, which is answered by
- * its handler, gets its typed objects here; the async methods' are built by the worker. */
+/* The full path's params check and build (service thread).  0, or a JSON-RPC error code
+ * with a message in msg (1 = ENOMEM).  Sets ctx->task_id and builds the typed objects
+ * (the fast path checks by the same rules and leaves the build to the worker). */
 static int check_params(acp_ctx_t *ctx, char *msg, size_t msglen)
 {
     cJSON *p = ctx->params;
@@ -1229,10 +1242,10 @@ static int check_params(acp_ctx_t *ctx, char *msg, size_t msglen)
         err = adk_content_from_json(c, &ctx->content);
         if (err)
             return invalid(msg, msglen, "params.content", err);
-        err = build_typed(ctx);
-        if (err) /* checked above: only ENOMEM is left */
-            return invalid(msg, msglen, "params", err);
     }
+    err = build_typed(ctx);
+    if (err) /* checked above: only ENOMEM is left */
+        return invalid(msg, msglen, "params", err);
     return 0;
 }
 
@@ -1852,7 +1865,11 @@ static void handle_api(acp_server_t *s, agx_http_req_t *r)
 {
     size_t len = 0;
     const char *body = agx_http_req_body(r, &len);
-    if (fast_admit(s, r, body, len))
+    /* While few handlers are outstanding the full path is best: the service thread
+     * parses and builds while the workers run, and a handler starts with its objects
+     * ready.  Beyond that the backlog grows: the fast path acknowledges sooner and a
+     * queued job holds its body bytes only (about 1 KiB instead of 6 for an event). */
+    if (atomic_load(&s->inflight) >= s->eager_max && fast_admit(s, r, body, len))
         return;
     agx_rpc_req_t rq;
     char *emsg = NULL;

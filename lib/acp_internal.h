@@ -27,4 +27,9 @@ typedef struct agx_acp_fast {
 
 bool agx_acp_fast_scan(const char *body, size_t len, agx_acp_fast_t *out);
 
+/* Requests take the fast path only while at least this many handlers are queued or
+ * running (default AGX_ACP_EAGER_MAX; 0: always, for the tests).  ESTATE while running. */
+#define AGX_ACP_EAGER_MAX 1024
+agentex_err_t agx_acp_set_eager_max(acp_server_t *s, size_t n);
+
 #endif

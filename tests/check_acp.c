@@ -921,6 +921,14 @@ static void teardown(void)
     fake_backend_stop(fb);
 }
 
+/* Loop tests run twice: _i 0 with the default path choice (the full path while few
+ * handlers are outstanding), _i 1 with every request the fast path takes (see
+ * agx_acp_fast_scan) going that way. */
+static void use_path(int i)
+{
+    ck_assert_int_eq(agx_acp_set_eager_max(srv, i ? 0 : AGX_ACP_EAGER_MAX), AGENTEX_OK);
+}
+
 /* ---- health, routes, registration ---- */
 
 START_TEST(test_healthz_and_404)
@@ -1128,6 +1136,7 @@ static void capture_log(agentex_log_level_t level, const char *msg, void *ud)
 
 START_TEST(test_every_method_acks)
 {
+    use_path(_i);
     agentex_set_log_cb(AGENTEX_LOG_ERROR, capture_log, NULL);
     ck_assert_int_eq(acp_server_on_task_interrupt(srv, on_interrupt, NULL), AGENTEX_OK);
     start_server(srv);
@@ -1176,6 +1185,7 @@ END_TEST
 
 START_TEST(test_ids_echoed_verbatim)
 {
+    use_path(_i);
     start_server(srv);
     static const char *const ids[] = {
         "7",  "0", "-3", "12345678901234567890", "\"x\"", "\"AgentRPCMethod.EVENT_SEND-t\\u0031\"",
@@ -1196,6 +1206,7 @@ END_TEST
 
 START_TEST(test_notifications_run)
 {
+    use_path(_i);
     start_server(srv);
     char *b = simple_body("task/create", NULL, TASK_ID);
     rpc_expect(b, good_key, "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":null,\"id\":null}");
@@ -1383,6 +1394,7 @@ END_TEST
 
 START_TEST(test_cancellation)
 {
+    use_path(_i);
     start_server(srv);
     /* a running handler, one queued behind it, then task/cancel */
     char *b = event_body(ID_EVENT, TASK_ID, "block-until-cancel");
@@ -1517,6 +1529,7 @@ static void poster_join(poster_t *p)
 
 START_TEST(test_max_pending_holds_acks)
 {
+    use_path(_i);
     ck_assert_int_eq(acp_server_set_max_pending(srv, 0), AGENTEX_EINVAL);
     ck_assert_int_eq(acp_server_set_max_pending(NULL, 2), AGENTEX_EINVAL);
     ck_assert_int_eq(acp_server_set_max_pending(srv, 2), AGENTEX_OK);
@@ -2028,6 +2041,7 @@ END_TEST
  * leaks when the test process exits); afterwards the server works normally. */
 START_TEST(test_requests_under_enomem)
 {
+    use_path(_i);
     start_server(srv);
     char *b = event_body("1", TASK_ID, "x");
     char url[128];
@@ -2087,18 +2101,18 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_worker_client_uses_agent_key);
     tcase_add_test(tc, test_registration_failure);
     tcase_add_test(tc, test_stop_during_registration_then_wait);
-    tcase_add_test(tc, test_every_method_acks);
-    tcase_add_test(tc, test_ids_echoed_verbatim);
-    tcase_add_test(tc, test_notifications_run);
+    tcase_add_loop_test(tc, test_every_method_acks, 0, 2);
+    tcase_add_loop_test(tc, test_ids_echoed_verbatim, 0, 2);
+    tcase_add_loop_test(tc, test_notifications_run, 0, 2);
     tcase_add_test(tc, test_auth_check);
     tcase_add_test(tc, test_auth_check_off);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_per_task_serial_concurrent_parallel);
     tcase_add_test(tc, test_concurrent_mode);
-    tcase_add_test(tc, test_cancellation);
+    tcase_add_loop_test(tc, test_cancellation, 0, 2);
     tcase_add_test(tc, test_graceful_shutdown_runs_acknowledged);
     tcase_add_test(tc, test_requests_refused_while_draining);
-    tcase_add_test(tc, test_max_pending_holds_acks);
+    tcase_add_loop_test(tc, test_max_pending_holds_acks, 0, 2);
     tcase_add_test(tc, test_max_pending_held_refused_on_stop);
     tcase_add_test(tc, test_listen_host_from_env);
     tcase_add_test(tc, test_configured_key_without_registration);
@@ -2107,7 +2121,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_message_send_ndjson);
     tcase_add_test(tc, test_message_send_errors);
     tcase_add_test(tc, test_message_send_peer_gone);
-    tcase_add_test(tc, test_requests_under_enomem);
+    tcase_add_loop_test(tc, test_requests_under_enomem, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("examples");
