@@ -473,6 +473,10 @@ static void conn_flush(conn_t *c)
             send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c->out_off += (size_t)n;
+            /* the idle timer of a connection whose answer is being written counts from
+             * the last progress: a slow reader is not cut, a stalled one still is */
+            if ((c->state == ST_IDLE || c->state == ST_CLOSING) && !c->lingering)
+                c->deadline = now_ms() + c->h->cfg.idle_timeout_ms;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -528,7 +532,7 @@ static void send_error(conn_t *c, int status, const char *detail)
     out_append(c, body, (size_t)bl);
     c->close_after = true;
     c->state = ST_CLOSING;
-    c->deadline = 0;
+    c->deadline = now_ms() + c->h->cfg.idle_timeout_ms; /* no write progress: dropped */
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -925,8 +929,24 @@ static size_t line_end(conn_t *c, size_t from, size_t *content_end)
 }
 
 /* Decodes the chunked body in place as far as it has arrived.
- * Returns 1 complete, 0 need more, 400/413 on errors. */
+ * Returns 1 complete, 0 need more, 400/413/431 on errors. */
+static int dechunk_step(conn_t *c, size_t max_body);
+
 static int dechunk(conn_t *c, size_t max_body)
+{
+    int r = dechunk_step(c, max_body);
+    if ((r == 0 || r == 1) && c->ck_rd > c->ck_wr) {
+        /* drop the framing consumed so far (sizes, extensions, CRLFs, trailers): the
+         * buffer then holds the decoded body and at most one partial framing line, not
+         * all the framing a peer chose to send (in[in_len] stays the NUL) */
+        memmove(c->in + c->ck_wr, c->in + c->ck_rd, c->in_len - c->ck_rd + 1);
+        c->in_len -= c->ck_rd - c->ck_wr;
+        c->ck_rd = c->ck_wr;
+    }
+    return r;
+}
+
+static int dechunk_step(conn_t *c, size_t max_body)
 {
     for (;;) {
         size_t ce, nx;
@@ -952,6 +972,7 @@ static int dechunk(conn_t *c, size_t max_body)
                 c->ck_rd = nx;
                 if (n == 0) {
                     c->ck = CK_TRAILER;
+                    c->ck_rem = 0; /* counts the trailer section's bytes */
                 } else {
                     if (n > max_body || c->ck_wr - c->body_start > max_body - n)
                         return 413;
@@ -988,7 +1009,10 @@ static int dechunk(conn_t *c, size_t max_body)
             size_t start = c->ck_rd;
             nx = line_end(c, start, &ce);
             if (!nx)
-                return c->in_len - start > 8192 ? 400 : 0;
+                return c->ck_rem + (c->in_len - start) > MAX_HEAD_BYTES ? 431 : 0;
+            c->ck_rem += nx - start;
+            if (c->ck_rem > MAX_HEAD_BYTES)
+                return 431; /* trailers are header fields: the head's limit applies */
             c->ck_rd = nx;
             if (ce == start) { /* the empty line ends the trailers */
                 c->ck = CK_DONE;
@@ -1050,7 +1074,7 @@ static void resp_done(conn_t *c)
     if (!keep) {
         c->close_after = true;
         c->state = ST_CLOSING;
-        c->deadline = 0;
+        c->deadline = now_ms() + c->h->cfg.idle_timeout_ms; /* no write progress: dropped */
         return;
     }
     c->state = ST_IDLE;
@@ -1154,6 +1178,10 @@ static void process_input_loop(conn_t *c)
             int r = dechunk(c, h->cfg.max_body);
             if (r == 413) {
                 send_error(c, 413, "Request body too large");
+                return;
+            }
+            if (r == 431) {
+                send_error(c, 431, "Request header too large");
                 return;
             }
             if (r >= 400) {
@@ -1765,6 +1793,7 @@ static void sweep(lws_sorted_usec_list_t *sul)
             send_error(c, 408, "Request timeout");
             break;
         case ST_IDLE:
+        case ST_CLOSING: /* the answer did not move for idle_timeout_ms */
             conn_kill(c);
             break;
         default:
@@ -2192,9 +2221,12 @@ static int emit(conn_t *c, const char *head, size_t hl, const char *body, size_t
         int rc = -1;
         if (c->wsi && !atomic_load(&c->closed)) {
             rc = 0;
-            if ((hl && out_append(c, head, hl) < 0) || (bl && out_append(c, body, bl) < 0) ||
-                (tl && out_append(c, tail, tl) < 0))
+            if (c->state == ST_WS && c->ws_close_sent) {
+                rc = -1; /* RFC 6455 5.5.1: nothing after our close frame */
+            } else if ((hl && out_append(c, head, hl) < 0) ||
+                       (bl && out_append(c, body, bl) < 0) || (tl && out_append(c, tail, tl) < 0)) {
                 rc = -1;
+            }
             if (flags & QI_CLOSE && c->state == ST_WS)
                 ws_close_direct(c, 1000);
             if (flags & QI_END) {
