@@ -137,6 +137,7 @@ struct agx_http_req {
     bool keep_alive, is_head, upgrade_ws;
     const char *ws_key;
     bool stream_chunked;
+    bool stream_nobody; /* HEAD, 1xx, 204, 304: stream writes are dropped */
     void (*close_cb)(agx_http_req_t *, void *); /* under sh->mu */
     void *close_ud;
     void *userdata;
@@ -880,7 +881,7 @@ static void reset_request(conn_t *c)
     c->body_len = 0;
     c->keep_alive = c->is_head = c->upgrade_ws = false;
     c->ws_key = NULL;
-    c->stream_chunked = false;
+    c->stream_chunked = c->stream_nobody = false;
     c->close_cb = NULL;
     c->close_ud = NULL;
     c->userdata = NULL;
@@ -2299,7 +2300,8 @@ int agx_http_stream_begin(agx_http_req_t *r, int status, const char *content_typ
 {
     if (!r)
         return -1;
-    r->stream_chunked = r->minor >= 1 && !r->is_head && !no_body_status(status);
+    r->stream_nobody = r->is_head || no_body_status(status);
+    r->stream_chunked = r->minor >= 1 && !r->stream_nobody;
     if (r->minor == 0)
         r->keep_alive = false; /* no chunked encoding: the end is the close */
     char stackhead[512];
@@ -2320,7 +2322,7 @@ int agx_http_stream_write(agx_http_req_t *r, const char *data, size_t len)
         return -1;
     if (!data || len == 0)
         return agx_http_req_closed(r) ? -1 : 0;
-    if (r->is_head)
+    if (r->stream_nobody) /* the response has no body (HEAD, 1xx, 204, 304) */
         return agx_http_req_closed(r) ? -1 : 0;
     if (!r->stream_chunked)
         return emit(r, NULL, 0, data, len, NULL, 0, 0);

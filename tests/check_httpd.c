@@ -1381,6 +1381,44 @@ START_TEST(test_httpd_websocket_no_data_frame_after_close)
 }
 END_TEST
 
+static _Atomic int nobody_write_rc = 99;
+static void stream_no_body(agx_http_req_t *r, void *ud)
+{
+    (void)ud;
+    if (strcmp(agx_http_req_path(r), "/nc") != 0) {
+        echo_respond(r);
+        return;
+    }
+    ck_assert_int_eq(agx_http_stream_begin(r, 204, NULL, NULL), 0);
+    atomic_store(&nobody_write_rc, agx_http_stream_write(r, "x", 1));
+    agx_http_stream_end(r);
+}
+
+/* A 204/304 has no body (RFC 7230 3.3.3): stream writes are dropped, or the bytes would be
+ * read as the start of the next response on the keep-alive connection. */
+START_TEST(test_httpd_stream_with_no_body_status_keeps_framing)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = stream_no_body;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int fd = raw_connect();
+    const char reqs[] = "GET /nc HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
+    raw_send(fd, reqs, sizeof reqs - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n"
+                               "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
+                               "Connection: close\r\nX-Echo: 1\r\n\r\nGET /d\nconnection: close\n\n");
+    ck_assert_int_eq(atomic_load(&nobody_write_rc), 0);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
 Suite *httpd_suite(void);
 Suite *httpd_suite(void)
 {
@@ -1420,6 +1458,7 @@ Suite *httpd_suite(void)
     tcase_add_test(tc, test_httpd_chunk_framing_is_not_buffered);
     tcase_add_test(tc, test_httpd_idle_timeout_does_not_cut_a_response_being_read);
     tcase_add_test(tc, test_httpd_non_reading_peer_is_dropped_after_idle_timeout);
+    tcase_add_test(tc, test_httpd_stream_with_no_body_status_keeps_framing);
     suite_add_tcase(s, tc);
 
     TCase *ws = tcase_create("websocket");
