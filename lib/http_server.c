@@ -1076,6 +1076,7 @@ static void resp_done(conn_t *c)
         c->close_after = true;
         c->state = ST_CLOSING;
         c->deadline = now_ms() + c->h->cfg.idle_timeout_ms; /* no write progress: dropped */
+        mark_dirty(c); /* the close is due even when the end wrote nothing (HTTP/1.0, HEAD) */
         return;
     }
     c->state = ST_IDLE;

@@ -1419,6 +1419,44 @@ START_TEST(test_httpd_stream_with_no_body_status_keeps_framing)
 }
 END_TEST
 
+/* An HTTP/1.0 stream has no chunked framing: its end is the close, which must come when
+ * the responder ends the stream, also when every chunk was already written. */
+START_TEST(test_httpd_http10_stream_end_closes_the_connection)
+{
+    mode = M_STREAM;
+    start_server(0, 0);
+    int fd = raw_connect();
+    const char req[] = "GET /s HTTP/1.0\r\n\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 5000)); /* closed at the end of the stream */
+    ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                               "Connection: close\r\n\r\n{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+/* The same for a streamed answer to a HEAD request with Connection: close: the end
+ * writes nothing, and still closes. */
+START_TEST(test_httpd_head_stream_with_close_closes_the_connection)
+{
+    mode = M_STREAM;
+    start_server(0, 0);
+    int fd = raw_connect();
+    const char req[] = "HEAD /s HTTP/1.1\r\nConnection: close\r\n\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 5000));
+    ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                               "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
 Suite *httpd_suite(void);
 Suite *httpd_suite(void)
 {
@@ -1459,6 +1497,8 @@ Suite *httpd_suite(void)
     tcase_add_test(tc, test_httpd_idle_timeout_does_not_cut_a_response_being_read);
     tcase_add_test(tc, test_httpd_non_reading_peer_is_dropped_after_idle_timeout);
     tcase_add_test(tc, test_httpd_stream_with_no_body_status_keeps_framing);
+    tcase_add_test(tc, test_httpd_http10_stream_end_closes_the_connection);
+    tcase_add_test(tc, test_httpd_head_stream_with_close_closes_the_connection);
     suite_add_tcase(s, tc);
 
     TCase *ws = tcase_create("websocket");
