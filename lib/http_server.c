@@ -476,7 +476,9 @@ static void conn_flush(conn_t *c)
             c->out_off += (size_t)n;
             /* the idle timer of a connection whose answer is being written counts from
              * the last progress: a slow reader is not cut, a stalled one still is */
-            if ((c->state == ST_IDLE || c->state == ST_CLOSING) && !c->lingering)
+            if ((c->state == ST_IDLE || c->state == ST_CLOSING ||
+                 (c->state == ST_WS && c->close_after)) &&
+                !c->lingering)
                 c->deadline = now_ms() + c->h->cfg.idle_timeout_ms;
             continue;
         }
@@ -1349,6 +1351,8 @@ static void ws_close_direct(conn_t *c, unsigned code)
     char b[2] = {(char)(code >> 8), (char)code};
     ws_send_direct(c, 8, b, code ? 2 : 0);
     c->close_after = true;
+    /* from now on only the peer's close is awaited: bounded like an idle connection */
+    c->deadline = now_ms() + c->h->cfg.idle_timeout_ms;
 }
 
 static void ws_upgrade(conn_t *c)
@@ -1745,6 +1749,8 @@ static void on_rx(conn_t *c, const char *data, size_t len)
     case ST_CLOSING:
         return; /* discarded */
     case ST_WS:
+        if (c->ws_close_sent)
+            return; /* only the peer's close is awaited; frames are not read any more */
         if (agx_buf_append(&c->wsin, data, len) < 0) {
             conn_kill(c);
             return;
@@ -1797,6 +1803,10 @@ static void sweep(lws_sorted_usec_list_t *sul)
         case ST_IDLE:
         case ST_CLOSING: /* the answer did not move for idle_timeout_ms */
             conn_kill(c);
+            break;
+        case ST_WS: /* our close frame did not move, or no answer to it */
+            if (c->close_after)
+                conn_kill(c);
             break;
         default:
             break;

@@ -1457,6 +1457,51 @@ START_TEST(test_httpd_head_stream_with_close_closes_the_connection)
 }
 END_TEST
 
+/* After the server's close frame the connection only waits for the peer's: a peer that
+ * neither reads nor closes is dropped after idle_timeout_ms without write progress
+ * (and what it keeps sending is discarded, not buffered). */
+START_TEST(test_httpd_websocket_close_handshake_is_bounded)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = on_request;
+    cfg.on_ws_open = ws_open_plain;
+    cfg.idle_timeout_ms = 150;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int fd = ws_handshake("/ws");
+    agx_buf_t out;
+    agx_buf_init(&out);
+    raw_read(fd, &out, 129, 3000);
+    ck_assert_uint_eq(out.len, 129);
+    /* 8 MB of pings, never reading the pongs: they pile up unsent on the server */
+    char pl[125];
+    memset(pl, 'p', sizeof pl);
+    unsigned char fr[256];
+    size_t fl = ws_frame(fr, 0x89, pl, sizeof pl);
+    enum { PER = 256 };
+    unsigned char *batch = malloc(fl * PER);
+    for (int i = 0; i < PER; i++)
+        memcpy(batch + fl * (size_t)i, fr, fl);
+    size_t npings = 0;
+    for (int i = 0; i < 250; i++) {
+        raw_send(fd, batch, fl * PER);
+        npings += PER;
+    }
+    free(batch);
+    const unsigned char unmasked[] = {0x81, 0x01, 'x'}; /* protocol error: close 1002 */
+    raw_send(fd, unmasked, sizeof unmasked);
+    msleep(1500);
+    agx_buf_reset(&out);
+    ck_assert(raw_read(fd, &out, 0, 8000));
+    /* dropped before all the pongs and the close frame could be written */
+    ck_assert_uint_lt(out.len, npings * 127 + 4);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
 Suite *httpd_suite(void);
 Suite *httpd_suite(void)
 {
@@ -1509,6 +1554,7 @@ Suite *httpd_suite(void)
     tcase_add_test(ws, test_httpd_websocket_upgrade_without_handler_is_404);
     tcase_add_test(ws, test_httpd_websocket_send_from_other_thread_in_order);
     tcase_add_test(ws, test_httpd_websocket_no_data_frame_after_close);
+    tcase_add_test(ws, test_httpd_websocket_close_handshake_is_bounded);
     suite_add_tcase(s, ws);
     return s;
 }
