@@ -25,11 +25,15 @@
  * HTTP/1.0 on request), pipelining (answers in request order: one request per connection
  * is active at a time, later bytes wait in the buffer), HEAD.  Errors the server answers
  * itself, then closes: 400 bad syntax, 408 header_timeout_ms, 413 max_body
- * ({"detail":"Request body too large"}), 431 head over 64 KiB or 128 headers, 501
- * unknown transfer-coding, 505 other HTTP versions.  After such an answer the socket is
- * half-closed and unread input drained for up to 1 s so the answer is not lost to a reset.
- * Output queued for a peer that does not read is bounded (64 MiB, then the peer counts as
- * gone).  Websockets (RFC 6455, server side): upgrade on any path on_ws_open accepts,
+ * ({"detail":"Request body too large"}), 431 head (or chunked trailer section) over 64 KiB
+ * or 128 headers, 501 unknown transfer-coding, 505 other HTTP versions.  After such an
+ * answer the socket is half-closed and unread input drained for up to 1 s so the answer is
+ * not lost to a reset.  Chunk framing is dropped as it is decoded (memory holds the body,
+ * not the framing).  Output queued for a peer that does not read is bounded (64 MiB, then
+ * the peer counts as gone).  idle_timeout_ms also bounds a connection that is only
+ * writing its last answer (between requests, closing, or after our websocket close frame):
+ * it counts from the last write progress, so slow readers are served and stalled ones
+ * dropped.  Websockets (RFC 6455, server side): upgrade on any path on_ws_open accepts,
  * fragments reassembled up to max_body, ping answered, close echoed.
  *
  * Memory: a connection (conn_t) embeds its one current request (requests on a connection
