@@ -1282,7 +1282,7 @@ static void start_idle_server(long idle_ms)
  * idle_timeout_ms per whole response) is not an idle connection: it must not be cut. */
 START_TEST(test_httpd_idle_timeout_does_not_cut_a_response_being_read)
 {
-    start_idle_server(200);
+    start_idle_server(400);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int rcv = 32 * 1024;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
