@@ -1466,7 +1466,11 @@ static void ws_process(conn_t *c)
         switch (op) {
         case 0x8: { /* close: answer with the same code, then close */
             unsigned code = len >= 2 ? (unsigned)pl[0] << 8 | pl[1] : 1000;
-            ws_close_direct(c, code == 1005 ? 1000 : code);
+            /* RFC 6455 5.5.1, 7.4: a lone byte, or a code an endpoint must not send
+             * (below 1000, 1004-1006, 1015, unassigned 1016-2999, 5000 up) is an error */
+            bool bad = len == 1 || code < 1000 || (code >= 1004 && code <= 1006) ||
+                       (code >= 1015 && code < 3000) || code >= 5000;
+            ws_close_direct(c, bad ? 1002 : code);
             break;
         }
         case 0x9:

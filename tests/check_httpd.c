@@ -1502,6 +1502,33 @@ START_TEST(test_httpd_websocket_close_handshake_is_bounded)
 }
 END_TEST
 
+/* RFC 6455 7.4: a close frame with a one-byte payload or a code that must not be sent
+ * (1005, 1006, 1015, unassigned) is a protocol error, answered with 1002, never echoed. */
+START_TEST(test_httpd_websocket_invalid_close_code_answered_1002)
+{
+    static const char *const payloads[] = {"\x03\xee", "\x03\xed", "\x03\xf7", "\x00\x64", "x"};
+    static const size_t lens[] = {2, 2, 2, 2, 1};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        if (!srv)
+            start_ws_server();
+        int fd = ws_handshake("/ws");
+        agx_buf_t out;
+        agx_buf_init(&out);
+        raw_read(fd, &out, 129 + 7, 3000); /* 101 and the "hello" frame */
+        ck_assert_uint_eq(out.len, 129 + 7);
+        unsigned char fr[16];
+        size_t n = ws_frame(fr, 0x88, payloads[k], lens[k]);
+        raw_send(fd, fr, n);
+        agx_buf_reset(&out);
+        ck_assert(raw_read(fd, &out, 0, 3000));
+        ck_assert_uint_eq(out.len, 4);
+        ck_assert_msg(memcmp(out.data, "\x88\x02\x03\xea", 4) == 0, "payload %zu", k);
+        close(fd);
+        agx_buf_free(&out);
+    }
+}
+END_TEST
+
 Suite *httpd_suite(void);
 Suite *httpd_suite(void)
 {
@@ -1555,6 +1582,7 @@ Suite *httpd_suite(void)
     tcase_add_test(ws, test_httpd_websocket_send_from_other_thread_in_order);
     tcase_add_test(ws, test_httpd_websocket_no_data_frame_after_close);
     tcase_add_test(ws, test_httpd_websocket_close_handshake_is_bounded);
+    tcase_add_test(ws, test_httpd_websocket_invalid_close_code_answered_1002);
     suite_add_tcase(s, ws);
     return s;
 }
