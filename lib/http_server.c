@@ -1412,8 +1412,53 @@ static void ws_upgrade(conn_t *c)
     ws_process(c);
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char b = s[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (b >= 0xc2 && b <= 0xdf) {
+            k = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            k = 2;
+            if (b == 0xe0)
+                lo = 0xa0;
+            else if (b == 0xed)
+                hi = 0x9f;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            k = 3;
+            if (b == 0xf0)
+                lo = 0x90;
+            else if (b == 0xf4)
+                hi = 0x8f;
+        } else {
+            return false;
+        }
+        if (n - i - 1 < k)
+            return false;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return false;
+        for (size_t j = 2; j <= k; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+                return false;
+        i += k + 1;
+    }
+    return true;
+}
+
 static void ws_deliver(conn_t *c, const char *data, size_t len, bool binary)
 {
+    if (!binary && !utf8_valid((const unsigned char *)data, len)) {
+        ws_close_direct(c, 1007); /* RFC 6455 8.1: fail the connection */
+        return;
+    }
     agx_httpd_t *h = c->h;
     if (h->cfg.on_ws_message && c->ws_open && !c->ws_close_sent)
         h->cfg.on_ws_message((agx_ws_t *)c, data, len, binary, h->cfg.userdata);

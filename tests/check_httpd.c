@@ -1529,6 +1529,46 @@ START_TEST(test_httpd_websocket_invalid_close_code_answered_1002)
 }
 END_TEST
 
+/* RFC 6455 8.1: a text message that is not UTF-8 fails the connection (1007) and is not
+ * delivered; valid multi-byte text is. */
+START_TEST(test_httpd_websocket_text_must_be_utf8)
+{
+    static const char *const bad[] = {"a\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                      "\xe2\x82"};
+    start_ws_server();
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        int fd = ws_handshake("/ws");
+        agx_buf_t out;
+        agx_buf_init(&out);
+        raw_read(fd, &out, 129 + 7, 3000);
+        ck_assert_uint_eq(out.len, 129 + 7);
+        unsigned char fr[64];
+        /* valid first: echoed */
+        size_t n = ws_frame(fr, 0x81, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+        raw_send(fd, fr, n);
+        agx_buf_reset(&out);
+        raw_read(fd, &out, 11, 3000);
+        ck_assert_uint_eq(out.len, 11);
+        ck_assert(memcmp(out.data, "\x81\x09\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 11) == 0);
+        /* then the bad one, as one frame or (k odd) in two fragments */
+        size_t bl = strlen(bad[k]);
+        if (k % 2) {
+            n = ws_frame(fr, 0x01, bad[k], 1);
+            n += ws_frame(fr + n, 0x80, bad[k] + 1, bl - 1);
+        } else {
+            n = ws_frame(fr, 0x81, bad[k], bl);
+        }
+        raw_send(fd, fr, n);
+        agx_buf_reset(&out);
+        ck_assert(raw_read(fd, &out, 0, 3000));
+        ck_assert_uint_eq(out.len, 4);
+        ck_assert_msg(memcmp(out.data, "\x88\x02\x03\xef", 4) == 0, "case %zu", k);
+        close(fd);
+        agx_buf_free(&out);
+    }
+}
+END_TEST
+
 Suite *httpd_suite(void);
 Suite *httpd_suite(void)
 {
@@ -1583,6 +1623,7 @@ Suite *httpd_suite(void)
     tcase_add_test(ws, test_httpd_websocket_no_data_frame_after_close);
     tcase_add_test(ws, test_httpd_websocket_close_handshake_is_bounded);
     tcase_add_test(ws, test_httpd_websocket_invalid_close_code_answered_1002);
+    tcase_add_test(ws, test_httpd_websocket_text_must_be_utf8);
     suite_add_tcase(s, ws);
     return s;
 }
