@@ -604,9 +604,27 @@ static agentex_err_t redis_connect(adk_streamer_t *s)
     return AGENTEX_OK;
 }
 
+/* An idle connection has nothing to read (every reply was consumed): readable means the
+ * server closed it (restart, CLIENT KILL, its idle timeout) or broke the protocol. */
+static bool redis_conn_stale(const redisContext *c)
+{
+    struct pollfd p = {c->fd, POLLIN, 0};
+    int rc;
+    do
+        rc = poll(&p, 1, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc != 0 || c->err;
+}
+
 static agentex_err_t redis_publish(adk_streamer_t *s, const char *key, const char *json,
                                    size_t len)
 {
+    if (s->redis && redis_conn_stale(s->redis)) {
+        AGX_INFO("streaming: redis %s:%d: connection closed by the server, reconnecting",
+                 s->host, s->port);
+        redisFree(s->redis);
+        s->redis = NULL;
+    }
     if (!s->redis) {
         agentex_err_t err = redis_connect(s);
         if (err != AGENTEX_OK)
@@ -620,8 +638,13 @@ static agentex_err_t redis_publish(adk_streamer_t *s, const char *key, const cha
         rc = redisAppendCommand(c, "XADD %s * data %b", key, json, len);
     if (rc == REDIS_OK && s->ttl > 0)
         rc = redisAppendCommand(c, "EXPIRE %s %ld", key, s->ttl);
-    if (rc != REDIS_OK)
+    if (rc != REDIS_OK) {
+        // an XADD may already sit in the output buffer: a later publish would read its
+        // reply as its own, so the connection goes
+        redisFree(c);
+        s->redis = NULL;
         return set_err(s, AGENTEX_ENOMEM, "redis: out of memory");
+    }
     agentex_err_t err = AGENTEX_OK;
     for (int i = 0; i < (s->ttl > 0 ? 2 : 1); i++) {
         redisReply *r = NULL;

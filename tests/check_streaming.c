@@ -175,6 +175,32 @@ START_TEST(test_streamer_publish_full_writes_protocol_entry)
 }
 END_TEST
 
+/* A connection the server closed while idle (restart, CLIENT KILL, the server's timeout)
+ * is noticed before the next publish and remade: that publish is not lost. */
+START_TEST(test_streamer_redis_reconnects_after_server_closed_idle_connection)
+{
+    if (!redis_up())
+        return;
+    adk_streamer_t *s = redis_streamer(ADK_STREAM_MODE_COALESCED);
+    adk_message_t *m = message_from(M_POSTED);
+    ck_assert_int_eq(adk_streamer_publish_full(s, m), AGENTEX_OK);
+    redisContext *c = rconn();
+    redisReply *r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(r->integer, 1); // the streamer's connection
+    freeReplyObject(r);
+    redisFree(c);
+    usleep(50000); // let the FIN arrive
+    ck_assert_int_eq(adk_streamer_publish_full(s, m), AGENTEX_OK);
+    ck_assert_str_eq(adk_streamer_errmsg(s), "");
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
+    adk_message_free(m);
+    adk_streamer_free(s);
+    redis_down();
+}
+END_TEST
+
 START_TEST(test_streamer_ttl_zero_skips_expire_and_maxlen_trims)
 {
     if (!redis_up())
@@ -1340,6 +1366,7 @@ Suite *streaming_suite(void)
     tcase_set_timeout(tr, 10);
     tcase_add_test(tr, test_streamer_publish_full_writes_protocol_entry);
     tcase_add_test(tr, test_streamer_ttl_zero_skips_expire_and_maxlen_trims);
+    tcase_add_test(tr, test_streamer_redis_reconnects_after_server_closed_idle_connection);
     tcase_add_test(tr, test_streamer_publish_needs_task_id);
     tcase_add_test(tr, test_streamer_urls_and_setters);
     tcase_add_test(tr, test_streamer_from_env);
