@@ -877,6 +877,108 @@ START_TEST(redis_url_rejected)
 }
 END_TEST
 
+/* ======================================================================================
+ * the agentex CLI: bad usage is found before any call (exit 2, one line on stderr)
+ * ==================================================================================== */
+
+typedef struct cli_out {
+    int status;
+    char err[1024];
+    char out[1024];
+} cli_out_t;
+
+/* Runs $AGX_BUILD_DIR/bin/agentex --url http://127.0.0.1:9 args... (nothing listens). */
+static void cli(cli_out_t *r, const char *const *args)
+{
+    char bin[600];
+    snprintf(bin, sizeof bin, "%s/bin/agentex", tp_build_dir());
+    const char *argv[16] = {bin};
+    int n = 1;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int o[2], e[2];
+    ck_assert_int_eq(pipe(o), 0);
+    ck_assert_int_eq(pipe(e), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        dup2(o[1], 1);
+        dup2(e[1], 2);
+        close(o[0]);
+        close(e[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(o[1]);
+    close(e[1]);
+    memset(r, 0, sizeof *r);
+    ssize_t k;
+    size_t lo = 0, le = 0;
+    for (;;) {
+        k = read(e[0], r->err + le, sizeof r->err - 1 - le);
+        if (k <= 0)
+            break;
+        le += (size_t)k;
+    }
+    for (;;) {
+        k = read(o[0], r->out + lo, sizeof r->out - 1 - lo);
+        if (k <= 0)
+            break;
+        lo += (size_t)k;
+    }
+    close(o[0]);
+    close(e[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define CLI(r, ...)                                                                        \
+    do {                                                                                   \
+        const char *args_[] = {__VA_ARGS__, NULL};                                         \
+        cli((r), args_);                                                                   \
+    } while (0)
+
+static void assert_usage(const cli_out_t *r, const char *line)
+{
+    ck_assert_msg(r->status == 2, "status %d, stderr '%s'", r->status, r->err);
+    ck_assert_str_eq(r->err, line);
+    ck_assert_str_eq(r->out, "");
+}
+
+START_TEST(cli_bad_usage)
+{
+    cli_out_t r;
+    // --params must be exactly one JSON object: trailing text is not ignored
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--params",
+        "{\"a\":1} trailing");
+    assert_usage(&r, "agentex: task create: --params must be a JSON object (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--params", "{");
+    assert_usage(&r, "agentex: task create: --params must be a JSON object (agentex --help)\n");
+    // an option without its value says so
+    CLI(&r, "messages", "t", "--url");
+    assert_usage(&r, "agentex: messages: expected TASK_ID (agentex --help)\n");
+    CLI(&r, "--url");
+    assert_usage(&r, "agentex: --url needs a value (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent");
+    assert_usage(&r, "agentex: --agent needs a value (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--name");
+    assert_usage(&r, "agentex: task create: --name needs a value (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--params");
+    assert_usage(&r, "agentex: task create: --params needs a value (agentex --help)\n");
+    CLI(&r, "--bogus");
+    assert_usage(&r, "agentex: unknown option '--bogus' (agentex --help)\n");
+    CLI(&r, "frobnicate");
+    assert_usage(&r, "agentex: unknown command 'frobnicate' (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9");
+    assert_usage(&r, "agentex: no command (agentex --help)\n");
+}
+END_TEST
+
 Suite *streaming_e2e_suite(void)
 {
     Suite *s = suite_create("streaming_e2e");
@@ -894,5 +996,9 @@ Suite *streaming_e2e_suite(void)
     tcase_add_test(tc, relay_threads_follow_subscribers);
     tcase_add_test(tc, redis_url_rejected);
     suite_add_tcase(s, tc);
+    TCase *tcli = tcase_create("cli");
+    tcase_set_timeout(tcli, 10);
+    tcase_add_test(tcli, cli_bad_usage);
+    suite_add_tcase(s, tcli);
     return s;
 }

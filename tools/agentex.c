@@ -197,9 +197,12 @@ static int cmd_task(cli_t *cli, int argc, char **argv)
         return usage_error("task: expected 'task create'");
     const char *name = NULL, *params_text = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--name") && i + 1 < argc)
+        bool is_name = !strcmp(argv[i], "--name"), is_params = !strcmp(argv[i], "--params");
+        if ((is_name || is_params) && i + 1 >= argc)
+            return usage_error("task create: %s needs a value", argv[i]);
+        if (is_name)
             name = argv[++i];
-        else if (!strcmp(argv[i], "--params") && i + 1 < argc)
+        else if (is_params)
             params_text = argv[++i];
         else
             return usage_error("task create: unexpected argument '%s'", argv[i]);
@@ -209,7 +212,8 @@ static int cmd_task(cli_t *cli, int argc, char **argv)
         return rc;
     cJSON *params = NULL;
     if (params_text) {
-        params = cJSON_Parse(params_text);
+        /* exactly one JSON value: "{...} junk" is refused, not cut short */
+        params = cJSON_ParseWithOpts(params_text, NULL, 1);
         if (!cJSON_IsObject(params)) {
             cJSON_Delete(params);
             return usage_error("task create: --params must be a JSON object");
@@ -867,10 +871,13 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(USAGE, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--url") && i + 1 < argc) {
-            cli.url = argv[++i];
-        } else if (!strcmp(argv[i], "--agent") && i + 1 < argc) {
-            cli.agent = argv[++i];
+        } else if (!strcmp(argv[i], "--url") || !strcmp(argv[i], "--agent")) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a value", argv[i]);
+            if (argv[i][2] == 'u')
+                cli.url = argv[++i];
+            else
+                cli.agent = argv[++i];
         } else {
             return usage_error("unknown option '%s'", argv[i]);
         }
