@@ -1141,6 +1141,40 @@ START_TEST(test_stream_timeout_and_error_frame)
 }
 END_TEST
 
+/* Frames of two messages interleave; a "full" ends one mid-stream; a delta of a message
+ * whose start came before the subscription: each accumulates on its own (by parent id). */
+#define M2 "{\"id\":\"m2\",\"task_id\":\"" TASK "\",\"content\":" C_EMPTY_MD ",\"streaming_status\":\"IN_PROGRESS\"}"
+#define M3 "{\"id\":\"m3\",\"task_id\":\"" TASK "\",\"content\":" C_EMPTY_MD ",\"streaming_status\":\"IN_PROGRESS\"}"
+#define F_DELTA_OF(m, t)                                                                           \
+    "data: {\"type\":\"delta\",\"index\":null,\"parent_task_message\":" m                          \
+    ",\"delta\":{\"type\":\"text\",\"text_delta\":\"" t "\"}}\n\n"
+START_TEST(test_stream_interleaved_messages_and_full_mid_stream)
+{
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_raw(
+        fb, SSE_HEAD F_CONNECTED F_DELTA_OF(M3, "late ") F_START F_DELTA("a")
+        "data: {\"type\":\"start\",\"index\":null,\"parent_task_message\":" M2
+        ",\"content\":" C_EMPTY_MD "}\n\n" F_DELTA_OF(M2, "x") F_DELTA("b") F_DELTA_OF(M3, "joiner")
+        "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":" M_POSTED
+        ",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"whole\"}}\n\n"
+        F_DELTA_OF(M2, "y") "data: {\"type\":\"done\",\"index\":null,\"parent_task_message\":" M2
+        "}\n\n" "data: {\"type\":\"done\",\"index\":null,\"parent_task_message\":" M3 "}\n\n"
+        F_TASK("COMPLETED"));
+    seen_t seen = {0};
+    adk_stream_t *s = sub_new(fb, &seen);
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
+    ck_assert_str_eq(seen.log.data,
+                     "connected(" TASK ");delta(m3,late ,late );start(" MSGID ",-,);"
+                     "delta(" MSGID ",a,a);start(m2,-,);delta(m2,x,x);delta(" MSGID ",b,ab);"
+                     "delta(m3,joiner,late joiner);full(" MSGID ",-,whole);message(whole);"
+                     "delta(m2,y,xy);done(m2,-,xy);message(xy);done(m3,-,late joiner);"
+                     "message(late joiner);task(COMPLETED);");
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 START_TEST(test_stream_full_frame_and_by_name)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1396,6 +1430,7 @@ Suite *streaming_suite(void)
     tcase_add_test(sub, test_stream_silent_connection_is_reopened);
     tcase_add_test(sub, test_stream_timeout_and_error_frame);
     tcase_add_test(sub, test_stream_full_frame_and_by_name);
+    tcase_add_test(sub, test_stream_interleaved_messages_and_full_mid_stream);
     tcase_add_test(sub, test_stream_stop_and_bad_args);
     suite_add_tcase(s, sub);
     TCase *dev = tcase_create("devserver");
