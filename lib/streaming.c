@@ -275,6 +275,7 @@ struct adk_streamer {
     pthread_mutex_t mu; /* one publish at a time on the connection */
     redisContext *redis;
     int ws_fd;
+    agx_buf_t ws_in; /* server bytes of a frame not read whole yet */
     char errmsg[256];
 };
 
@@ -291,6 +292,7 @@ static agentex_err_t streamer_alloc(int kind, adk_streamer_t **out)
     s->max_chars = 128;
     s->timeout_ms = 5000;
     s->ws_fd = -1;
+    agx_buf_init(&s->ws_in);
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     return AGENTEX_OK;
@@ -304,6 +306,7 @@ void adk_streamer_free(adk_streamer_t *s)
         redisFree(s->redis);
     if (s->ws_fd >= 0)
         close(s->ws_fd);
+    agx_buf_free(&s->ws_in);
     pthread_mutex_destroy(&s->mu);
     agx_free(s->host);
     agx_free(s->path);
@@ -799,30 +802,13 @@ out:
     return AGENTEX_OK;
 }
 
-/* Reads and discards whatever the server sent (it has nothing to say to a publisher);
- * false when the server closed the connection. */
-static bool ws_drain(adk_streamer_t *s)
-{
-    char buf[512];
-    for (;;) {
-        ssize_t n = recv(s->ws_fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) {
-            // a close frame (opcode 8) in what we read means the peer is going away
-            if ((buf[0] & 0x0f) == 0x8)
-                return false;
-            continue;
-        }
-        if (n == 0)
-            return false;
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    }
-}
-
-static agentex_err_t ws_send_text(adk_streamer_t *s, const char *json, size_t len)
+/* One masked frame (FIN set) of opcode op. */
+static agentex_err_t ws_send_frame(adk_streamer_t *s, unsigned op, const char *payload,
+                                   size_t len)
 {
     unsigned char hdr[14];
     size_t h = 0;
-    hdr[h++] = 0x81; // FIN + text
+    hdr[h++] = (unsigned char)(0x80 | op);
     if (len < 126) {
         hdr[h++] = (unsigned char)(0x80 | len);
     } else if (len <= 0xffff) {
@@ -844,19 +830,98 @@ static agentex_err_t ws_send_text(adk_streamer_t *s, const char *json, size_t le
         return set_err(s, AGENTEX_ENOMEM, "ws: out of memory");
     memcpy(frame, hdr, h);
     for (size_t i = 0; i < len; i++)
-        frame[h + i] = (char)(json[i] ^ mk[i & 3]);
+        frame[h + i] = (char)(payload[i] ^ mk[i & 3]);
     agentex_err_t err = send_all(s->ws_fd, frame, h + len, s->timeout_ms);
     agx_free(frame);
     return err;
 }
 
+#define WS_MAX_SERVER_FRAME 65536
+
+/* Reads what the server sent since the last publish (it has nothing to say to a
+ * publisher but control frames): answers pings, ignores pongs and data; false when the
+ * connection is going away (a close frame anywhere, end of stream, an error, a frame too
+ * large to be a control message).  A frame split across reads waits in s->ws_in. */
+static bool ws_drain(adk_streamer_t *s)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t n = recv(s->ws_fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            if (agx_buf_append(&s->ws_in, buf, (size_t)n) != 0 ||
+                s->ws_in.len > WS_MAX_SERVER_FRAME + 14)
+                return false;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return false;
+        break;
+    }
+    const unsigned char *d = (const unsigned char *)s->ws_in.data;
+    size_t off = 0, total = s->ws_in.len;
+    while (total - off >= 2) {
+        const unsigned char *f = d + off;
+        size_t avail = total - off, h = 2;
+        uint64_t plen = f[1] & 0x7f;
+        if (plen == 126) {
+            if (avail < 4)
+                break;
+            plen = (uint64_t)f[2] << 8 | f[3];
+            h = 4;
+        } else if (plen == 127) {
+            if (avail < 10)
+                break;
+            plen = 0;
+            for (int i = 0; i < 8; i++)
+                plen = plen << 8 | f[2 + i];
+            h = 10;
+        }
+        if (plen > WS_MAX_SERVER_FRAME)
+            return false;
+        size_t mh = (f[1] & 0x80) ? 4 : 0; // servers must not mask; tolerated
+        if (avail < h + mh + plen)
+            break;
+        char payload[126];
+        size_t pl = plen < sizeof payload ? (size_t)plen : sizeof payload;
+        for (size_t i = 0; i < pl; i++)
+            payload[i] = (char)(f[h + mh + i] ^ (mh ? f[h + (i & 3)] : 0));
+        unsigned op = f[0] & 0x0f;
+        if (op == 0x8) {
+            // answer the close (RFC 6455 5.5.1) with its status code, then give up on it
+            (void)ws_send_frame(s, 0x8, payload, pl >= 2 ? 2 : 0);
+            return false;
+        }
+        if (op == 0x9 && (plen > 125 || ws_send_frame(s, 0xA, payload, pl) != AGENTEX_OK))
+            return false;
+        off += h + mh + (size_t)plen;
+    }
+    if (off) {
+        memmove(s->ws_in.data, s->ws_in.data + off, total - off);
+        s->ws_in.len = total - off;
+    }
+    return true;
+}
+
+static void ws_disconnect(adk_streamer_t *s)
+{
+    if (s->ws_fd >= 0)
+        close(s->ws_fd);
+    s->ws_fd = -1;
+    agx_buf_reset(&s->ws_in);
+}
+
+static agentex_err_t ws_send_text(adk_streamer_t *s, const char *json, size_t len)
+{
+    return ws_send_frame(s, 0x1, json, len);
+}
+
 static agentex_err_t ws_publish(adk_streamer_t *s, const char *json, size_t len)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (s->ws_fd >= 0 && !ws_drain(s)) {
-            close(s->ws_fd);
-            s->ws_fd = -1;
-        }
+        if (s->ws_fd >= 0 && !ws_drain(s))
+            ws_disconnect(s);
         if (s->ws_fd < 0) {
             agentex_err_t err = ws_connect(s);
             if (err != AGENTEX_OK)
@@ -865,8 +930,7 @@ static agentex_err_t ws_publish(adk_streamer_t *s, const char *json, size_t len)
         agentex_err_t err = ws_send_text(s, json, len);
         if (err == AGENTEX_OK)
             return AGENTEX_OK;
-        close(s->ws_fd);
-        s->ws_fd = -1;
+        ws_disconnect(s);
         if (err == AGENTEX_ENOMEM)
             return err;
         if (attempt == 1)

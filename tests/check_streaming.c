@@ -451,6 +451,179 @@ START_TEST(test_streamer_ws_sends_one_text_frame_per_update)
 }
 END_TEST
 
+/* A server that talks back: after the first text frame it sends what `script` says
+ * (raw bytes, in one write) and records what comes next on that connection; a second
+ * connection (if any) is recorded apart. */
+typedef struct wsrv2 {
+    int lfd, port;
+    pthread_t th;
+    const unsigned char *script;
+    size_t script_len;
+    agx_buf_t conn1; /* "<opcode>:<payload>\n" after the script, on the first connection */
+    agx_buf_t conn2; /* the same on a second connection */
+} wsrv2_t;
+
+/* One client frame as "<opcode>:<payload>\n"; false at end of stream. */
+static bool ws_read_frame(int fd, agx_buf_t *out)
+{
+    unsigned char h[2], ext[8], mk[4] = {0, 0, 0, 0};
+    if (!read_n(fd, h, 2))
+        return false;
+    uint64_t len = h[1] & 0x7f;
+    if (len == 126) {
+        if (!read_n(fd, ext, 2))
+            return false;
+        len = (uint64_t)ext[0] << 8 | ext[1];
+    } else if (len == 127) {
+        if (!read_n(fd, ext, 8))
+            return false;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | ext[i];
+    }
+    if ((h[1] & 0x80) && !read_n(fd, mk, 4))
+        return false;
+    unsigned char *pl = malloc(len + 1);
+    if (len && !read_n(fd, pl, len)) {
+        free(pl);
+        return false;
+    }
+    for (uint64_t i = 0; i < len; i++)
+        pl[i] ^= mk[i & 3];
+    agx_buf_printf(out, "%d:", h[0] & 0x0f);
+    agx_buf_append(out, pl, len);
+    agx_buf_append(out, "\n", 1);
+    free(pl);
+    return true;
+}
+
+static int wsrv2_accept(wsrv2_t *w)
+{
+    struct timeval tv = {3, 0};
+    setsockopt(w->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = accept(w->lfd, NULL, NULL);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char c;
+    size_t n = 0;
+    char last[4] = {0};
+    while (recv(fd, &c, 1, 0) == 1) {
+        memmove(last, last + 1, 3);
+        last[3] = c;
+        if (++n >= 4 && memcmp(last, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n";
+    send(fd, resp, strlen(resp), MSG_NOSIGNAL);
+    return fd;
+}
+
+static void *wsrv2_main(void *arg)
+{
+    wsrv2_t *w = arg;
+    int fd = wsrv2_accept(w);
+    if (fd < 0)
+        return NULL;
+    agx_buf_t first;
+    agx_buf_init(&first);
+    if (ws_read_frame(fd, &first)) {
+        send(fd, w->script, w->script_len, MSG_NOSIGNAL);
+        // keep the connection open (a server waiting for the close reply); record
+        while (ws_read_frame(fd, &w->conn1))
+            ;
+    }
+    agx_buf_free(&first);
+    int fd2 = wsrv2_accept(w);
+    if (fd2 >= 0) {
+        while (ws_read_frame(fd2, &w->conn2))
+            ;
+        close(fd2);
+    }
+    close(fd);
+    return NULL;
+}
+
+static adk_streamer_t *wsrv2_start(wsrv2_t *w, const unsigned char *script, size_t len)
+{
+    memset(w, 0, sizeof *w);
+    w->script = script;
+    w->script_len = len;
+    w->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    ck_assert_int_eq(bind(w->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(w->lfd, 4), 0);
+    ck_assert_int_eq(getsockname(w->lfd, (struct sockaddr *)&a, &alen), 0);
+    w->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&w->th, NULL, wsrv2_main, w), 0);
+    char url[80];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/stream/publish", w->port);
+    adk_streamer_t *s = NULL;
+    ck_assert_int_eq(adk_streamer_new_ws(url, &s), AGENTEX_OK);
+    return s;
+}
+
+static cJSON *tiny_update(const char *type)
+{
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddStringToObject(u, "type", type);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(u, "parent_task_message"), "task_id", "t");
+    return u;
+}
+
+/* RFC 6455 5.5.2: a ping is answered with a pong carrying its payload. */
+START_TEST(test_streamer_ws_answers_ping)
+{
+    static const unsigned char ping[] = {0x89, 2, 'h', 'i'};
+    wsrv2_t w;
+    adk_streamer_t *s = wsrv2_start(&w, ping, sizeof ping);
+    cJSON *u1 = tiny_update("start"), *u2 = tiny_update("done");
+    ck_assert_int_eq(adk_streamer_publish(s, u1), AGENTEX_OK);
+    usleep(100000); // the ping arrives
+    ck_assert_int_eq(adk_streamer_publish(s, u2), AGENTEX_OK);
+    adk_streamer_free(s);
+    pthread_join(w.th, NULL);
+    close(w.lfd);
+    ck_assert_str_eq(w.conn1.data ? w.conn1.data : "",
+                     "10:hi\n1:{\"type\":\"done\",\"parent_task_message\":{\"task_id\":\"t\"}}\n");
+    ck_assert_ptr_null(w.conn2.data);
+    cJSON_Delete(u1);
+    cJSON_Delete(u2);
+    agx_buf_free(&w.conn1);
+    agx_buf_free(&w.conn2);
+}
+END_TEST
+
+/* A close frame behind another frame still means the server is going away: the next
+ * update goes over a new connection, not into one the server no longer reads. */
+START_TEST(test_streamer_ws_close_behind_ping_reconnects)
+{
+    static const unsigned char ping_close[] = {0x89, 0, 0x88, 2, 0x03, 0xe9};
+    wsrv2_t w;
+    adk_streamer_t *s = wsrv2_start(&w, ping_close, sizeof ping_close);
+    cJSON *u1 = tiny_update("start"), *u2 = tiny_update("done");
+    ck_assert_int_eq(adk_streamer_publish(s, u1), AGENTEX_OK);
+    usleep(100000);
+    ck_assert_int_eq(adk_streamer_publish(s, u2), AGENTEX_OK);
+    adk_streamer_free(s);
+    pthread_join(w.th, NULL);
+    close(w.lfd);
+    const char *c1 = w.conn1.data ? w.conn1.data : "";
+    ck_assert_msg(strstr(c1, "1:{") == NULL, "update sent into the closing connection: %s", c1);
+    ck_assert_str_eq(w.conn2.data ? w.conn2.data : "",
+                     "1:{\"type\":\"done\",\"parent_task_message\":{\"task_id\":\"t\"}}\n");
+    cJSON_Delete(u1);
+    cJSON_Delete(u2);
+    agx_buf_free(&w.conn1);
+    agx_buf_free(&w.conn2);
+}
+END_TEST
+
 START_TEST(test_streamer_ws_refused_upgrade)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1406,6 +1579,8 @@ Suite *streaming_suite(void)
     tcase_add_test(tr, test_streamer_from_env);
     tcase_add_test(tr, test_streamer_ws_sends_one_text_frame_per_update);
     tcase_add_test(tr, test_streamer_ws_refused_upgrade);
+    tcase_add_test(tr, test_streamer_ws_answers_ping);
+    tcase_add_test(tr, test_streamer_ws_close_behind_ping_reconnects);
     suite_add_tcase(s, tr);
     TCase *msg = tcase_create("message");
     tcase_set_timeout(msg, 10);
