@@ -61,6 +61,7 @@ struct adk_stream {
     int64_t deadline_ms; /* 0: none */
     int64_t last_data_ms;
     bool timed_out;
+    bool idle_dropped; /* this connection was silent for idle_ms */
 };
 
 static void set_errmsg(adk_stream_t *s, const char *fmt, ...) AGENTEX_PRINTF(2, 3);
@@ -497,8 +498,10 @@ static int xfer_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
         s->timed_out = true;
         return 1;
     }
-    if (now - s->last_data_ms > s->idle_ms)
+    if (now - s->last_data_ms > s->idle_ms) {
+        s->idle_dropped = true;
         return 1;
+    }
     return 0;
 }
 
@@ -508,6 +511,7 @@ static agentex_err_t run_once(adk_stream_t *s, CURL *h, long *http_status)
 {
     agx_sse_reset(&s->sse);
     s->connected = false;
+    s->idle_dropped = false;
     s->last_data_ms = agx_now_ms();
     curl_easy_setopt(h, CURLOPT_URL, s->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
@@ -533,8 +537,11 @@ static agentex_err_t run_once(adk_stream_t *s, CURL *h, long *http_status)
         set_errmsg(s, "GET %s: HTTP 404", s->url);
         return AGENTEX_ENOTFOUND;
     }
-    if (rc != CURLE_OK && !s->terminal && !atomic_load(&s->stop) && !s->timed_out &&
-        s->fatal == AGENTEX_OK)
+    if (rc != CURLE_OK && s->idle_dropped && !s->terminal && !atomic_load(&s->stop) &&
+        !s->timed_out && s->fatal == AGENTEX_OK)
+        set_errmsg(s, "GET %s: nothing received for %ld ms", s->url, s->idle_ms);
+    else if (rc != CURLE_OK && !s->terminal && !atomic_load(&s->stop) && !s->timed_out &&
+             s->fatal == AGENTEX_OK)
         set_errmsg(s, "GET %s: %s", s->url, cerr[0] ? cerr : curl_easy_strerror(rc));
     else if (*http_status && (*http_status < 200 || *http_status > 299))
         set_errmsg(s, "GET %s: HTTP %ld", s->url, *http_status);

@@ -1242,6 +1242,36 @@ START_TEST(test_stream_reconnects_after_drop)
 }
 END_TEST
 
+static void cb_error_msg(adk_stream_t *s, agentex_err_t err, const char *msg, void *ud)
+{
+    (void)s;
+    agx_buf_printf(&((seen_t *)ud)->log, "%s:%s;", agentex_err_name(err), msg);
+}
+
+/* The error reported for a dropped silent connection says why it was dropped. */
+START_TEST(test_stream_idle_drop_says_why)
+{
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_delayed(fb, 3000, 200, ""); // says nothing for 3 s
+    fake_backend_push_raw(fb, SSE_HEAD F_CONNECTED F_TASK("TIMED_OUT"));
+    seen_t seen = {0};
+    adk_stream_t *s = NULL;
+    ck_assert_int_eq(adk_stream_new(fake_backend_url(fb), TASK, &s), AGENTEX_OK);
+    ck_assert_int_eq(adk_stream_set_reconnect(s, 3, 5, 20), AGENTEX_OK);
+    ck_assert_int_eq(adk_stream_set_idle_timeout_ms(s, 200), AGENTEX_OK);
+    adk_stream_on_error(s, cb_error_msg, &seen);
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
+    char want[300];
+    snprintf(want, sizeof want,
+             "AGENTEX_ECONNECT:GET %s/tasks/" TASK "/stream: nothing received for 200 ms;",
+             fake_backend_url(fb));
+    ck_assert_str_eq(seen.log.data, want);
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 START_TEST(test_stream_gives_up_after_attempts)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1603,6 +1633,7 @@ Suite *streaming_suite(void)
     tcase_add_test(sub, test_stream_gives_up_after_attempts);
     tcase_add_test(sub, test_stream_http_errors_are_final);
     tcase_add_test(sub, test_stream_silent_connection_is_reopened);
+    tcase_add_test(sub, test_stream_idle_drop_says_why);
     tcase_add_test(sub, test_stream_timeout_and_error_frame);
     tcase_add_test(sub, test_stream_full_frame_and_by_name);
     tcase_add_test(sub, test_stream_interleaved_messages_and_full_mid_stream);
