@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agentex/agentex.h"
+#include "support/fake_backend.h"
 #include "support/proc.h"
 
 Suite *streaming_e2e_suite(void);
@@ -979,6 +980,37 @@ START_TEST(cli_bad_usage)
 }
 END_TEST
 
+/* watch: when the stream drops and comes back, messages completed meanwhile (the backend
+ * does not replay them) are listed and printed, once. */
+#define W_TASK_ID "t-watch"
+#define W_TASK(st)                                                                         \
+    "{\"id\":\"" W_TASK_ID "\",\"name\":null,\"status\":\"" st "\",\"status_reason\":null," \
+    "\"created_at\":\"2026-03-01T09:05:00Z\",\"updated_at\":\"2026-03-01T09:05:00Z\"}"
+#define W_MSG(id, text)                                                                    \
+    "{\"id\":\"" id "\",\"task_id\":\"" W_TASK_ID "\",\"content\":{\"type\":\"text\","     \
+    "\"author\":\"agent\",\"style\":\"static\",\"format\":\"plain\",\"content\":\"" text    \
+    "\",\"attachments\":null},\"streaming_status\":\"DONE\",\"created_at\":"               \
+    "\"2026-03-01T09:06:00Z\",\"updated_at\":\"2026-03-01T09:06:00Z\"}"
+#define W_SSE                                                                              \
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"      \
+    "data: {\"type\":\"connected\",\"taskId\":\"" W_TASK_ID "\"}\n\n"
+START_TEST(cli_watch_lists_messages_missed_while_reconnecting)
+{
+    fake_backend_t *fb = fake_backend_start();
+    ck_assert_ptr_nonnull(fb);
+    fake_backend_push(fb, 200, W_TASK("RUNNING"));   // GET /tasks/t-watch
+    fake_backend_push_raw(fb, W_SSE);                // the stream: connected, then dropped
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "before") "]"); // the history
+    fake_backend_push_raw(fb, W_SSE "data: {\"type\":\"task_updated\",\"task\":" W_TASK("COMPLETED") "}\n\n");
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "before") "," W_MSG("m2", "meanwhile") "]");
+    cli_out_t r;
+    CLI(&r, "--url", fake_backend_url(fb), "watch", W_TASK_ID, "--timeout", "8");
+    ck_assert_msg(r.status == 0, "status %d, stderr '%s'", r.status, r.err);
+    ck_assert_str_eq(r.out, "agent: before\nagent: meanwhile\n-- task COMPLETED\n");
+    fake_backend_stop(fb);
+}
+END_TEST
+
 Suite *streaming_e2e_suite(void)
 {
     Suite *s = suite_create("streaming_e2e");
@@ -999,6 +1031,7 @@ Suite *streaming_e2e_suite(void)
     TCase *tcli = tcase_create("cli");
     tcase_set_timeout(tcli, 10);
     tcase_add_test(tcli, cli_bad_usage);
+    tcase_add_test(tcli, cli_watch_lists_messages_missed_while_reconnecting);
     suite_add_tcase(s, tcli);
     return s;
 }

@@ -523,9 +523,10 @@ static void on_task_updated(adk_stream_t *s, const adk_task_t *task, void *userd
     pthread_mutex_unlock(&w->mu);
 }
 
-/* watch: prints the messages stored before the subscription, oldest first.  Run once
- * connected, so a message created meanwhile is either listed here or streamed after
- * (and then skipped as already printed): nothing is lost or shown twice. */
+/* watch: prints the stored messages not printed yet, oldest first.  Run on each
+ * "connected" (the first one and after every reconnect: the backend does not replay what
+ * was published while the stream was down), so a message is either listed here or
+ * streamed after (and then skipped as already printed): nothing is lost or shown twice. */
 static void print_history(watch_t *w)
 {
     adk_list_opts_t opts = {.limit = 100, .order_by = "created_at", .order_direction = "asc"};
@@ -543,9 +544,8 @@ static void print_history(watch_t *w)
             if (adk_message_streaming_status(m) == ADK_STREAMING_IN_PROGRESS ||
                 is_done(w, adk_message_id(m)))
                 continue; /* still streaming: its deltas will show it */
-            close_line(w);
-            print_message_line(adk_message_content(m));
-            mark_done(w, adk_message_id(m));
+            /* ends its line if it was streaming when the connection dropped */
+            complete(w, adk_message_id(m), adk_message_content(m));
         }
         adk_message_list_free(list);
         if (n < (size_t)opts.limit)
@@ -559,11 +559,9 @@ static void on_connected(adk_stream_t *s, const char *task_id, void *userdata)
     watch_t *w = userdata;
     if (!w->say_text) {
         pthread_mutex_lock(&w->mu);
-        if (!w->history_done) {
-            w->history_done = true;
-            print_history(w);
-            fflush(stdout);
-        }
+        w->history_done = true;
+        print_history(w);
+        fflush(stdout);
         pthread_mutex_unlock(&w->mu);
         return;
     }
