@@ -85,7 +85,8 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_publish(adk_streamer_t 
  * message made with adk_messages_create (the Python SDK's emit_updates). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_publish_full(adk_streamer_t *s,
                                                                       const adk_message_t *m);
-/* The last publish failure's message, "" if none.  Borrowed until the next publish. */
+/* The last publish failure's message (of any thread's publish), "" if none.  Borrowed
+ * until the next publish. */
 AGENTEX_API const char *adk_streamer_errmsg(const adk_streamer_t *s);
 
 /* ---- publishing: one streamed message ---- */
