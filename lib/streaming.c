@@ -1064,7 +1064,7 @@ struct adk_streaming_msg {
     bool any_published;  /* the first delta went out */
     pend_t *q;
     size_t nq, capq;
-    size_t qchars;
+    size_t qchars; /* characters buffered (UTF-8 code points) */
     int64_t oldest_ms; /* when the oldest queued delta arrived */
     agentex_err_t pub_err;
 };
@@ -1280,6 +1280,15 @@ fail:
     return err;
 }
 
+/* Characters (code points) in UTF-8 text: protocol 6.4 counts characters, not bytes. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
 static agentex_err_t add_delta(adk_streaming_msg_t *m, agx_delta_type_t t, const char *call_id,
                                const char *name, int index, const char *text)
 {
@@ -1336,7 +1345,7 @@ static agentex_err_t add_delta(adk_streaming_msg_t *m, agx_delta_type_t t, const
             m->oldest_ms = agx_now_ms();
         m->nq++;
     }
-    m->qchars += len;
+    m->qchars += utf8_chars(text, len);
     if (m->mode == ADK_STREAM_MODE_PER_TOKEN || !m->any_published ||
         m->qchars >= m->max_chars) {
         flush_now = true;

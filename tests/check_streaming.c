@@ -845,6 +845,32 @@ START_TEST(test_streaming_coalesced_flushes_by_size)
 }
 END_TEST
 
+/* max_chars counts characters (protocol 6.4, the Python SDK's len()), not UTF-8 bytes. */
+START_TEST(test_streaming_coalesced_size_counts_characters)
+{
+    if (!redis_up())
+        return;
+    pubfix_t f;
+    redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
+    adk_streamer_t *s = f.s;
+    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 4), AGENTEX_OK);
+    adk_streaming_msg_t *m = NULL;
+    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, f.init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_OK);     // at once
+    ck_assert_int_eq(adk_streaming_text(m, "°C"), AGENTEX_OK);    // 2 characters, 3 bytes
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
+    ck_assert_int_eq(adk_streaming_text(m, "é"), AGENTEX_OK);     // 3 characters, 5 bytes
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
+    ck_assert_int_eq(adk_streaming_text(m, "!"), AGENTEX_OK);     // 4 characters: flush
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 3);
+    ck_assert_int_eq(adk_streaming_close(m, NULL), AGENTEX_OK);
+    const char *want[] = {START, TEXT_DELTA("x"), TEXT_DELTA("°Cé!"), DONE};
+    assert_entries(want, 4);
+    adk_streaming_msg_free(m);
+    redis_pub_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_streaming_coalesced_timer_flushes)
 {
     if (!redis_up())
@@ -1617,6 +1643,7 @@ Suite *streaming_suite(void)
     tcase_add_test(msg, test_streaming_lifecycle_per_token);
     tcase_add_test(msg, test_streaming_coalesced_merges_per_channel);
     tcase_add_test(msg, test_streaming_coalesced_flushes_by_size);
+    tcase_add_test(msg, test_streaming_coalesced_size_counts_characters);
     tcase_add_test(msg, test_streaming_coalesced_timer_flushes);
     tcase_add_test(msg, test_streaming_mode_off_and_close_full);
     tcase_add_test(msg, test_streaming_publish_failure_keeps_message);
