@@ -1011,6 +1011,37 @@ START_TEST(cli_watch_lists_messages_missed_while_reconnecting)
 }
 END_TEST
 
+/* say: the reply may complete while the stream is reconnecting; it is found by listing
+ * the messages after the reconnect (only messages newer than the send are replies). */
+#define W_AGENT                                                                            \
+    "{\"id\":\"ag1\",\"name\":\"a\",\"description\":\"d\",\"acp_type\":\"async\","           \
+    "\"status\":\"Ready\",\"acp_url\":\"http://127.0.0.1:9\",\"created_at\":"              \
+    "\"2026-03-01T09:00:00Z\",\"updated_at\":\"2026-03-01T09:00:00Z\"}"
+#define W_EVENT_RESULT                                                                     \
+    "{\"jsonrpc\":\"2.0\",\"result\":{\"id\":\"e1\",\"sequence_id\":7,\"task_id\":\""      \
+    W_TASK_ID "\",\"agent_id\":\"ag1\",\"created_at\":\"2026-03-01T09:06:10Z\","           \
+    "\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"}},"             \
+    "\"error\":null,\"id\":1}"
+START_TEST(cli_say_finds_reply_completed_while_reconnecting)
+{
+    fake_backend_t *fb = fake_backend_start();
+    ck_assert_ptr_nonnull(fb);
+    fake_backend_push(fb, 200, W_TASK("RUNNING"));                  // GET /tasks/t-watch
+    fake_backend_push(fb, 200, W_AGENT);                            // GET /agents/name/a
+    fake_backend_push_raw(fb, W_SSE);                               // connected, dropped
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "old") "]");         // before the send
+    fake_backend_push(fb, 200, W_EVENT_RESULT);                     // event/send
+    fake_backend_push_raw(fb, W_SSE);                               // reconnected
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "old") "," W_MSG("m2", "reply") "]");
+    cli_out_t r;
+    CLI(&r, "--url", fake_backend_url(fb), "--agent", "a", "say", W_TASK_ID, "hi", "--timeout",
+        "8");
+    ck_assert_msg(r.status == 0, "status %d, stderr '%s'", r.status, r.err);
+    ck_assert_str_eq(r.out, "user: hi\nagent: reply\n");
+    fake_backend_stop(fb);
+}
+END_TEST
+
 Suite *streaming_e2e_suite(void)
 {
     Suite *s = suite_create("streaming_e2e");
@@ -1032,6 +1063,7 @@ Suite *streaming_e2e_suite(void)
     tcase_set_timeout(tcli, 10);
     tcase_add_test(tcli, cli_bad_usage);
     tcase_add_test(tcli, cli_watch_lists_messages_missed_while_reconnecting);
+    tcase_add_test(tcli, cli_say_finds_reply_completed_while_reconnecting);
     suite_add_tcase(s, tcli);
     return s;
 }

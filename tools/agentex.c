@@ -526,8 +526,9 @@ static void on_task_updated(adk_stream_t *s, const adk_task_t *task, void *userd
 /* watch: prints the stored messages not printed yet, oldest first.  Run on each
  * "connected" (the first one and after every reconnect: the backend does not replay what
  * was published while the stream was down), so a message is either listed here or
- * streamed after (and then skipped as already printed): nothing is lost or shown twice. */
-static void print_history(watch_t *w)
+ * streamed after (and then skipped as already printed): nothing is lost or shown twice.
+ * print false: only remember them as printed (say: what was there before the send). */
+static void list_history(watch_t *w, bool print)
 {
     adk_list_opts_t opts = {.limit = 100, .order_by = "created_at", .order_direction = "asc"};
     for (opts.page_number = 1;; opts.page_number++) {
@@ -544,8 +545,10 @@ static void print_history(watch_t *w)
             if (adk_message_streaming_status(m) == ADK_STREAMING_IN_PROGRESS ||
                 is_done(w, adk_message_id(m)))
                 continue; /* still streaming: its deltas will show it */
-            /* ends its line if it was streaming when the connection dropped */
-            complete(w, adk_message_id(m), adk_message_content(m));
+            if (print) /* ends its line if it was streaming when the connection dropped */
+                complete(w, adk_message_id(m), adk_message_content(m));
+            else
+                mark_done(w, adk_message_id(m));
         }
         adk_message_list_free(list);
         if (n < (size_t)opts.limit)
@@ -560,13 +563,20 @@ static void on_connected(adk_stream_t *s, const char *task_id, void *userdata)
     if (!w->say_text) {
         pthread_mutex_lock(&w->mu);
         w->history_done = true;
-        print_history(w);
+        list_history(w, true);
         fflush(stdout);
         pthread_mutex_unlock(&w->mu);
         return;
     }
-    if (w->sent)
+    if (w->sent) {
+        /* reconnected: the reply may have completed while the stream was down */
+        list_history(w, true);
+        fflush(stdout);
         return;
+    }
+    /* what is there now is not the reply: listed later, after a reconnect, it must not
+     * count as one */
+    list_history(w, false);
     /* subscribed before sending: the reply cannot be missed */
     adk_event_t *event = NULL;
     w->send_err = send_text(w->cli, w->task_id, w->say_text, &event);
@@ -628,7 +638,7 @@ static int run_stream(cli_t *cli, const char *task_id, const char *say_text, lon
     pthread_mutex_init(&w.mu, NULL);
     if (adk_task_status_is_terminal(status) && !say_text) {
         /* nothing more will happen: the stored conversation and the status */
-        print_history(&w);
+        list_history(&w, true);
         printf("-- task %s\n", adk_task_status_name(status));
         for (size_t i = 0; i < w.n_done; i++)
             free(w.done[i]);
