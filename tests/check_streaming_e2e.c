@@ -1042,6 +1042,25 @@ START_TEST(cli_say_finds_reply_completed_while_reconnecting)
 }
 END_TEST
 
+/* chat: when the stream fails for good (here 404), the error line is printed and the
+ * exit status is 1, not 0. */
+START_TEST(cli_chat_stream_failure_exits_1)
+{
+    fake_backend_t *fb = fake_backend_start();
+    ck_assert_ptr_nonnull(fb);
+    fake_backend_push(fb, 200, W_TASK("RUNNING")); // GET /tasks/name/n
+    fake_backend_push(fb, 404, "{\"detail\":\"no such stream\"}"); // the stream
+    cli_out_t r;
+    CLI(&r, "--url", fake_backend_url(fb), "--agent", "a", "chat", "n");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strncmp(r.err, "agentex: chat: stream: not found", 32) == 0 &&
+                      strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+                  "stderr '%s'", r.err);
+    ck_assert_str_eq(fake_backend_request(fb, 1)->path, "/tasks/" W_TASK_ID "/stream");
+    fake_backend_stop(fb);
+}
+END_TEST
+
 Suite *streaming_e2e_suite(void)
 {
     Suite *s = suite_create("streaming_e2e");
@@ -1064,6 +1083,7 @@ Suite *streaming_e2e_suite(void)
     tcase_add_test(tcli, cli_bad_usage);
     tcase_add_test(tcli, cli_watch_lists_messages_missed_while_reconnecting);
     tcase_add_test(tcli, cli_say_finds_reply_completed_while_reconnecting);
+    tcase_add_test(tcli, cli_chat_stream_failure_exits_1);
     suite_add_tcase(s, tcli);
     return s;
 }

@@ -344,6 +344,7 @@ typedef struct watch {
     bool history_done;      /* watch: the stored messages were printed */
     int expected, replies;  /* chat: events sent, agent messages completed since */
     bool finished;          /* chat: the stream ended */
+    bool stream_failed;     /* chat: ... with an error (its line printed) */
     long last_ms;           /* chat: when the stream last brought something */
     agentex_client_t *hist; /* chat: the stream thread's client (NULL: cli->client) */
     pthread_mutex_t mu;     /* chat: the reader and the stream thread share stdout and w */
@@ -737,6 +738,7 @@ static void *chat_stream_main(void *arg)
     if (err != AGENTEX_OK && err != AGENTEX_ECANCELED) {
         close_line(w);
         fail("chat: stream", err, adk_stream_errmsg(g_stream));
+        w->stream_failed = true;
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -857,6 +859,8 @@ static int cmd_chat(cli_t *cli, int argc, char **argv)
     fflush(stdout);
     if (w.oom)
         rc = fail("chat", AGENTEX_ENOMEM, "");
+    else if (w.stream_failed)
+        rc = EXIT_FAIL;
 out:
     for (size_t i = 0; i < w.n_done; i++)
         free(w.done[i]);
