@@ -1119,6 +1119,57 @@ START_TEST(rpc_message_send_sync_agent)
 }
 END_TEST
 
+/* Streaming message/send whose agent sends start then done with no delta in between (a
+ * message announced with its whole content): the done persists it with DONE (2.9: done/full
+ * -> update with streaming_status DONE), on the store and in the relayed done line. */
+START_TEST(rpc_message_send_start_done_without_deltas)
+{
+    fake_backend_t *fb = fake_backend_start();
+    cJSON *a = register_agent("echo2", fake_backend_url(fb), "sync");
+    cJSON_Delete(a);
+    char tid[64];
+    snprintf(tid, sizeof tid, "%s", sync_task("echo2", "chat2"));
+    char id[128], nd[2048];
+    snprintf(id, sizeof id, "AgentRPCMethod.MESSAGE_SEND-%s", tid);
+    snprintf(nd, sizeof nd,
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":{\"author\":\"agent\",\"content\":"
+             "\"All done\",\"format\":\"plain\",\"type\":\"text\"},\"index\":0,"
+             "\"parent_task_message\":null,\"type\":\"start\"},\"error\":null,\"id\":\"%s\"}\n"
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"index\":0,\"parent_task_message\":null,\"type\":"
+             "\"done\"},\"error\":null,\"id\":\"%s\"}\n",
+             id, id);
+    fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"message/send\",\"params\":{\"task_id\":\"%s\","
+             "\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"},"
+             "\"stream\":true},\"id\":\"s2\"}",
+             tid);
+    tp_resp_t r = req("POST", "/agents/name/echo2/rpc", body);
+    ck_assert_int_eq(r.status, 200);
+    char *nl = strchr(r.body, '\n');
+    ck_assert_ptr_nonnull(nl);
+    cJSON *l = cJSON_Parse(nl + 1); /* the second line: done */
+    ck_assert_ptr_nonnull(l);
+    const cJSON *u = cJSON_GetObjectItem(l, "result");
+    ck_assert_str_eq(js(u, "type"), "done");
+    const cJSON *ptm = cJSON_GetObjectItem(u, "parent_task_message");
+    ck_assert_str_eq(js(ptm, "streaming_status"), "DONE");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(ptm, "content"), "content"), "All done");
+    cJSON_Delete(l);
+    tp_resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/messages?task_id=%s&order_direction=asc", tid);
+    r = req("GET", path, NULL);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
+    const cJSON *m = cJSON_GetArrayItem(r.json, 1);
+    ck_assert_str_eq(js(cJSON_GetObjectItem(m, "content"), "content"), "All done");
+    ck_assert_str_eq(js(m, "streaming_status"), "DONE");
+    tp_resp_free(&r);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 /* ---- SSE --------------------------------------------------------------------------------------
  */
 
@@ -1762,6 +1813,58 @@ START_TEST(restart_with_db_keeps_data)
 }
 END_TEST
 
+/* GET /tasks?task_metadata=: the real backend filters with Postgres JSONB containment
+ * (task_metadata @> filter), which is recursive: nested objects match on a subset of their
+ * keys and arrays on a subset of their elements; a scalar never matches an array below the
+ * top level. */
+static int tasks_matching(const char *filter_json)
+{
+    CURL *cu = curl_easy_init();
+    char *enc = curl_easy_escape(cu, filter_json, 0);
+    char path[1024];
+    snprintf(path, sizeof path, "/tasks?task_metadata=%s", enc);
+    curl_free(enc);
+    curl_easy_cleanup(cu);
+    tp_resp_t r = req("GET", path, NULL);
+    ck_assert_msg(r.status == 200, "%s: %ld %s", filter_json, r.status, r.body);
+    ck_assert(cJSON_IsArray(r.json));
+    int n = cJSON_GetArraySize(r.json);
+    if (n == 1)
+        ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "name"), "meta-a");
+    tp_resp_free(&r);
+    return n;
+}
+
+START_TEST(tasks_metadata_containment)
+{
+    cJSON *a = register_agent("meta", "http://127.0.0.1:9", "sync");
+    cJSON_Delete(a);
+    cJSON *env = rpc("meta", "task/create",
+                     "{\"name\":\"meta-a\",\"task_metadata\":{\"team\":{\"id\":\"a\",\"tier\":2},"
+                     "\"tags\":[\"x\",\"y\"],\"n\":1}}",
+                     NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+    env = rpc("meta", "task/create",
+              "{\"name\":\"meta-b\",\"task_metadata\":{\"team\":{\"id\":\"b\"},\"tags\":[\"z\"]}}",
+              NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+    ck_assert_int_eq(tasks_matching("{\"n\":1}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"team\":{\"id\":\"a\",\"tier\":2}}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"team\":{\"id\":\"a\"}}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[\"y\"]}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[\"y\",\"x\",\"y\"]}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[]}"), 2);
+    ck_assert_int_eq(tasks_matching("{\"team\":{}}"), 2);
+    ck_assert_int_eq(tasks_matching("{\"team\":{\"id\":\"a\",\"tier\":3}}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"tags\":\"x\"}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[\"x\",\"z\"]}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"n\":\"1\"}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"missing\":null}"), 0);
+}
+END_TEST
+
 START_TEST(routes_and_bad_input)
 {
     tp_resp_t r = req("GET", "/no/such/route", NULL);
@@ -1842,6 +1945,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, messages_rest);
     tcase_add_test(tc, states_crud);
     tcase_add_test(tc, routes_and_bad_input);
+    tcase_add_test(tc, tasks_metadata_containment);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rpc");
@@ -1851,6 +1955,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_event_send_persist_before_deliver);
     tcase_add_test(tc, rpc_cancel_interrupt_and_rules);
     tcase_add_test(tc, rpc_message_send_sync_agent);
+    tcase_add_test(tc, rpc_message_send_start_done_without_deltas);
     tcase_add_test(tc, sdk_adk_calls_roundtrip);
     tcase_add_test(tc, rpc_agent_down_by_id);
     suite_add_tcase(s, tc);
