@@ -573,6 +573,49 @@ static void h_task_get(rctx_t *c, const char *id, const char *name)
     ok(c, t);
 }
 
+/* Postgres `a @> b` (JSONB containment), as the real backend filters task_metadata:
+ * objects contain objects whose every key they hold with a contained value, arrays contain
+ * arrays whose every element is contained in one of theirs (order and repeats ignored),
+ * scalars only equal scalars.  (Top-level array-contains-scalar does not apply: both sides
+ * are objects here.) */
+static bool jsonb_contains(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return false;
+    if (cJSON_IsObject(b)) {
+        if (!cJSON_IsObject(a))
+            return false;
+        const cJSON *kv;
+        cJSON_ArrayForEach(kv, b)
+        {
+            if (!jsonb_contains(cJSON_GetObjectItemCaseSensitive(a, kv->string), kv))
+                return false;
+        }
+        return true;
+    }
+    if (cJSON_IsArray(b)) {
+        if (!cJSON_IsArray(a))
+            return false;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, b)
+        {
+            bool found = false;
+            const cJSON *y;
+            cJSON_ArrayForEach(y, a)
+            {
+                if ((found = jsonb_contains(y, x)))
+                    break;
+            }
+            if (!found)
+                return false;
+        }
+        return true;
+    }
+    if (cJSON_IsObject(a) || cJSON_IsArray(a))
+        return false;
+    return cJSON_Compare(a, b, true);
+}
+
 static void h_tasks_list(rctx_t *c)
 {
     paging_t p;
@@ -628,16 +671,7 @@ static void h_tasks_list(rctx_t *c)
     cJSON_ArrayForEach(t, rows)
     {
         if (metaj) {
-            const cJSON *tm = cJSON_GetObjectItemCaseSensitive(t, "task_metadata");
-            bool match = cJSON_IsObject(tm);
-            const cJSON *kv;
-            cJSON_ArrayForEach(kv, metaj)
-            {
-                if (!match)
-                    break;
-                match = cJSON_Compare(cJSON_GetObjectItemCaseSensitive(tm, kv->string), kv, true);
-            }
-            if (!match)
+            if (!jsonb_contains(cJSON_GetObjectItemCaseSensitive(t, "task_metadata"), metaj))
                 continue;
         }
         if (skip > 0) {

@@ -815,6 +815,11 @@ static int on_stream_line(void *ctx, const char *line, size_t len)
     } else { /* done */
         if (flush_stream(m, a))
             goto out;
+        /* a start without deltas: its content is final, it is now DONE too */
+        const char *ss = a->parent ? dev_jstr(a->parent, "streaming_status") : NULL;
+        if (a->parent && !a->has_deltas && !(ss && !strcmp(ss, "DONE")) &&
+            msg_update(m, a, cJSON_GetObjectItemCaseSensitive(a->parent, "content")))
+            goto out;
         a->completed = true;
     }
     set_parent(u, a->parent);
