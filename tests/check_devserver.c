@@ -1865,6 +1865,54 @@ START_TEST(tasks_metadata_containment)
 }
 END_TEST
 
+/* /tasks, /messages and /messages/paginated declare limit and page_number without a minimum
+ * (openapi.yaml): the real backend treats limit=0 as its default (50), answers a page_number
+ * below 1 on /tasks with 400 "Page number must be greater than 0", and /messages/paginated
+ * with limit=0 returns no data but says whether there is more.  (/agents, /states, /tracker
+ * declare minimum 1: 422 there.) */
+START_TEST(paging_limit_zero_like_the_backend)
+{
+    cJSON *a = register_agent("pager", "http://127.0.0.1:9", "sync");
+    cJSON_Delete(a);
+    char tid[64], path[256];
+    snprintf(tid, sizeof tid, "%s", sync_task("pager", "paged"));
+    snprintf(path, sizeof path, "/messages/batch");
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"task_id\":\"%s\",\"contents\":[{\"type\":\"text\",\"author\":\"user\","
+             "\"content\":\"a\"},{\"type\":\"text\",\"author\":\"agent\",\"content\":\"b\"}]}",
+             tid);
+    tp_resp_t r = req("POST", path, body);
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    r = req("GET", "/tasks?limit=0", NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
+    tp_resp_free(&r);
+    r = req("GET", "/tasks?page_number=0", NULL);
+    expect_error(&r, 400, "Page number must be greater than 0");
+    tp_resp_free(&r);
+    snprintf(path, sizeof path, "/messages?task_id=%s&limit=0", tid);
+    r = req("GET", path, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
+    tp_resp_free(&r);
+    snprintf(path, sizeof path, "/messages/paginated?task_id=%s&limit=0", tid);
+    r = req("GET", path, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "data")), 0);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "has_more")));
+    ck_assert(jnull(r.json, "next_cursor"));
+    tp_resp_free(&r);
+    r = req("GET", "/states?limit=0", NULL);
+    expect_422(&r, "limit");
+    tp_resp_free(&r);
+    r = req("GET", "/tasks?limit=-1", NULL);
+    ck_assert_int_ne(r.status, 200);
+    tp_resp_free(&r);
+}
+END_TEST
+
 START_TEST(routes_and_bad_input)
 {
     tp_resp_t r = req("GET", "/no/such/route", NULL);
@@ -1946,6 +1994,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, states_crud);
     tcase_add_test(tc, routes_and_bad_input);
     tcase_add_test(tc, tasks_metadata_containment);
+    tcase_add_test(tc, paging_limit_zero_like_the_backend);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rpc");
