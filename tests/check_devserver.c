@@ -1170,6 +1170,48 @@ START_TEST(rpc_message_send_start_done_without_deltas)
 }
 END_TEST
 
+/* An agent update whose index is not an integer (pydantic int: 1.5 is rejected) fails the
+ * call like any invalid update; message/send's task_params update bumps updated_at like
+ * task/create's. */
+START_TEST(rpc_message_send_fractional_index_and_params_update)
+{
+    fake_backend_t *fb = fake_backend_start();
+    cJSON *a = register_agent("echo3", fake_backend_url(fb), "sync");
+    cJSON_Delete(a);
+    char tid[64], path[256];
+    snprintf(tid, sizeof tid, "%s", sync_task("echo3", "chat3"));
+    snprintf(path, sizeof path, "/tasks/%s", tid);
+    tp_resp_t r = req("GET", path, NULL);
+    char before[64];
+    snprintf(before, sizeof before, "%s", js(r.json, "updated_at"));
+    tp_resp_free(&r);
+    char id[128], nd[1024];
+    snprintf(id, sizeof id, "AgentRPCMethod.MESSAGE_SEND-%s", tid);
+    snprintf(nd, sizeof nd,
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":{\"author\":\"agent\",\"content\":"
+             "\"x\",\"type\":\"text\"},\"index\":0.5,\"parent_task_message\":null,\"type\":"
+             "\"full\"},\"error\":null,\"id\":\"%s\"}\n",
+             id);
+    fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
+    char params[512];
+    snprintf(params, sizeof params,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":"
+             "\"hi\"},\"stream\":false,\"task_params\":{\"topic\":\"rain\"}}",
+             tid);
+    cJSON *env = rpc("echo3", "message/send", params, NULL);
+    int code;
+    const char *msg = rpc_error(env, &code);
+    ck_assert_int_eq(code, -32603);
+    ck_assert_msg(strstr(msg, "index"), "%s", msg);
+    cJSON_Delete(env);
+    r = req("GET", path, NULL);
+    ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "params"), "topic"), "rain");
+    ck_assert_str_ne(js(r.json, "updated_at"), before);
+    tp_resp_free(&r);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 /* ---- SSE --------------------------------------------------------------------------------------
  */
 
@@ -2005,6 +2047,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_cancel_interrupt_and_rules);
     tcase_add_test(tc, rpc_message_send_sync_agent);
     tcase_add_test(tc, rpc_message_send_start_done_without_deltas);
+    tcase_add_test(tc, rpc_message_send_fractional_index_and_params_update);
     tcase_add_test(tc, sdk_adk_calls_roundtrip);
     tcase_add_test(tc, rpc_agent_down_by_id);
     suite_add_tcase(s, tc);
