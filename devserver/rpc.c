@@ -909,7 +909,10 @@ static void do_message_send(rpcjob_t *j)
             cJSON_AddItemToArray(frames, cJSON_Duplicate(t, true));
         if (cJSON_IsObject(tparams) &&
             !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(t, "params"), tparams, true)) {
+            char ts[40];
+            dev_iso_time(agx_now_us(), ts);
             cJSON_ReplaceItemInObjectCaseSensitive(t, "params", cJSON_Duplicate(tparams, true));
+            cJSON_ReplaceItemInObjectCaseSensitive(t, "updated_at", cJSON_CreateString(ts));
             if (dev_task_put(d, t) == 0)
                 cJSON_AddItemToArray(frames, cJSON_Duplicate(t, true));
         }

@@ -520,7 +520,9 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen)
         return NULL;
     }
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(u, "index");
-    if (idx && !cJSON_IsNull(idx) && !cJSON_IsNumber(idx)) {
+    if (idx && !cJSON_IsNull(idx) &&
+        !(cJSON_IsNumber(idx) && idx->valuedouble >= -9.0e15 && idx->valuedouble <= 9.0e15 &&
+          idx->valuedouble == (double)(long long)idx->valuedouble)) {
         fail(errbuf, errlen, "update.index: Input should be a valid integer%s", NULL);
         return NULL;
     }
