@@ -1502,6 +1502,7 @@ END_TEST
 
 typedef struct bgrpc {
     pthread_t th;
+    const char *method; /* NULL: event/send */
     char params[512];
     tp_resp_t r;
 } bgrpc_t;
@@ -1515,7 +1516,8 @@ static void *bgrpc_main(void *arg)
     tp_buf_t out = {0};
     char body[1024];
     snprintf(body, sizeof body,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}", b->params);
+             "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s,\"id\":1}",
+             b->method ? b->method : "event/send", b->params);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
@@ -1552,6 +1554,49 @@ START_TEST(shutdown_with_streams_and_rpc_in_flight)
     sse_close(&s);
     pthread_join(b.th, NULL);
     free(b.r.body);
+    fake_backend_stop(f.fb);
+}
+END_TEST
+
+/* A FAILED task re-forwarded by task/create (name) goes back to RUNNING once the agent acks;
+ * a write made to the task while the forward was in flight (here its metadata) is kept, not
+ * overwritten by the snapshot taken before the forward. */
+START_TEST(rpc_task_create_refailed_keeps_concurrent_write)
+{
+    agentfix_t f;
+    async_agent_with_task(&f);
+    char path[256];
+    snprintf(path, sizeof path, "/tasks/%s/fail", f.task_id);
+    tp_resp_t r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    char *ackb = ack("TASK_CREATE", f.task_id);
+    fake_backend_push_delayed(f.fb, 1500, 200, ackb);
+    free(ackb);
+    bgrpc_t b;
+    memset(&b, 0, sizeof b);
+    b.method = "task/create";
+    snprintf(b.params, sizeof b.params, "{\"name\":\"job\"}");
+    pthread_create(&b.th, NULL, bgrpc_main, &b);
+    ck_assert_int_ge((int)fake_backend_wait(f.fb, 3, 3000), 3); /* the forward is in flight */
+    snprintf(path, sizeof path, "/tasks/%s", f.task_id);
+    r = req("PUT", path, "{\"task_metadata\":{\"owner\":\"u9\"}}");
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    pthread_join(b.th, NULL);
+    ck_assert_int_eq(b.r.status, 200);
+    cJSON *env = cJSON_Parse(b.r.body);
+    ck_assert_ptr_nonnull(env);
+    const cJSON *t = rpc_result(env);
+    ck_assert_str_eq(js(t, "status"), "RUNNING");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(t, "task_metadata"), "owner"), "u9");
+    cJSON_Delete(env);
+    free(b.r.body);
+    r = req("GET", path, NULL);
+    ck_assert_str_eq(js(r.json, "status"), "RUNNING");
+    ck_assert_str_eq(js(r.json, "status_reason"), "Task forwarded to ACP server");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "task_metadata"), "owner"), "u9");
+    tp_resp_free(&r);
     fake_backend_stop(f.fb);
 }
 END_TEST
@@ -2050,6 +2095,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_message_send_fractional_index_and_params_update);
     tcase_add_test(tc, sdk_adk_calls_roundtrip);
     tcase_add_test(tc, rpc_agent_down_by_id);
+    tcase_add_test(tc, rpc_task_create_refailed_keeps_concurrent_write);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");
