@@ -402,11 +402,22 @@ static void do_task_create(rpcjob_t *j)
         return;
     }
     if (!strcmp(dev_jstr(t, "status") ? dev_jstr(t, "status") : "", "FAILED")) {
+        /* on the current row, not the snapshot taken before the forward: writes made
+         * meanwhile (metadata, params, another status) are kept; only a task still FAILED
+         * is set back to RUNNING */
         dev_lock(d);
-        int wrc = dev_task_set_status(d, t, "RUNNING", "Task forwarded to ACP server");
+        cJSON *cur = dev_task_get(d, tid, NULL);
+        const char *cs = cur ? dev_jstr(cur, "status") : NULL;
+        int wrc = cs && !strcmp(cs, "FAILED")
+                      ? dev_task_set_status(d, cur, "RUNNING", "Task forwarded to ACP server")
+                      : -1;
         dev_unlock(d);
-        if (wrc == 0)
-            publish_task(j, t);
+        if (cur) {
+            if (wrc == 0)
+                publish_task(j, cur);
+            cJSON_Delete(t);
+            t = cur;
+        }
     }
     answer_result(j, t);
 }
