@@ -1601,6 +1601,103 @@ START_TEST(rpc_task_create_refailed_keeps_concurrent_write)
 }
 END_TEST
 
+/* Protocol 5.2: an INTERRUPTED task resumes (RUNNING, "Task resumed on next turn") on a new
+ * turn, task/create by name, but not on event/send (9.5); 2.11: the forward carries the
+ * client's x-* and W3C trace headers, never its credentials, hop-by-hop headers or its own
+ * x-request-id. */
+START_TEST(rpc_resume_on_next_turn_and_header_filter)
+{
+    agentfix_t f;
+    async_agent_with_task(&f);
+    char path[256], params[512];
+    snprintf(path, sizeof path, "/tasks/%s/interrupt", f.task_id);
+    tp_resp_t r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(js(r.json, "status"), "INTERRUPTED");
+    tp_resp_free(&r);
+    /* event/send: forwarded, the task stays INTERRUPTED */
+    char *ackb = ack("EVENT_SEND", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    snprintf(params, sizeof params, "{\"task_id\":\"%s\"}", f.task_id);
+    char url[512];
+    snprintf(url, sizeof url, "%s/agents/name/demo-agent/rpc", g_base);
+    char body[600];
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}", params);
+    CURL *cu = curl_easy_init();
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "X-User-Tag: blue");
+    h = curl_slist_append(h, "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    h = curl_slist_append(h, "baggage: k=v");
+    h = curl_slist_append(h, "Authorization: Bearer secret");
+    h = curl_slist_append(h, "Cookie: _identityJwt=abc");
+    h = curl_slist_append(h, "x-api-key: k1");
+    h = curl_slist_append(h, "x-agent-api-key: spoofed");
+    h = curl_slist_append(h, "x-selected-account-id: acct");
+    h = curl_slist_append(h, "x-request-id: client-chosen");
+    h = curl_slist_append(h, "user-agent: my-client/1");
+    tp_buf_t out = {0};
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 8000L);
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, tp_buf_write);
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, &out);
+    ck_assert_int_eq(curl_easy_perform(cu), CURLE_OK);
+    curl_easy_cleanup(cu);
+    curl_slist_free_all(h);
+    cJSON *env = cJSON_Parse(out.data);
+    free(out.data);
+    ck_assert_ptr_nonnull(env);
+    rpc_result(env);
+    cJSON_Delete(env);
+    const fake_request_t *q = fake_backend_request(f.fb, 2);
+    ck_assert_str_eq(fake_request_header(q, "x-user-tag"), "blue");
+    ck_assert_str_eq(fake_request_header(q, "traceparent"),
+                     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    ck_assert_str_eq(fake_request_header(q, "baggage"), "k=v");
+    ck_assert_ptr_null(fake_request_header(q, "authorization"));
+    ck_assert_ptr_null(fake_request_header(q, "cookie"));
+    ck_assert_ptr_null(fake_request_header(q, "x-api-key"));
+    ck_assert_ptr_null(fake_request_header(q, "x-selected-account-id"));
+    ck_assert_str_eq(fake_request_header(q, "x-agent-api-key"), f.key);
+    ck_assert(is_hex(fake_request_header(q, "x-request-id"), 32));
+    ck_assert_str_ne(fake_request_header(q, "user-agent"), "my-client/1");
+    snprintf(path, sizeof path, "/tasks/%s", f.task_id);
+    r = req("GET", path, NULL);
+    ck_assert_str_eq(js(r.json, "status"), "INTERRUPTED");
+    tp_resp_free(&r);
+    /* task/create by name: a new turn, RUNNING again before the forward */
+    ackb = ack("TASK_CREATE", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    env = rpc("demo-agent", "task/create", "{\"name\":\"job\"}", NULL);
+    const cJSON *t = rpc_result(env);
+    ck_assert_str_eq(js(t, "status"), "RUNNING");
+    ck_assert_str_eq(js(t, "status_reason"), "Task resumed on next turn");
+    cJSON_Delete(env);
+    cJSON *fwd = cJSON_Parse(fake_backend_request(f.fb, 3)->body);
+    const cJSON *ft = cJSON_GetObjectItem(cJSON_GetObjectItem(fwd, "params"), "task");
+    ck_assert_str_eq(js(ft, "status"), "RUNNING");
+    cJSON_Delete(fwd);
+    /* a terminal task is not resumed by a new turn */
+    snprintf(path, sizeof path, "/tasks/%s/complete", f.task_id);
+    r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    ackb = ack("TASK_CREATE", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    env = rpc("demo-agent", "task/create", "{\"name\":\"job\"}", NULL);
+    ck_assert_str_eq(js(rpc_result(env), "status"), "COMPLETED");
+    cJSON_Delete(env);
+    fake_backend_stop(f.fb);
+}
+END_TEST
+
 START_TEST(rpc_agent_down_by_id)
 {
     /* a port nothing listens on: bind, read the port, close */
@@ -2096,6 +2193,7 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, sdk_adk_calls_roundtrip);
     tcase_add_test(tc, rpc_agent_down_by_id);
     tcase_add_test(tc, rpc_task_create_refailed_keeps_concurrent_write);
+    tcase_add_test(tc, rpc_resume_on_next_turn_and_header_filter);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");
