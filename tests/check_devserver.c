@@ -1208,6 +1208,18 @@ START_TEST(rpc_message_send_fractional_index_and_params_update)
     ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "params"), "topic"), "rain");
     ck_assert_str_ne(js(r.json, "updated_at"), before);
     tp_resp_free(&r);
+    /* a delta whose text is not a string (TextDelta.text_delta: str | None) is invalid too */
+    snprintf(nd, sizeof nd,
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"delta\":{\"text_delta\":5,\"type\":\"text\"},"
+             "\"index\":0,\"parent_task_message\":null,\"type\":\"delta\"},\"error\":null,"
+             "\"id\":\"%s\"}\n",
+             id);
+    fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
+    env = rpc("echo3", "message/send", params, NULL);
+    msg = rpc_error(env, &code);
+    ck_assert_int_eq(code, -32603);
+    ck_assert_msg(strstr(msg, "delta"), "%s", msg);
+    cJSON_Delete(env);
     fake_backend_stop(fb);
 }
 END_TEST
