@@ -1527,8 +1527,7 @@ static void *bgrpc_main(void *arg)
     CURL *c = curl_easy_init();
     tp_buf_t out = {0};
     char body[1024];
-    snprintf(body, sizeof body,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s,\"id\":1}",
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s,\"id\":1}",
              b->method ? b->method : "event/send", b->params);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -1641,7 +1640,8 @@ START_TEST(rpc_resume_on_next_turn_and_header_filter)
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, "X-User-Tag: blue");
-    h = curl_slist_append(h, "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    h = curl_slist_append(h,
+                          "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     h = curl_slist_append(h, "baggage: k=v");
     h = curl_slist_append(h, "Authorization: Bearer secret");
     h = curl_slist_append(h, "Cookie: _identityJwt=abc");
