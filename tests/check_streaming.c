@@ -1349,6 +1349,25 @@ START_TEST(test_stream_http_errors_are_final)
 }
 END_TEST
 
+START_TEST(test_stream_error_before_connected_is_final)
+{
+    /* the real backend's answer for an unknown task: HTTP 200, an error frame, a close */
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_raw(fb, SSE_HEAD "data: {\"type\":\"error\",\"message\":\"Task " TASK
+                                       " not found\"}\n\n");
+    seen_t seen = {0};
+    adk_stream_t *s = sub_new(fb, &seen);
+    ck_assert_int_eq(adk_stream_set_reconnect(s, -1, 5, 20), AGENTEX_OK);
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_EPROTO);
+    ck_assert_ptr_nonnull(strstr(adk_stream_errmsg(s), "refused the stream: Task " TASK " not found"));
+    ck_assert_uint_eq(fake_backend_count(fb), 1); /* not retried */
+    ck_assert_str_eq(seen.log.data, "error(AGENTEX_EPROTO);"); /* reported once */
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 START_TEST(test_stream_timeout_and_error_frame)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1662,6 +1681,7 @@ Suite *streaming_suite(void)
     tcase_add_test(sub, test_stream_silent_connection_is_reopened);
     tcase_add_test(sub, test_stream_idle_drop_says_why);
     tcase_add_test(sub, test_stream_timeout_and_error_frame);
+    tcase_add_test(sub, test_stream_error_before_connected_is_final);
     tcase_add_test(sub, test_stream_full_frame_and_by_name);
     tcase_add_test(sub, test_stream_interleaved_messages_and_full_mid_stream);
     tcase_add_test(sub, test_stream_stop_and_bad_args);

@@ -218,7 +218,9 @@ AGENTEX_API void adk_stream_on_error(adk_stream_t *s, adk_stream_error_cb cb, vo
  *   timeout_ms passes (0 = no limit)                  -> AGENTEX_ETIMEDOUT;
  *   adk_stream_stop was called                        -> AGENTEX_ECANCELED;
  *   reconnect attempts are exhausted                  -> AGENTEX_ECONNECT;
- *   the backend refuses (401/403, 404)                -> AGENTEX_EAUTH, AGENTEX_ENOTFOUND.
+ *   the backend refuses (401/403, 404)                -> AGENTEX_EAUTH, AGENTEX_ENOTFOUND;
+ *   an "error" frame before "connected" (the real backend's answer, with HTTP 200, for
+ *   a task it cannot stream, e.g. an unknown one)    -> AGENTEX_EPROTO, not retried.
  * May be called again afterwards (a new connection).
  */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_stream_run(adk_stream_t *s, long timeout_ms);
