@@ -475,9 +475,9 @@ agentex_err_t adk_streamer_from_env(adk_streamer_t **out)
         err = adk_streamer_new_redis(redis, &s);
     } else if (ws && *ws) {
         err = adk_streamer_new_ws(ws, &s);
-    } else if (base && *base) {
-        if (strncmp(base, "http://", 7) != 0)
-            return AGENTEX_EINVAL;
+    } else if (base && strncmp(base, "http://", 7) == 0) {
+        /* agentex-dev's /stream/publish; an https backend is a real deployment, which
+         * relays Redis: the Python SDK's default below */
         agx_buf_t b;
         agx_buf_init(&b);
         size_t n = strlen(base);

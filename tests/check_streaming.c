@@ -309,6 +309,24 @@ START_TEST(test_streamer_from_env)
     adk_streamer_free(s);
     setenv("REDIS_URL", "nonsense", 1);
     ck_assert_int_eq(adk_streamer_from_env(&s), AGENTEX_EINVAL);
+
+    /* an https backend is a real deployment: Redis at localhost:6379, as the Python SDK */
+    unsetenv("REDIS_URL");
+    unsetenv("REDIS_STREAM_MAXLEN");
+    setenv("AGENTEX_BASE_URL", "https://agentex.example.test", 1);
+    ck_assert_int_eq(adk_streamer_from_env(&s), AGENTEX_OK);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(adk_streamer_set_timeout_ms(s, 500), AGENTEX_OK);
+    cJSON *u = cJSON_Parse("{\"type\":\"full\",\"index\":null,\"parent_task_message\":"
+                           "{\"id\":\"m\",\"task_id\":\"t\",\"content\":{\"type\":\"text\","
+                           "\"author\":\"agent\",\"content\":\"x\"}},\"content\":{\"type\":"
+                           "\"text\",\"author\":\"agent\",\"content\":\"x\"}}");
+    ck_assert_ptr_nonnull(u);
+    if (adk_streamer_publish(s, u) != AGENTEX_OK) /* unless a Redis happens to listen there */
+        ck_assert_msg(strstr(adk_streamer_errmsg(s), "6379") != NULL, "errmsg: %s",
+                      adk_streamer_errmsg(s));
+    cJSON_Delete(u);
+    adk_streamer_free(s);
 }
 END_TEST
 

@@ -48,10 +48,10 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_new_redis(const char *r
 /* A websocket transport to agentex-dev: ws://host[:port]/stream/publish (plain ws only). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_new_ws(const char *ws_url,
                                                                 adk_streamer_t **out);
-/* From the environment: REDIS_URL selects Redis; otherwise AGENTEX_STREAM_WS_URL, or
- * AGENTEX_BASE_URL with http:// turned into ws:// and "/stream/publish" appended, selects
- * the websocket; with none of them, Redis at redis://localhost:6379 (the Python SDK's
- * default).  Also REDIS_STREAM_MAXLEN (default 10000), REDIS_STREAM_TTL_SECONDS (default
+/* From the environment: REDIS_URL selects Redis; otherwise AGENTEX_STREAM_WS_URL, or an
+ * http:// AGENTEX_BASE_URL turned into ws:// with "/stream/publish" appended (agentex-dev),
+ * selects the websocket; otherwise (no such variable, or an https:// backend: a real
+ * deployment) Redis at redis://localhost:6379, the Python SDK's default.  Also REDIS_STREAM_MAXLEN (default 10000), REDIS_STREAM_TTL_SECONDS (default
  * 3600) and AGENTEX_STREAMING_MODE (off, per_token, coalesced).  Bad values: EINVAL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_from_env(adk_streamer_t **out);
 AGENTEX_API void adk_streamer_free(adk_streamer_t *s);
