@@ -5,6 +5,7 @@
  * response (status + body) and the stream frames to publish, and the dispatcher sends
  * both after the lock is released.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,10 +277,20 @@ typedef struct paging {
     bool asc;
 } paging_t;
 
-static bool q_paging(rctx_t *c, paging_t *p)
+/* loose: the routes whose limit and page_number have no minimum in the OpenAPI spec
+ * (/tasks, /messages): the real backend's store takes limit 0 as its default (50) and
+ * rejects a page_number below 1 with a ClientError (400). */
+static bool q_paging_opt(rctx_t *c, paging_t *p, bool loose)
 {
-    if (dev_query_int(c->r, "limit", 50, 1, 1000000, &p->limit)) {
+    if (dev_query_int(c->r, "limit", 50, loose ? 0 : 1, 1000000, &p->limit)) {
         e422(c, "query.limit: Input should be a valid integer greater than or equal to 1");
+        return false;
+    }
+    if (p->limit == 0)
+        p->limit = 50;
+    if (loose && dev_query_int(c->r, "page_number", 1, LONG_MIN, LONG_MAX, &p->page) == 0 &&
+        p->page < 1) {
+        err(c, 400, "Page number must be greater than 0");
         return false;
     }
     if (dev_query_int(c->r, "page_number", 1, 1, 1000000000, &p->page)) {
@@ -297,6 +308,8 @@ static bool q_paging(rctx_t *c, paging_t *p)
     }
     return true;
 }
+
+static bool q_paging(rctx_t *c, paging_t *p) { return q_paging_opt(c, p, false); }
 
 static int64_t offset(const paging_t *p) { return (int64_t)(p->page - 1) * p->limit; }
 
@@ -573,10 +586,53 @@ static void h_task_get(rctx_t *c, const char *id, const char *name)
     ok(c, t);
 }
 
+/* Postgres `a @> b` (JSONB containment), as the real backend filters task_metadata:
+ * objects contain objects whose every key they hold with a contained value, arrays contain
+ * arrays whose every element is contained in one of theirs (order and repeats ignored),
+ * scalars only equal scalars.  (Top-level array-contains-scalar does not apply: both sides
+ * are objects here.) */
+static bool jsonb_contains(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b)
+        return false;
+    if (cJSON_IsObject(b)) {
+        if (!cJSON_IsObject(a))
+            return false;
+        const cJSON *kv;
+        cJSON_ArrayForEach(kv, b)
+        {
+            if (!jsonb_contains(cJSON_GetObjectItemCaseSensitive(a, kv->string), kv))
+                return false;
+        }
+        return true;
+    }
+    if (cJSON_IsArray(b)) {
+        if (!cJSON_IsArray(a))
+            return false;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, b)
+        {
+            bool found = false;
+            const cJSON *y;
+            cJSON_ArrayForEach(y, a)
+            {
+                if ((found = jsonb_contains(y, x)))
+                    break;
+            }
+            if (!found)
+                return false;
+        }
+        return true;
+    }
+    if (cJSON_IsObject(a) || cJSON_IsArray(a))
+        return false;
+    return cJSON_Compare(a, b, true);
+}
+
 static void h_tasks_list(rctx_t *c)
 {
     paging_t p;
-    if (!q_paging(c, &p))
+    if (!q_paging_opt(c, &p, true))
         return;
     int rel = q_relationships(c);
     if (rel < 0)
@@ -628,16 +684,7 @@ static void h_tasks_list(rctx_t *c)
     cJSON_ArrayForEach(t, rows)
     {
         if (metaj) {
-            const cJSON *tm = cJSON_GetObjectItemCaseSensitive(t, "task_metadata");
-            bool match = cJSON_IsObject(tm);
-            const cJSON *kv;
-            cJSON_ArrayForEach(kv, metaj)
-            {
-                if (!match)
-                    break;
-                match = cJSON_Compare(cJSON_GetObjectItemCaseSensitive(tm, kv->string), kv, true);
-            }
-            if (!match)
+            if (!jsonb_contains(cJSON_GetObjectItemCaseSensitive(t, "task_metadata"), metaj))
                 continue;
         }
         if (skip > 0) {
@@ -1078,7 +1125,8 @@ static void h_msg_list(rctx_t *c)
     const char *task_id;
     paging_t p;
     cJSON *filters;
-    if (!q_required(c, "task_id", &task_id) || !q_paging(c, &p) || !q_msg_filters(c, &filters))
+    if (!q_required(c, "task_id", &task_id) || !q_paging_opt(c, &p, true) ||
+        !q_msg_filters(c, &filters))
         return;
     char sql[256];
     const char *dir = p.asc ? "ASC" : "DESC";
@@ -1153,8 +1201,10 @@ static void h_msg_paginated(rctx_t *c)
     long limit;
     if (!q_required(c, "task_id", &task_id))
         return;
-    if (dev_query_int(c->r, "limit", 50, 1, 1000000, &limit)) {
-        e422(c, "query.limit: Input should be a valid integer greater than or equal to 1");
+    /* no minimum in the spec: limit=0 gives no data but has_more (the real route fetches
+     * limit + 1 and keeps limit) */
+    if (dev_query_int(c->r, "limit", 50, 0, 1000000, &limit)) {
+        e422(c, "query.limit: Input should be a valid integer greater than or equal to 0");
         return;
     }
     const char *dir = qp(c, "direction");

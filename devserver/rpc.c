@@ -402,11 +402,22 @@ static void do_task_create(rpcjob_t *j)
         return;
     }
     if (!strcmp(dev_jstr(t, "status") ? dev_jstr(t, "status") : "", "FAILED")) {
+        /* on the current row, not the snapshot taken before the forward: writes made
+         * meanwhile (metadata, params, another status) are kept; only a task still FAILED
+         * is set back to RUNNING */
         dev_lock(d);
-        int wrc = dev_task_set_status(d, t, "RUNNING", "Task forwarded to ACP server");
+        cJSON *cur = dev_task_get(d, tid, NULL);
+        const char *cs = cur ? dev_jstr(cur, "status") : NULL;
+        int wrc = cs && !strcmp(cs, "FAILED")
+                      ? dev_task_set_status(d, cur, "RUNNING", "Task forwarded to ACP server")
+                      : -1;
         dev_unlock(d);
-        if (wrc == 0)
-            publish_task(j, t);
+        if (cur) {
+            if (wrc == 0)
+                publish_task(j, cur);
+            cJSON_Delete(t);
+            t = cur;
+        }
     }
     answer_result(j, t);
 }
@@ -815,6 +826,11 @@ static int on_stream_line(void *ctx, const char *line, size_t len)
     } else { /* done */
         if (flush_stream(m, a))
             goto out;
+        /* a start without deltas: its content is final, it is now DONE too */
+        const char *ss = a->parent ? dev_jstr(a->parent, "streaming_status") : NULL;
+        if (a->parent && !a->has_deltas && !(ss && !strcmp(ss, "DONE")) &&
+            msg_update(m, a, cJSON_GetObjectItemCaseSensitive(a->parent, "content")))
+            goto out;
         a->completed = true;
     }
     set_parent(u, a->parent);
@@ -904,7 +920,10 @@ static void do_message_send(rpcjob_t *j)
             cJSON_AddItemToArray(frames, cJSON_Duplicate(t, true));
         if (cJSON_IsObject(tparams) &&
             !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(t, "params"), tparams, true)) {
+            char ts[40];
+            dev_iso_time(agx_now_us(), ts);
             cJSON_ReplaceItemInObjectCaseSensitive(t, "params", cJSON_Duplicate(tparams, true));
+            cJSON_ReplaceItemInObjectCaseSensitive(t, "updated_at", cJSON_CreateString(ts));
             if (dev_task_put(d, t) == 0)
                 cJSON_AddItemToArray(frames, cJSON_Duplicate(t, true));
         }

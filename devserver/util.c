@@ -495,14 +495,30 @@ static bool valid_delta(const cJSON *d)
     const char *t = dev_jstr(d, "type");
     if (!t)
         return false;
-    if (!strcmp(t, "text") || !strcmp(t, "data"))
+    /* the text field of each delta type: a string, null or absent */
+    static const struct {
+        const char *type, *field, *index;
+    } D[] = {{"text", "text_delta", NULL},
+             {"data", "data_delta", NULL},
+             {"tool_request", "arguments_delta", NULL},
+             {"tool_response", "content_delta", NULL},
+             {"reasoning_summary", "summary_delta", "summary_index"},
+             {"reasoning_content", "content_delta", "content_index"}};
+    for (size_t i = 0; i < sizeof D / sizeof D[0]; i++) {
+        if (strcmp(t, D[i].type) != 0)
+            continue;
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(d, D[i].field);
+        if (f && !cJSON_IsNull(f) && !cJSON_IsString(f))
+            return false;
+        if (!strncmp(t, "tool_", 5))
+            return dev_jstr(d, "tool_call_id") && dev_jstr(d, "name");
+        if (D[i].index) {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(d, D[i].index);
+            return cJSON_IsNumber(x) && x->valuedouble >= -9.0e15 && x->valuedouble <= 9.0e15 &&
+                   x->valuedouble == (double)(long long)x->valuedouble;
+        }
         return true;
-    if (!strcmp(t, "tool_request") || !strcmp(t, "tool_response"))
-        return dev_jstr(d, "tool_call_id") && dev_jstr(d, "name");
-    if (!strcmp(t, "reasoning_summary"))
-        return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "summary_index"));
-    if (!strcmp(t, "reasoning_content"))
-        return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "content_index"));
+    }
     return false;
 }
 
@@ -520,7 +536,9 @@ cJSON *dev_norm_update(const cJSON *u, char *errbuf, size_t errlen)
         return NULL;
     }
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(u, "index");
-    if (idx && !cJSON_IsNull(idx) && !cJSON_IsNumber(idx)) {
+    if (idx && !cJSON_IsNull(idx) &&
+        !(cJSON_IsNumber(idx) && idx->valuedouble >= -9.0e15 && idx->valuedouble <= 9.0e15 &&
+          idx->valuedouble == (double)(long long)idx->valuedouble)) {
         fail(errbuf, errlen, "update.index: Input should be a valid integer%s", NULL);
         return NULL;
     }

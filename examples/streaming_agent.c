@@ -68,8 +68,10 @@ static agentex_err_t stream_answer(acp_ctx_t *ctx, adk_streamer_t *streamer, con
         acp_ctx_log(ctx, AGENTEX_LOG_ERROR, "close: %s: %s", agentex_strerror(cerr),
                     agentex_client_errmsg(acp_ctx_client(ctx)));
     else if (adk_streaming_publish_error(msg) != AGENTEX_OK)
+        // the code only: the streamer's message may be another handler's by now (the
+        // library logged the details when the publish failed)
         acp_ctx_log(ctx, AGENTEX_LOG_WARN, "stored, but live streaming failed: %s",
-                    adk_streamer_errmsg(streamer));
+                    agentex_strerror(adk_streaming_publish_error(msg)));
     if (err == AGENTEX_OK)
         err = cerr;
     adk_message_free(stored);

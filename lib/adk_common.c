@@ -80,8 +80,9 @@ agentex_err_t agx_adk_parsed(agentex_client_t *c, const char *fn, agentex_err_t 
     if (err == AGENTEX_OK)
         return AGENTEX_OK;
     if (err == AGENTEX_ENOMEM)
-        return agx_adk_enomem(c, fn);
-    return agx_client_fail(c, AGENTEX_EPROTO, "%s: the backend's answer is not %s", fn, what);
+        return agx_client_fail_answer(c, AGENTEX_ENOMEM, "%s: out of memory", fn);
+    return agx_client_fail_answer(c, AGENTEX_EPROTO, "%s: the backend's answer is not %s", fn,
+                                  what);
 }
 
 agentex_err_t agx_adk_body_fail(agentex_client_t *c, const char *fn, agentex_err_t err,
@@ -226,8 +227,8 @@ agentex_err_t agx_adk_find(agentex_client_t *c, const char *fn, const char *path
         goto out;
     }
     if (cJSON_GetArraySize(resp) == 0) {
-        err = agx_client_fail(c, AGENTEX_ENOTFOUND, "%s: no %s for task %s and agent %s", fn, noun,
-                              task_id, agent_id);
+        err = agx_client_fail_answer(c, AGENTEX_ENOTFOUND, "%s: no %s for task %s and agent %s", fn,
+                                     noun, task_id, agent_id);
         goto out;
     }
     err = agx_adk_result(c, fn, kind, cJSON_GetArrayItem(resp, 0), out);

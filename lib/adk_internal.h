@@ -46,6 +46,13 @@ agentex_err_t agx_adk_page(agentex_client_t *c, const char *fn, const adk_list_o
 agentex_err_t agx_adk_parsed(agentex_client_t *c, const char *fn, agentex_err_t err,
                              const char *what);
 
+/* As agx_client_fail, for a failure found in a response that did arrive (an answer that
+ * does not parse, a JSON-RPC error, an empty lookup): http_status keeps that response's
+ * status (agentex_client_http_status(3) is 0 only when no response arrived).
+ * Implemented in lib/client.c. */
+agentex_err_t agx_client_fail_answer(agentex_client_t *c, agentex_err_t err, const char *fmt, ...)
+    AGENTEX_PRINTF(3, 4);
+
 /* "fn: out of memory" with AGENTEX_ENOMEM. */
 agentex_err_t agx_adk_enomem(agentex_client_t *c, const char *fn);
 

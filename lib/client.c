@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "agentex/client.h"
+#include "adk_internal.h"
 #include "agentex/version.h"
 #include "client_internal.h"
 #include "internal.h"
@@ -481,6 +482,17 @@ agentex_err_t agx_client_fail(agentex_client_t *c, agentex_err_t err, const char
     return err;
 }
 
+agentex_err_t agx_client_fail_answer(agentex_client_t *c, agentex_err_t err, const char *fmt, ...)
+{
+    if (!c)
+        return err;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
 /* ---- curl plumbing ------------------------------------------------------------------- */
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -926,7 +938,7 @@ static attempt_t perform_once(agentex_client_t *c, const char *method, const cha
         if (c->should_retry >= 0)
             a.retryable = c->should_retry;
         else
-            a.retryable = status == 408 || status == 429 || status >= 500;
+            a.retryable = status == 408 || status == 409 || status == 429 || status >= 500;
     }
     return a;
 }

@@ -25,11 +25,15 @@
  * HTTP/1.0 on request), pipelining (answers in request order: one request per connection
  * is active at a time, later bytes wait in the buffer), HEAD.  Errors the server answers
  * itself, then closes: 400 bad syntax, 408 header_timeout_ms, 413 max_body
- * ({"detail":"Request body too large"}), 431 head over 64 KiB or 128 headers, 501
- * unknown transfer-coding, 505 other HTTP versions.  After such an answer the socket is
- * half-closed and unread input drained for up to 1 s so the answer is not lost to a reset.
- * Output queued for a peer that does not read is bounded (64 MiB, then the peer counts as
- * gone).  Websockets (RFC 6455, server side): upgrade on any path on_ws_open accepts,
+ * ({"detail":"Request body too large"}), 431 head (or chunked trailer section) over 64 KiB
+ * or 128 headers, 501 unknown transfer-coding, 505 other HTTP versions.  After such an
+ * answer the socket is half-closed and unread input drained for up to 1 s so the answer is
+ * not lost to a reset.  Chunk framing is dropped as it is decoded (memory holds the body,
+ * not the framing).  Output queued for a peer that does not read is bounded (64 MiB, then
+ * the peer counts as gone).  idle_timeout_ms also bounds a connection that is only
+ * writing its last answer (between requests, closing, or after our websocket close frame):
+ * it counts from the last write progress, so slow readers are served and stalled ones
+ * dropped.  Websockets (RFC 6455, server side): upgrade on any path on_ws_open accepts,
  * fragments reassembled up to max_body, ping answered, close echoed.
  *
  * Memory: a connection (conn_t) embeds its one current request (requests on a connection
@@ -137,6 +141,7 @@ struct agx_http_req {
     bool keep_alive, is_head, upgrade_ws;
     const char *ws_key;
     bool stream_chunked;
+    bool stream_nobody; /* HEAD, 1xx, 204, 304: stream writes are dropped */
     void (*close_cb)(agx_http_req_t *, void *); /* under sh->mu */
     void *close_ud;
     void *userdata;
@@ -473,6 +478,12 @@ static void conn_flush(conn_t *c)
             send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c->out_off += (size_t)n;
+            /* the idle timer of a connection whose answer is being written counts from
+             * the last progress: a slow reader is not cut, a stalled one still is */
+            if ((c->state == ST_IDLE || c->state == ST_CLOSING ||
+                 (c->state == ST_WS && c->close_after)) &&
+                !c->lingering)
+                c->deadline = now_ms() + c->h->cfg.idle_timeout_ms;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -528,7 +539,7 @@ static void send_error(conn_t *c, int status, const char *detail)
     out_append(c, body, (size_t)bl);
     c->close_after = true;
     c->state = ST_CLOSING;
-    c->deadline = 0;
+    c->deadline = now_ms() + c->h->cfg.idle_timeout_ms; /* no write progress: dropped */
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -876,7 +887,7 @@ static void reset_request(conn_t *c)
     c->body_len = 0;
     c->keep_alive = c->is_head = c->upgrade_ws = false;
     c->ws_key = NULL;
-    c->stream_chunked = false;
+    c->stream_chunked = c->stream_nobody = false;
     c->close_cb = NULL;
     c->close_ud = NULL;
     c->userdata = NULL;
@@ -925,8 +936,24 @@ static size_t line_end(conn_t *c, size_t from, size_t *content_end)
 }
 
 /* Decodes the chunked body in place as far as it has arrived.
- * Returns 1 complete, 0 need more, 400/413 on errors. */
+ * Returns 1 complete, 0 need more, 400/413/431 on errors. */
+static int dechunk_step(conn_t *c, size_t max_body);
+
 static int dechunk(conn_t *c, size_t max_body)
+{
+    int r = dechunk_step(c, max_body);
+    if ((r == 0 || r == 1) && c->ck_rd > c->ck_wr) {
+        /* drop the framing consumed so far (sizes, extensions, CRLFs, trailers): the
+         * buffer then holds the decoded body and at most one partial framing line, not
+         * all the framing a peer chose to send (in[in_len] stays the NUL) */
+        memmove(c->in + c->ck_wr, c->in + c->ck_rd, c->in_len - c->ck_rd + 1);
+        c->in_len -= c->ck_rd - c->ck_wr;
+        c->ck_rd = c->ck_wr;
+    }
+    return r;
+}
+
+static int dechunk_step(conn_t *c, size_t max_body)
 {
     for (;;) {
         size_t ce, nx;
@@ -952,6 +979,7 @@ static int dechunk(conn_t *c, size_t max_body)
                 c->ck_rd = nx;
                 if (n == 0) {
                     c->ck = CK_TRAILER;
+                    c->ck_rem = 0; /* counts the trailer section's bytes */
                 } else {
                     if (n > max_body || c->ck_wr - c->body_start > max_body - n)
                         return 413;
@@ -988,7 +1016,10 @@ static int dechunk(conn_t *c, size_t max_body)
             size_t start = c->ck_rd;
             nx = line_end(c, start, &ce);
             if (!nx)
-                return c->in_len - start > 8192 ? 400 : 0;
+                return c->ck_rem + (c->in_len - start) > MAX_HEAD_BYTES ? 431 : 0;
+            c->ck_rem += nx - start;
+            if (c->ck_rem > MAX_HEAD_BYTES)
+                return 431; /* trailers are header fields: the head's limit applies */
             c->ck_rd = nx;
             if (ce == start) { /* the empty line ends the trailers */
                 c->ck = CK_DONE;
@@ -1050,7 +1081,8 @@ static void resp_done(conn_t *c)
     if (!keep) {
         c->close_after = true;
         c->state = ST_CLOSING;
-        c->deadline = 0;
+        c->deadline = now_ms() + c->h->cfg.idle_timeout_ms; /* no write progress: dropped */
+        mark_dirty(c); /* the close is due even when the end wrote nothing (HTTP/1.0, HEAD) */
         return;
     }
     c->state = ST_IDLE;
@@ -1154,6 +1186,10 @@ static void process_input_loop(conn_t *c)
             int r = dechunk(c, h->cfg.max_body);
             if (r == 413) {
                 send_error(c, 413, "Request body too large");
+                return;
+            }
+            if (r == 431) {
+                send_error(c, 431, "Request header too large");
                 return;
             }
             if (r >= 400) {
@@ -1319,6 +1355,8 @@ static void ws_close_direct(conn_t *c, unsigned code)
     char b[2] = {(char)(code >> 8), (char)code};
     ws_send_direct(c, 8, b, code ? 2 : 0);
     c->close_after = true;
+    /* from now on only the peer's close is awaited: bounded like an idle connection */
+    c->deadline = now_ms() + c->h->cfg.idle_timeout_ms;
 }
 
 static void ws_upgrade(conn_t *c)
@@ -1374,8 +1412,53 @@ static void ws_upgrade(conn_t *c)
     ws_process(c);
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char b = s[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        unsigned char lo = 0x80, hi = 0xbf;
+        if (b >= 0xc2 && b <= 0xdf) {
+            k = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            k = 2;
+            if (b == 0xe0)
+                lo = 0xa0;
+            else if (b == 0xed)
+                hi = 0x9f;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            k = 3;
+            if (b == 0xf0)
+                lo = 0x90;
+            else if (b == 0xf4)
+                hi = 0x8f;
+        } else {
+            return false;
+        }
+        if (n - i - 1 < k)
+            return false;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return false;
+        for (size_t j = 2; j <= k; j++)
+            if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+                return false;
+        i += k + 1;
+    }
+    return true;
+}
+
 static void ws_deliver(conn_t *c, const char *data, size_t len, bool binary)
 {
+    if (!binary && !utf8_valid((const unsigned char *)data, len)) {
+        ws_close_direct(c, 1007); /* RFC 6455 8.1: fail the connection */
+        return;
+    }
     agx_httpd_t *h = c->h;
     if (h->cfg.on_ws_message && c->ws_open && !c->ws_close_sent)
         h->cfg.on_ws_message((agx_ws_t *)c, data, len, binary, h->cfg.userdata);
@@ -1428,7 +1511,11 @@ static void ws_process(conn_t *c)
         switch (op) {
         case 0x8: { /* close: answer with the same code, then close */
             unsigned code = len >= 2 ? (unsigned)pl[0] << 8 | pl[1] : 1000;
-            ws_close_direct(c, code == 1005 ? 1000 : code);
+            /* RFC 6455 5.5.1, 7.4: a lone byte, or a code an endpoint must not send
+             * (below 1000, 1004-1006, 1015, unassigned 1016-2999, 5000 up) is an error */
+            bool bad = len == 1 || code < 1000 || (code >= 1004 && code <= 1006) ||
+                       (code >= 1015 && code < 3000) || code >= 5000;
+            ws_close_direct(c, bad ? 1002 : code);
             break;
         }
         case 0x9:
@@ -1715,6 +1802,8 @@ static void on_rx(conn_t *c, const char *data, size_t len)
     case ST_CLOSING:
         return; /* discarded */
     case ST_WS:
+        if (c->ws_close_sent)
+            return; /* only the peer's close is awaited; frames are not read any more */
         if (agx_buf_append(&c->wsin, data, len) < 0) {
             conn_kill(c);
             return;
@@ -1765,7 +1854,12 @@ static void sweep(lws_sorted_usec_list_t *sul)
             send_error(c, 408, "Request timeout");
             break;
         case ST_IDLE:
+        case ST_CLOSING: /* the answer did not move for idle_timeout_ms */
             conn_kill(c);
+            break;
+        case ST_WS: /* our close frame did not move, or no answer to it */
+            if (c->close_after)
+                conn_kill(c);
             break;
         default:
             break;
@@ -2192,9 +2286,12 @@ static int emit(conn_t *c, const char *head, size_t hl, const char *body, size_t
         int rc = -1;
         if (c->wsi && !atomic_load(&c->closed)) {
             rc = 0;
-            if ((hl && out_append(c, head, hl) < 0) || (bl && out_append(c, body, bl) < 0) ||
-                (tl && out_append(c, tail, tl) < 0))
+            if (c->state == ST_WS && c->ws_close_sent) {
+                rc = -1; /* RFC 6455 5.5.1: nothing after our close frame */
+            } else if ((hl && out_append(c, head, hl) < 0) ||
+                       (bl && out_append(c, body, bl) < 0) || (tl && out_append(c, tail, tl) < 0)) {
                 rc = -1;
+            }
             if (flags & QI_CLOSE && c->state == ST_WS)
                 ws_close_direct(c, 1000);
             if (flags & QI_END) {
@@ -2267,7 +2364,8 @@ int agx_http_stream_begin(agx_http_req_t *r, int status, const char *content_typ
 {
     if (!r)
         return -1;
-    r->stream_chunked = r->minor >= 1 && !r->is_head && !no_body_status(status);
+    r->stream_nobody = r->is_head || no_body_status(status);
+    r->stream_chunked = r->minor >= 1 && !r->stream_nobody;
     if (r->minor == 0)
         r->keep_alive = false; /* no chunked encoding: the end is the close */
     char stackhead[512];
@@ -2288,7 +2386,7 @@ int agx_http_stream_write(agx_http_req_t *r, const char *data, size_t len)
         return -1;
     if (!data || len == 0)
         return agx_http_req_closed(r) ? -1 : 0;
-    if (r->is_head)
+    if (r->stream_nobody) /* the response has no body (HEAD, 1xx, 204, 304) */
         return agx_http_req_closed(r) ? -1 : 0;
     if (!r->stream_chunked)
         return emit(r, NULL, 0, data, len, NULL, 0, 0);

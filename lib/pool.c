@@ -62,7 +62,8 @@ struct agx_pool {
                      * worker freeing the submitting thread's chunks) */
     size_t nspare;
     bool shutting_down;
-    bool joined;
+    bool joined;      /* a shutdown call took on the joining */
+    bool join_done;   /* ... and finished it */
 };
 
 static uint64_t hash_key(const char *s)
@@ -334,11 +335,25 @@ void agx_pool_shutdown(agx_pool_t *p)
     bool join = !p->joined;
     p->joined = true;
     pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    if (!join)
+    if (!join) {
+        /* another thread is joining: return only once every job has run, as promised
+         * (except on a worker, which that thread is waiting for) */
+        bool worker = false;
+        for (int i = 0; i < p->started; i++)
+            if (pthread_equal(pthread_self(), p->threads[i]))
+                worker = true;
+        while (!worker && !p->join_done)
+            pthread_cond_wait(&p->cv, &p->mu);
+        pthread_mutex_unlock(&p->mu);
         return;
+    }
+    pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->started; i++)
         pthread_join(p->threads[i], NULL);
+    pthread_mutex_lock(&p->mu);
+    p->join_done = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 void agx_pool_free(agx_pool_t *p)

@@ -20,33 +20,35 @@ static agentex_err_t rpc_answer(agentex_client_t *c, const char *fn, cJSON *resp
                                 cJSON **result)
 {
     if (!cJSON_IsObject(resp))
-        return agx_client_fail(c, AGENTEX_EPROTO, "%s: the answer is not a JSON-RPC object", fn);
+        return agx_client_fail_answer(c, AGENTEX_EPROTO, "%s: the answer is not a JSON-RPC object",
+                                      fn);
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(resp, "jsonrpc");
     if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0)
-        return agx_client_fail(c, AGENTEX_EPROTO, "%s: the answer's \"jsonrpc\" is not \"2.0\"",
-                               fn);
+        return agx_client_fail_answer(c, AGENTEX_EPROTO,
+                                      "%s: the answer's \"jsonrpc\" is not \"2.0\"", fn);
     const cJSON *rid = cJSON_GetObjectItemCaseSensitive(resp, "id");
     bool id_ok = cJSON_IsNumber(rid) && rid->valuedouble == id;
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(resp, "error");
     if (error && !cJSON_IsNull(error)) {
         /* A request the peer could not read is answered with id null (JSON-RPC 2.0 5). */
         if (!id_ok && !cJSON_IsNull(rid))
-            return agx_client_fail(c, AGENTEX_EPROTO,
-                                   "%s: the answer's id does not match the request's (%.0f)", fn,
-                                   id);
+            return agx_client_fail_answer(c, AGENTEX_EPROTO,
+                                          "%s: the answer's id does not match the request's (%.0f)",
+                                          fn, id);
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(error, "message");
         if (!cJSON_IsObject(error) || !cJSON_IsNumber(code))
-            return agx_client_fail(c, AGENTEX_EPROTO, "%s: malformed JSON-RPC error object", fn);
-        return agx_client_fail(c, AGENTEX_ERPC, "%d: %s", code->valueint,
-                               cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+            return agx_client_fail_answer(c, AGENTEX_EPROTO, "%s: malformed JSON-RPC error object",
+                                          fn);
+        return agx_client_fail_answer(c, AGENTEX_ERPC, "%d: %s", code->valueint,
+                                      cJSON_IsString(msg) ? msg->valuestring : "(no message)");
     }
     if (!id_ok)
-        return agx_client_fail(c, AGENTEX_EPROTO,
-                               "%s: the answer's id does not match the request's (%.0f)", fn, id);
+        return agx_client_fail_answer(
+            c, AGENTEX_EPROTO, "%s: the answer's id does not match the request's (%.0f)", fn, id);
     cJSON *res = cJSON_DetachItemFromObjectCaseSensitive(resp, "result");
     if (!res)
-        return agx_client_fail(c, AGENTEX_EPROTO, "%s: the answer has no \"result\"", fn);
+        return agx_client_fail_answer(c, AGENTEX_EPROTO, "%s: the answer has no \"result\"", fn);
     if (result)
         *result = res;
     else

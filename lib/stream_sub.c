@@ -57,10 +57,12 @@ struct adk_stream {
     agx_sse_t sse;
     bool terminal;
     bool connected;
+    bool refused; /* an "error" frame came before "connected": the backend refused */
     agentex_err_t fatal; /* ENOMEM etc. found inside a callback */
     int64_t deadline_ms; /* 0: none */
     int64_t last_data_ms;
     bool timed_out;
+    bool idle_dropped; /* this connection was silent for idle_ms */
 };
 
 static void set_errmsg(adk_stream_t *s, const char *fmt, ...) AGENTEX_PRINTF(2, 3);
@@ -269,11 +271,19 @@ static int on_sse_event(const agx_sse_event_t *ev, void *ud)
         snprintf(msg, sizeof msg, "stream: backend error: %s",
                  cJSON_IsString(m) ? m->valuestring : "(no message)");
         report_error(s, AGENTEX_EPROTO, msg);
+        /* Before "connected" the backend could not open the stream at all (protocol 6.2:
+         * e.g. an unknown task, answered with HTTP 200, an error frame and a close): a
+         * reconnect would get the same answer, so the run ends here. */
+        if (!s->connected) {
+            s->refused = true;
+            set_errmsg(s, "GET %s: the backend refused the stream: %s", s->url,
+                       cJSON_IsString(m) ? m->valuestring : "(no message)");
+        }
     } else {
         AGX_DEBUG("stream: ignoring frame of type %s", type);
     }
     cJSON_Delete(j);
-    if (s->fatal != AGENTEX_OK || s->terminal || atomic_load(&s->stop))
+    if (s->fatal != AGENTEX_OK || s->terminal || s->refused || atomic_load(&s->stop))
         return 1;
     return 0;
 }
@@ -497,8 +507,10 @@ static int xfer_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
         s->timed_out = true;
         return 1;
     }
-    if (now - s->last_data_ms > s->idle_ms)
+    if (now - s->last_data_ms > s->idle_ms) {
+        s->idle_dropped = true;
         return 1;
+    }
     return 0;
 }
 
@@ -508,6 +520,8 @@ static agentex_err_t run_once(adk_stream_t *s, CURL *h, long *http_status)
 {
     agx_sse_reset(&s->sse);
     s->connected = false;
+    s->refused = false;
+    s->idle_dropped = false;
     s->last_data_ms = agx_now_ms();
     curl_easy_setopt(h, CURLOPT_URL, s->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
@@ -533,8 +547,13 @@ static agentex_err_t run_once(adk_stream_t *s, CURL *h, long *http_status)
         set_errmsg(s, "GET %s: HTTP 404", s->url);
         return AGENTEX_ENOTFOUND;
     }
-    if (rc != CURLE_OK && !s->terminal && !atomic_load(&s->stop) && !s->timed_out &&
-        s->fatal == AGENTEX_OK)
+    if (s->refused)
+        return AGENTEX_EPROTO; /* errmsg set by the frame handler */
+    if (rc != CURLE_OK && s->idle_dropped && !s->terminal && !atomic_load(&s->stop) &&
+        !s->timed_out && s->fatal == AGENTEX_OK)
+        set_errmsg(s, "GET %s: nothing received for %ld ms", s->url, s->idle_ms);
+    else if (rc != CURLE_OK && !s->terminal && !atomic_load(&s->stop) && !s->timed_out &&
+             s->fatal == AGENTEX_OK)
         set_errmsg(s, "GET %s: %s", s->url, cerr[0] ? cerr : curl_easy_strerror(rc));
     else if (*http_status && (*http_status < 200 || *http_status > 299))
         set_errmsg(s, "GET %s: HTTP %ld", s->url, *http_status);
@@ -586,7 +605,8 @@ agentex_err_t adk_stream_run(adk_stream_t *s, long timeout_ms)
         long status = 0;
         agentex_err_t err = run_once(s, h, &status);
         if (err != AGENTEX_OK) {
-            report_error(s, err, s->errmsg);
+            if (!s->refused) /* the error frame was reported already */
+                report_error(s, err, s->errmsg);
             result = err;
             break;
         }

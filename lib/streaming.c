@@ -275,6 +275,7 @@ struct adk_streamer {
     pthread_mutex_t mu; /* one publish at a time on the connection */
     redisContext *redis;
     int ws_fd;
+    agx_buf_t ws_in; /* server bytes of a frame not read whole yet */
     char errmsg[256];
 };
 
@@ -291,6 +292,7 @@ static agentex_err_t streamer_alloc(int kind, adk_streamer_t **out)
     s->max_chars = 128;
     s->timeout_ms = 5000;
     s->ws_fd = -1;
+    agx_buf_init(&s->ws_in);
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     return AGENTEX_OK;
@@ -304,6 +306,7 @@ void adk_streamer_free(adk_streamer_t *s)
         redisFree(s->redis);
     if (s->ws_fd >= 0)
         close(s->ws_fd);
+    agx_buf_free(&s->ws_in);
     pthread_mutex_destroy(&s->mu);
     agx_free(s->host);
     agx_free(s->path);
@@ -472,9 +475,9 @@ agentex_err_t adk_streamer_from_env(adk_streamer_t **out)
         err = adk_streamer_new_redis(redis, &s);
     } else if (ws && *ws) {
         err = adk_streamer_new_ws(ws, &s);
-    } else if (base && *base) {
-        if (strncmp(base, "http://", 7) != 0)
-            return AGENTEX_EINVAL;
+    } else if (base && strncmp(base, "http://", 7) == 0) {
+        /* agentex-dev's /stream/publish; an https backend is a real deployment, which
+         * relays Redis: the Python SDK's default below */
         agx_buf_t b;
         agx_buf_init(&b);
         size_t n = strlen(base);
@@ -604,9 +607,27 @@ static agentex_err_t redis_connect(adk_streamer_t *s)
     return AGENTEX_OK;
 }
 
+/* An idle connection has nothing to read (every reply was consumed): readable means the
+ * server closed it (restart, CLIENT KILL, its idle timeout) or broke the protocol. */
+static bool redis_conn_stale(const redisContext *c)
+{
+    struct pollfd p = {c->fd, POLLIN, 0};
+    int rc;
+    do
+        rc = poll(&p, 1, 0);
+    while (rc < 0 && errno == EINTR);
+    return rc != 0 || c->err;
+}
+
 static agentex_err_t redis_publish(adk_streamer_t *s, const char *key, const char *json,
                                    size_t len)
 {
+    if (s->redis && redis_conn_stale(s->redis)) {
+        AGX_INFO("streaming: redis %s:%d: connection closed by the server, reconnecting",
+                 s->host, s->port);
+        redisFree(s->redis);
+        s->redis = NULL;
+    }
     if (!s->redis) {
         agentex_err_t err = redis_connect(s);
         if (err != AGENTEX_OK)
@@ -620,8 +641,13 @@ static agentex_err_t redis_publish(adk_streamer_t *s, const char *key, const cha
         rc = redisAppendCommand(c, "XADD %s * data %b", key, json, len);
     if (rc == REDIS_OK && s->ttl > 0)
         rc = redisAppendCommand(c, "EXPIRE %s %ld", key, s->ttl);
-    if (rc != REDIS_OK)
+    if (rc != REDIS_OK) {
+        // an XADD may already sit in the output buffer: a later publish would read its
+        // reply as its own, so the connection goes
+        redisFree(c);
+        s->redis = NULL;
         return set_err(s, AGENTEX_ENOMEM, "redis: out of memory");
+    }
     agentex_err_t err = AGENTEX_OK;
     for (int i = 0; i < (s->ttl > 0 ? 2 : 1); i++) {
         redisReply *r = NULL;
@@ -776,30 +802,13 @@ out:
     return AGENTEX_OK;
 }
 
-/* Reads and discards whatever the server sent (it has nothing to say to a publisher);
- * false when the server closed the connection. */
-static bool ws_drain(adk_streamer_t *s)
-{
-    char buf[512];
-    for (;;) {
-        ssize_t n = recv(s->ws_fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) {
-            // a close frame (opcode 8) in what we read means the peer is going away
-            if ((buf[0] & 0x0f) == 0x8)
-                return false;
-            continue;
-        }
-        if (n == 0)
-            return false;
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    }
-}
-
-static agentex_err_t ws_send_text(adk_streamer_t *s, const char *json, size_t len)
+/* One masked frame (FIN set) of opcode op. */
+static agentex_err_t ws_send_frame(adk_streamer_t *s, unsigned op, const char *payload,
+                                   size_t len)
 {
     unsigned char hdr[14];
     size_t h = 0;
-    hdr[h++] = 0x81; // FIN + text
+    hdr[h++] = (unsigned char)(0x80 | op);
     if (len < 126) {
         hdr[h++] = (unsigned char)(0x80 | len);
     } else if (len <= 0xffff) {
@@ -821,19 +830,98 @@ static agentex_err_t ws_send_text(adk_streamer_t *s, const char *json, size_t le
         return set_err(s, AGENTEX_ENOMEM, "ws: out of memory");
     memcpy(frame, hdr, h);
     for (size_t i = 0; i < len; i++)
-        frame[h + i] = (char)(json[i] ^ mk[i & 3]);
+        frame[h + i] = (char)(payload[i] ^ mk[i & 3]);
     agentex_err_t err = send_all(s->ws_fd, frame, h + len, s->timeout_ms);
     agx_free(frame);
     return err;
 }
 
+#define WS_MAX_SERVER_FRAME 65536
+
+/* Reads what the server sent since the last publish (it has nothing to say to a
+ * publisher but control frames): answers pings, ignores pongs and data; false when the
+ * connection is going away (a close frame anywhere, end of stream, an error, a frame too
+ * large to be a control message).  A frame split across reads waits in s->ws_in. */
+static bool ws_drain(adk_streamer_t *s)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t n = recv(s->ws_fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            if (agx_buf_append(&s->ws_in, buf, (size_t)n) != 0 ||
+                s->ws_in.len > WS_MAX_SERVER_FRAME + 14)
+                return false;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            return false;
+        break;
+    }
+    const unsigned char *d = (const unsigned char *)s->ws_in.data;
+    size_t off = 0, total = s->ws_in.len;
+    while (total - off >= 2) {
+        const unsigned char *f = d + off;
+        size_t avail = total - off, h = 2;
+        uint64_t plen = f[1] & 0x7f;
+        if (plen == 126) {
+            if (avail < 4)
+                break;
+            plen = (uint64_t)f[2] << 8 | f[3];
+            h = 4;
+        } else if (plen == 127) {
+            if (avail < 10)
+                break;
+            plen = 0;
+            for (int i = 0; i < 8; i++)
+                plen = plen << 8 | f[2 + i];
+            h = 10;
+        }
+        if (plen > WS_MAX_SERVER_FRAME)
+            return false;
+        size_t mh = (f[1] & 0x80) ? 4 : 0; // servers must not mask; tolerated
+        if (avail < h + mh + plen)
+            break;
+        char payload[126];
+        size_t pl = plen < sizeof payload ? (size_t)plen : sizeof payload;
+        for (size_t i = 0; i < pl; i++)
+            payload[i] = (char)(f[h + mh + i] ^ (mh ? f[h + (i & 3)] : 0));
+        unsigned op = f[0] & 0x0f;
+        if (op == 0x8) {
+            // answer the close (RFC 6455 5.5.1) with its status code, then give up on it
+            (void)ws_send_frame(s, 0x8, payload, pl >= 2 ? 2 : 0);
+            return false;
+        }
+        if (op == 0x9 && (plen > 125 || ws_send_frame(s, 0xA, payload, pl) != AGENTEX_OK))
+            return false;
+        off += h + mh + (size_t)plen;
+    }
+    if (off) {
+        memmove(s->ws_in.data, s->ws_in.data + off, total - off);
+        s->ws_in.len = total - off;
+    }
+    return true;
+}
+
+static void ws_disconnect(adk_streamer_t *s)
+{
+    if (s->ws_fd >= 0)
+        close(s->ws_fd);
+    s->ws_fd = -1;
+    agx_buf_reset(&s->ws_in);
+}
+
+static agentex_err_t ws_send_text(adk_streamer_t *s, const char *json, size_t len)
+{
+    return ws_send_frame(s, 0x1, json, len);
+}
+
 static agentex_err_t ws_publish(adk_streamer_t *s, const char *json, size_t len)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (s->ws_fd >= 0 && !ws_drain(s)) {
-            close(s->ws_fd);
-            s->ws_fd = -1;
-        }
+        if (s->ws_fd >= 0 && !ws_drain(s))
+            ws_disconnect(s);
         if (s->ws_fd < 0) {
             agentex_err_t err = ws_connect(s);
             if (err != AGENTEX_OK)
@@ -842,8 +930,7 @@ static agentex_err_t ws_publish(adk_streamer_t *s, const char *json, size_t len)
         agentex_err_t err = ws_send_text(s, json, len);
         if (err == AGENTEX_OK)
             return AGENTEX_OK;
-        close(s->ws_fd);
-        s->ws_fd = -1;
+        ws_disconnect(s);
         if (err == AGENTEX_ENOMEM)
             return err;
         if (attempt == 1)
@@ -977,7 +1064,7 @@ struct adk_streaming_msg {
     bool any_published;  /* the first delta went out */
     pend_t *q;
     size_t nq, capq;
-    size_t qchars;
+    size_t qchars; /* characters buffered (UTF-8 code points) */
     int64_t oldest_ms; /* when the oldest queued delta arrived */
     agentex_err_t pub_err;
 };
@@ -1193,6 +1280,15 @@ fail:
     return err;
 }
 
+/* Characters (code points) in UTF-8 text: protocol 6.4 counts characters, not bytes. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
 static agentex_err_t add_delta(adk_streaming_msg_t *m, agx_delta_type_t t, const char *call_id,
                                const char *name, int index, const char *text)
 {
@@ -1249,7 +1345,7 @@ static agentex_err_t add_delta(adk_streaming_msg_t *m, agx_delta_type_t t, const
             m->oldest_ms = agx_now_ms();
         m->nq++;
     }
-    m->qchars += len;
+    m->qchars += utf8_chars(text, len);
     if (m->mode == ADK_STREAM_MODE_PER_TOKEN || !m->any_published ||
         m->qchars >= m->max_chars) {
         flush_now = true;

@@ -914,11 +914,20 @@ START_TEST(test_client_retries_408_429_and_5xx_on_put_and_delete)
     fake_backend_push(fb, 200, "{}");
     ck_assert_int_eq(req("DELETE", "/states/s", NULL, NULL, NULL), AGENTEX_OK);
     ck_assert_uint_eq(fake_backend_count(fb), 5);
-    /* 4xx other than 408/429 are final */
+    /* 409 (a lock timeout) is retried too, as by the Python SDK (protocol 4.0) */
     fake_backend_push(fb, 409, "{}");
     fake_backend_push(fb, 200, "{}");
-    ck_assert_int_eq(req("PUT", "/states/s", NULL, "{}", NULL), AGENTEX_EHTTP);
-    ck_assert_uint_eq(fake_backend_count(fb), 6);
+    ck_assert_int_eq(req("PUT", "/states/s", NULL, "{}", NULL), AGENTEX_OK);
+    ck_assert_uint_eq(fake_backend_count(fb), 7);
+    /* other 4xx are final */
+    static const int final_statuses[] = {400, 404, 410, 422};
+    for (size_t i = 0; i < sizeof final_statuses / sizeof final_statuses[0]; i++) {
+        fake_backend_reset(fb);
+        fake_backend_push(fb, final_statuses[i], "{}");
+        fake_backend_push(fb, 200, "{}");
+        ck_assert_int_ne(req("PUT", "/states/s", NULL, "{}", NULL), AGENTEX_OK);
+        ck_assert_uint_eq(fake_backend_count(fb), 1);
+    }
 }
 END_TEST
 
@@ -992,7 +1001,7 @@ END_TEST
 
 START_TEST(test_client_post_is_not_retried_after_a_response)
 {
-    static const int statuses[] = {422, 500, 503, 429, 408};
+    static const int statuses[] = {422, 500, 503, 429, 408, 409};
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         fake_backend_reset(fb);
         fake_backend_push(fb, statuses[i], "{\"status_code\":10422,\"message\":\"bad\"}");

@@ -1119,6 +1119,111 @@ START_TEST(rpc_message_send_sync_agent)
 }
 END_TEST
 
+/* Streaming message/send whose agent sends start then done with no delta in between (a
+ * message announced with its whole content): the done persists it with DONE (2.9: done/full
+ * -> update with streaming_status DONE), on the store and in the relayed done line. */
+START_TEST(rpc_message_send_start_done_without_deltas)
+{
+    fake_backend_t *fb = fake_backend_start();
+    cJSON *a = register_agent("echo2", fake_backend_url(fb), "sync");
+    cJSON_Delete(a);
+    char tid[64];
+    snprintf(tid, sizeof tid, "%s", sync_task("echo2", "chat2"));
+    char id[128], nd[2048];
+    snprintf(id, sizeof id, "AgentRPCMethod.MESSAGE_SEND-%s", tid);
+    snprintf(nd, sizeof nd,
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":{\"author\":\"agent\",\"content\":"
+             "\"All done\",\"format\":\"plain\",\"type\":\"text\"},\"index\":0,"
+             "\"parent_task_message\":null,\"type\":\"start\"},\"error\":null,\"id\":\"%s\"}\n"
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"index\":0,\"parent_task_message\":null,\"type\":"
+             "\"done\"},\"error\":null,\"id\":\"%s\"}\n",
+             id, id);
+    fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"message/send\",\"params\":{\"task_id\":\"%s\","
+             "\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"},"
+             "\"stream\":true},\"id\":\"s2\"}",
+             tid);
+    tp_resp_t r = req("POST", "/agents/name/echo2/rpc", body);
+    ck_assert_int_eq(r.status, 200);
+    char *nl = strchr(r.body, '\n');
+    ck_assert_ptr_nonnull(nl);
+    cJSON *l = cJSON_Parse(nl + 1); /* the second line: done */
+    ck_assert_ptr_nonnull(l);
+    const cJSON *u = cJSON_GetObjectItem(l, "result");
+    ck_assert_str_eq(js(u, "type"), "done");
+    const cJSON *ptm = cJSON_GetObjectItem(u, "parent_task_message");
+    ck_assert_str_eq(js(ptm, "streaming_status"), "DONE");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(ptm, "content"), "content"), "All done");
+    cJSON_Delete(l);
+    tp_resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/messages?task_id=%s&order_direction=asc", tid);
+    r = req("GET", path, NULL);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
+    const cJSON *m = cJSON_GetArrayItem(r.json, 1);
+    ck_assert_str_eq(js(cJSON_GetObjectItem(m, "content"), "content"), "All done");
+    ck_assert_str_eq(js(m, "streaming_status"), "DONE");
+    tp_resp_free(&r);
+    fake_backend_stop(fb);
+}
+END_TEST
+
+/* An agent update whose index is not an integer (pydantic int: 1.5 is rejected) fails the
+ * call like any invalid update; message/send's task_params update bumps updated_at like
+ * task/create's. */
+START_TEST(rpc_message_send_fractional_index_and_params_update)
+{
+    fake_backend_t *fb = fake_backend_start();
+    cJSON *a = register_agent("echo3", fake_backend_url(fb), "sync");
+    cJSON_Delete(a);
+    char tid[64], path[256];
+    snprintf(tid, sizeof tid, "%s", sync_task("echo3", "chat3"));
+    snprintf(path, sizeof path, "/tasks/%s", tid);
+    tp_resp_t r = req("GET", path, NULL);
+    char before[64];
+    snprintf(before, sizeof before, "%s", js(r.json, "updated_at"));
+    tp_resp_free(&r);
+    char id[128], nd[1024];
+    snprintf(id, sizeof id, "AgentRPCMethod.MESSAGE_SEND-%s", tid);
+    snprintf(nd, sizeof nd,
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"content\":{\"author\":\"agent\",\"content\":"
+             "\"x\",\"type\":\"text\"},\"index\":0.5,\"parent_task_message\":null,\"type\":"
+             "\"full\"},\"error\":null,\"id\":\"%s\"}\n",
+             id);
+    fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
+    char params[512];
+    snprintf(params, sizeof params,
+             "{\"task_id\":\"%s\",\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":"
+             "\"hi\"},\"stream\":false,\"task_params\":{\"topic\":\"rain\"}}",
+             tid);
+    cJSON *env = rpc("echo3", "message/send", params, NULL);
+    int code;
+    const char *msg = rpc_error(env, &code);
+    ck_assert_int_eq(code, -32603);
+    ck_assert_msg(strstr(msg, "index"), "%s", msg);
+    cJSON_Delete(env);
+    r = req("GET", path, NULL);
+    ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "params"), "topic"), "rain");
+    ck_assert_str_ne(js(r.json, "updated_at"), before);
+    tp_resp_free(&r);
+    /* a delta whose text is not a string (TextDelta.text_delta: str | None) is invalid too */
+    snprintf(nd, sizeof nd,
+             "{\"jsonrpc\":\"2.0\",\"result\":{\"delta\":{\"text_delta\":5,\"type\":\"text\"},"
+             "\"index\":0,\"parent_task_message\":null,\"type\":\"delta\"},\"error\":null,"
+             "\"id\":\"%s\"}\n",
+             id);
+    fake_backend_push_full(fb, 200, "application/x-ndjson", NULL, nd);
+    env = rpc("echo3", "message/send", params, NULL);
+    msg = rpc_error(env, &code);
+    ck_assert_int_eq(code, -32603);
+    ck_assert_msg(strstr(msg, "delta"), "%s", msg);
+    cJSON_Delete(env);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 /* ---- SSE --------------------------------------------------------------------------------------
  */
 
@@ -1409,6 +1514,7 @@ END_TEST
 
 typedef struct bgrpc {
     pthread_t th;
+    const char *method; /* NULL: event/send */
     char params[512];
     tp_resp_t r;
 } bgrpc_t;
@@ -1421,8 +1527,8 @@ static void *bgrpc_main(void *arg)
     CURL *c = curl_easy_init();
     tp_buf_t out = {0};
     char body[1024];
-    snprintf(body, sizeof body,
-             "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}", b->params);
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s,\"id\":1}",
+             b->method ? b->method : "event/send", b->params);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 8000L);
@@ -1459,6 +1565,147 @@ START_TEST(shutdown_with_streams_and_rpc_in_flight)
     sse_close(&s);
     pthread_join(b.th, NULL);
     free(b.r.body);
+    fake_backend_stop(f.fb);
+}
+END_TEST
+
+/* A FAILED task re-forwarded by task/create (name) goes back to RUNNING once the agent acks;
+ * a write made to the task while the forward was in flight (here its metadata) is kept, not
+ * overwritten by the snapshot taken before the forward. */
+START_TEST(rpc_task_create_refailed_keeps_concurrent_write)
+{
+    agentfix_t f;
+    async_agent_with_task(&f);
+    char path[256];
+    snprintf(path, sizeof path, "/tasks/%s/fail", f.task_id);
+    tp_resp_t r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    char *ackb = ack("TASK_CREATE", f.task_id);
+    fake_backend_push_delayed(f.fb, 1500, 200, ackb);
+    free(ackb);
+    bgrpc_t b;
+    memset(&b, 0, sizeof b);
+    b.method = "task/create";
+    snprintf(b.params, sizeof b.params, "{\"name\":\"job\"}");
+    pthread_create(&b.th, NULL, bgrpc_main, &b);
+    ck_assert_int_ge((int)fake_backend_wait(f.fb, 3, 3000), 3); /* the forward is in flight */
+    snprintf(path, sizeof path, "/tasks/%s", f.task_id);
+    r = req("PUT", path, "{\"task_metadata\":{\"owner\":\"u9\"}}");
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    pthread_join(b.th, NULL);
+    ck_assert_int_eq(b.r.status, 200);
+    cJSON *env = cJSON_Parse(b.r.body);
+    ck_assert_ptr_nonnull(env);
+    const cJSON *t = rpc_result(env);
+    ck_assert_str_eq(js(t, "status"), "RUNNING");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(t, "task_metadata"), "owner"), "u9");
+    cJSON_Delete(env);
+    free(b.r.body);
+    r = req("GET", path, NULL);
+    ck_assert_str_eq(js(r.json, "status"), "RUNNING");
+    ck_assert_str_eq(js(r.json, "status_reason"), "Task forwarded to ACP server");
+    ck_assert_str_eq(js(cJSON_GetObjectItem(r.json, "task_metadata"), "owner"), "u9");
+    tp_resp_free(&r);
+    fake_backend_stop(f.fb);
+}
+END_TEST
+
+/* Protocol 5.2: an INTERRUPTED task resumes (RUNNING, "Task resumed on next turn") on a new
+ * turn, task/create by name, but not on event/send (9.5); 2.11: the forward carries the
+ * client's x-* and W3C trace headers, never its credentials, hop-by-hop headers or its own
+ * x-request-id. */
+START_TEST(rpc_resume_on_next_turn_and_header_filter)
+{
+    agentfix_t f;
+    async_agent_with_task(&f);
+    char path[256], params[512];
+    snprintf(path, sizeof path, "/tasks/%s/interrupt", f.task_id);
+    tp_resp_t r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(js(r.json, "status"), "INTERRUPTED");
+    tp_resp_free(&r);
+    /* event/send: forwarded, the task stays INTERRUPTED */
+    char *ackb = ack("EVENT_SEND", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    snprintf(params, sizeof params, "{\"task_id\":\"%s\"}", f.task_id);
+    char url[512];
+    snprintf(url, sizeof url, "%s/agents/name/demo-agent/rpc", g_base);
+    char body[600];
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":%s,\"id\":1}", params);
+    CURL *cu = curl_easy_init();
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "X-User-Tag: blue");
+    h = curl_slist_append(h,
+                          "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    h = curl_slist_append(h, "baggage: k=v");
+    h = curl_slist_append(h, "Authorization: Bearer secret");
+    h = curl_slist_append(h, "Cookie: _identityJwt=abc");
+    h = curl_slist_append(h, "x-api-key: k1");
+    h = curl_slist_append(h, "x-agent-api-key: spoofed");
+    h = curl_slist_append(h, "x-selected-account-id: acct");
+    h = curl_slist_append(h, "x-request-id: client-chosen");
+    h = curl_slist_append(h, "user-agent: my-client/1");
+    tp_buf_t out = {0};
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 8000L);
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, tp_buf_write);
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, &out);
+    ck_assert_int_eq(curl_easy_perform(cu), CURLE_OK);
+    curl_easy_cleanup(cu);
+    curl_slist_free_all(h);
+    cJSON *env = cJSON_Parse(out.data);
+    free(out.data);
+    ck_assert_ptr_nonnull(env);
+    rpc_result(env);
+    cJSON_Delete(env);
+    const fake_request_t *q = fake_backend_request(f.fb, 2);
+    ck_assert_str_eq(fake_request_header(q, "x-user-tag"), "blue");
+    ck_assert_str_eq(fake_request_header(q, "traceparent"),
+                     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    ck_assert_str_eq(fake_request_header(q, "baggage"), "k=v");
+    ck_assert_ptr_null(fake_request_header(q, "authorization"));
+    ck_assert_ptr_null(fake_request_header(q, "cookie"));
+    ck_assert_ptr_null(fake_request_header(q, "x-api-key"));
+    ck_assert_ptr_null(fake_request_header(q, "x-selected-account-id"));
+    ck_assert_str_eq(fake_request_header(q, "x-agent-api-key"), f.key);
+    ck_assert(is_hex(fake_request_header(q, "x-request-id"), 32));
+    ck_assert_str_ne(fake_request_header(q, "user-agent"), "my-client/1");
+    snprintf(path, sizeof path, "/tasks/%s", f.task_id);
+    r = req("GET", path, NULL);
+    ck_assert_str_eq(js(r.json, "status"), "INTERRUPTED");
+    tp_resp_free(&r);
+    /* task/create by name: a new turn, RUNNING again before the forward */
+    ackb = ack("TASK_CREATE", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    env = rpc("demo-agent", "task/create", "{\"name\":\"job\"}", NULL);
+    const cJSON *t = rpc_result(env);
+    ck_assert_str_eq(js(t, "status"), "RUNNING");
+    ck_assert_str_eq(js(t, "status_reason"), "Task resumed on next turn");
+    cJSON_Delete(env);
+    cJSON *fwd = cJSON_Parse(fake_backend_request(f.fb, 3)->body);
+    const cJSON *ft = cJSON_GetObjectItem(cJSON_GetObjectItem(fwd, "params"), "task");
+    ck_assert_str_eq(js(ft, "status"), "RUNNING");
+    cJSON_Delete(fwd);
+    /* a terminal task is not resumed by a new turn */
+    snprintf(path, sizeof path, "/tasks/%s/complete", f.task_id);
+    r = req("POST", path, NULL);
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    ackb = ack("TASK_CREATE", f.task_id);
+    fake_backend_push(f.fb, 200, ackb);
+    free(ackb);
+    env = rpc("demo-agent", "task/create", "{\"name\":\"job\"}", NULL);
+    ck_assert_str_eq(js(rpc_result(env), "status"), "COMPLETED");
+    cJSON_Delete(env);
     fake_backend_stop(f.fb);
 }
 END_TEST
@@ -1762,6 +2009,106 @@ START_TEST(restart_with_db_keeps_data)
 }
 END_TEST
 
+/* GET /tasks?task_metadata=: the real backend filters with Postgres JSONB containment
+ * (task_metadata @> filter), which is recursive: nested objects match on a subset of their
+ * keys and arrays on a subset of their elements; a scalar never matches an array below the
+ * top level. */
+static int tasks_matching(const char *filter_json)
+{
+    CURL *cu = curl_easy_init();
+    char *enc = curl_easy_escape(cu, filter_json, 0);
+    char path[1024];
+    snprintf(path, sizeof path, "/tasks?task_metadata=%s", enc);
+    curl_free(enc);
+    curl_easy_cleanup(cu);
+    tp_resp_t r = req("GET", path, NULL);
+    ck_assert_msg(r.status == 200, "%s: %ld %s", filter_json, r.status, r.body);
+    ck_assert(cJSON_IsArray(r.json));
+    int n = cJSON_GetArraySize(r.json);
+    if (n == 1)
+        ck_assert_str_eq(js(cJSON_GetArrayItem(r.json, 0), "name"), "meta-a");
+    tp_resp_free(&r);
+    return n;
+}
+
+START_TEST(tasks_metadata_containment)
+{
+    cJSON *a = register_agent("meta", "http://127.0.0.1:9", "sync");
+    cJSON_Delete(a);
+    cJSON *env = rpc("meta", "task/create",
+                     "{\"name\":\"meta-a\",\"task_metadata\":{\"team\":{\"id\":\"a\",\"tier\":2},"
+                     "\"tags\":[\"x\",\"y\"],\"n\":1}}",
+                     NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+    env = rpc("meta", "task/create",
+              "{\"name\":\"meta-b\",\"task_metadata\":{\"team\":{\"id\":\"b\"},\"tags\":[\"z\"]}}",
+              NULL);
+    rpc_result(env);
+    cJSON_Delete(env);
+    ck_assert_int_eq(tasks_matching("{\"n\":1}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"team\":{\"id\":\"a\",\"tier\":2}}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"team\":{\"id\":\"a\"}}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[\"y\"]}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[\"y\",\"x\",\"y\"]}"), 1);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[]}"), 2);
+    ck_assert_int_eq(tasks_matching("{\"team\":{}}"), 2);
+    ck_assert_int_eq(tasks_matching("{\"team\":{\"id\":\"a\",\"tier\":3}}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"tags\":\"x\"}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"tags\":[\"x\",\"z\"]}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"n\":\"1\"}"), 0);
+    ck_assert_int_eq(tasks_matching("{\"missing\":null}"), 0);
+}
+END_TEST
+
+/* /tasks, /messages and /messages/paginated declare limit and page_number without a minimum
+ * (openapi.yaml): the real backend treats limit=0 as its default (50), answers a page_number
+ * below 1 on /tasks with 400 "Page number must be greater than 0", and /messages/paginated
+ * with limit=0 returns no data but says whether there is more.  (/agents, /states, /tracker
+ * declare minimum 1: 422 there.) */
+START_TEST(paging_limit_zero_like_the_backend)
+{
+    cJSON *a = register_agent("pager", "http://127.0.0.1:9", "sync");
+    cJSON_Delete(a);
+    char tid[64], path[256];
+    snprintf(tid, sizeof tid, "%s", sync_task("pager", "paged"));
+    snprintf(path, sizeof path, "/messages/batch");
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"task_id\":\"%s\",\"contents\":[{\"type\":\"text\",\"author\":\"user\","
+             "\"content\":\"a\"},{\"type\":\"text\",\"author\":\"agent\",\"content\":\"b\"}]}",
+             tid);
+    tp_resp_t r = req("POST", path, body);
+    ck_assert_int_eq(r.status, 200);
+    tp_resp_free(&r);
+    r = req("GET", "/tasks?limit=0", NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 1);
+    tp_resp_free(&r);
+    r = req("GET", "/tasks?page_number=0", NULL);
+    expect_error(&r, 400, "Page number must be greater than 0");
+    tp_resp_free(&r);
+    snprintf(path, sizeof path, "/messages?task_id=%s&limit=0", tid);
+    r = req("GET", path, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(cJSON_GetArraySize(r.json), 2);
+    tp_resp_free(&r);
+    snprintf(path, sizeof path, "/messages/paginated?task_id=%s&limit=0", tid);
+    r = req("GET", path, NULL);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "data")), 0);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(r.json, "has_more")));
+    ck_assert(jnull(r.json, "next_cursor"));
+    tp_resp_free(&r);
+    r = req("GET", "/states?limit=0", NULL);
+    expect_422(&r, "limit");
+    tp_resp_free(&r);
+    r = req("GET", "/tasks?limit=-1", NULL);
+    ck_assert_int_ne(r.status, 200);
+    tp_resp_free(&r);
+}
+END_TEST
+
 START_TEST(routes_and_bad_input)
 {
     tp_resp_t r = req("GET", "/no/such/route", NULL);
@@ -1842,6 +2189,8 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, messages_rest);
     tcase_add_test(tc, states_crud);
     tcase_add_test(tc, routes_and_bad_input);
+    tcase_add_test(tc, tasks_metadata_containment);
+    tcase_add_test(tc, paging_limit_zero_like_the_backend);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rpc");
@@ -1851,8 +2200,12 @@ Suite *devserver_suite(void)
     tcase_add_test(tc, rpc_event_send_persist_before_deliver);
     tcase_add_test(tc, rpc_cancel_interrupt_and_rules);
     tcase_add_test(tc, rpc_message_send_sync_agent);
+    tcase_add_test(tc, rpc_message_send_start_done_without_deltas);
+    tcase_add_test(tc, rpc_message_send_fractional_index_and_params_update);
     tcase_add_test(tc, sdk_adk_calls_roundtrip);
     tcase_add_test(tc, rpc_agent_down_by_id);
+    tcase_add_test(tc, rpc_task_create_refailed_keeps_concurrent_write);
+    tcase_add_test(tc, rpc_resume_on_next_turn_and_header_filter);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stream");

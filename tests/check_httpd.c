@@ -1189,6 +1189,386 @@ START_TEST(test_httpd_websocket_send_from_other_thread_in_order)
 }
 END_TEST
 
+/* ---- review regressions --------------------------------------------------------------- */
+
+/* Chunked trailers are header fields: an endless trailer section must be refused (431),
+ * not buffered without bound until the request timeout. */
+START_TEST(test_httpd_chunked_trailer_section_is_bounded)
+{
+    start_server(0, 0);
+    int fd = raw_connect();
+    const char req[] = "POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    char line[100];
+    memset(line, 'v', sizeof line);
+    memcpy(line, "X-T: ", 5);
+    memcpy(line + sizeof line - 2, "\r\n", 2);
+    for (int i = 0; i < 1000; i++) /* 100 KB of trailer lines */
+        if (send(fd, line, sizeof line, MSG_NOSIGNAL) != (ssize_t)sizeof line)
+            break;
+    (void)!send(fd, "\r\n", 2, MSG_NOSIGNAL);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 4000));
+    ck_assert_str_eq(out.data,
+                     "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: "
+                     "application/json\r\nContent-Length: 37\r\nConnection: close\r\n\r\n"
+                     "{\"detail\":\"Request header too large\"}");
+    ck_assert_int_eq(atomic_load(&requests_seen), 0);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Chunk framing (sizes, extensions, CRLFs) is consumed as it arrives: a small body sent in
+ * one-byte chunks with long extensions must not keep all the framing in memory. */
+START_TEST(test_httpd_chunk_framing_is_not_buffered)
+{
+    start_server(0, 0);
+    enum { NCHUNK = 48 * 1024 };
+    char ext[1000];
+    memset(ext, 'e', sizeof ext);
+    char frame[1024];
+    memcpy(frame, "1;x=", 4);
+    memcpy(frame + 4, ext, sizeof ext);
+    memcpy(frame + 4 + sizeof ext, "\r\nZ\r\n", 5);
+    size_t fl = 4 + sizeof ext + 5;
+    /* 48 Ki chunks of ~1 KB: 48 MB of framing around a 48 KiB body */
+    int fd = raw_connect();
+    const char head[] =
+        "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    long rss0 = max_rss_kb();
+    raw_send(fd, head, sizeof head - 1);
+    char *batch = malloc(fl * 64);
+    for (int i = 0; i < 64; i++)
+        memcpy(batch + fl * (size_t)i, frame, fl);
+    for (int i = 0; i < NCHUNK / 64; i++)
+        raw_send(fd, batch, fl * 64);
+    free(batch);
+    raw_send(fd, "0\r\n\r\n", 5);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 8000));
+    ck_assert(strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nPOST /c\ntransfer-encoding: chunked\n"
+                                           "connection: close\n\nZZZ"));
+    ck_assert_uint_eq(out.len - (size_t)(strstr(out.data, "\n\nZ") + 2 - out.data), NCHUNK);
+    long grown = max_rss_kb() - rss0;
+    ck_assert_msg(grown < 24 * 1024, "peak memory grew by %ld KiB for a 48 KiB body", grown);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+static void start_idle_server(long idle_ms)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = big_or_echo;
+    cfg.idle_timeout_ms = idle_ms;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+}
+
+/* A response that is still being written (the client reads steadily, just slower than
+ * idle_timeout_ms per whole response) is not an idle connection: it must not be cut. */
+START_TEST(test_httpd_idle_timeout_does_not_cut_a_response_being_read)
+{
+    start_idle_server(400);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int rcv = 32 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    const char big[] = "GET /big HTTP/1.1\r\n\r\n";
+    raw_send(fd, big, sizeof big - 1);
+    size_t got = 0, want = (16u << 20) + 71; /* head is 71 bytes */
+    char *buf = malloc(65536);
+    int64_t until = agx_now_ms() + 8000;
+    while (got < want && agx_now_ms() < until) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 500) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf, 65536, 0);
+        if (n <= 0)
+            break; /* closed by the server */
+        got += (size_t)n;
+        msleep(3);
+    }
+    free(buf);
+    ck_assert_uint_eq(got, want);
+    close(fd);
+}
+END_TEST
+
+/* A peer that asked for Connection: close and then never reads must not hold its socket
+ * forever: with no write progress for idle_timeout_ms the connection is dropped. */
+START_TEST(test_httpd_non_reading_peer_is_dropped_after_idle_timeout)
+{
+    start_idle_server(150);
+    int fd = raw_connect();
+    const char big[] = "GET /big HTTP/1.1\r\nConnection: close\r\n\r\n";
+    raw_send(fd, big, sizeof big - 1);
+    msleep(1500); /* never reads meanwhile */
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 5000)); /* what the kernel holds, then the close */
+    ck_assert_uint_lt(out.len, 16u << 20);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+static _Atomic int late_send_rc = 99;
+static bool ws_open_plain(agx_ws_t *ws, const char *path, void *ud)
+{
+    (void)ws;
+    (void)path;
+    (void)ud;
+    return true;
+}
+
+static void ws_close_then_send(agx_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
+{
+    (void)data;
+    (void)len;
+    (void)binary;
+    (void)ud;
+    agx_ws_close(ws);
+    atomic_store(&late_send_rc, agx_ws_send(ws, "late", 4, false));
+}
+
+/* RFC 6455 5.5.1: no data frame after the close frame, also when the handler sends on
+ * the service thread right after agx_ws_close. */
+START_TEST(test_httpd_websocket_no_data_frame_after_close)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = on_request;
+    cfg.on_ws_open = ws_open_plain;
+    cfg.on_ws_message = ws_close_then_send;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int fd = ws_handshake("/ws");
+    agx_buf_t out;
+    agx_buf_init(&out);
+    raw_read(fd, &out, 129, 3000);
+    ck_assert_uint_eq(out.len, 129);
+    ck_assert(strncmp(out.data, "HTTP/1.1 101 ", 13) == 0);
+    unsigned char fr[64];
+    size_t n = ws_frame(fr, 0x81, "bye", 3);
+    raw_send(fd, fr, n);
+    agx_buf_reset(&out);
+    ck_assert(raw_read(fd, &out, 0, 3000)); /* the close frame, then the half-close */
+    ck_assert_uint_eq(out.len, 4);
+    ck_assert(memcmp(out.data, "\x88\x02\x03\xe8", 4) == 0);
+    ck_assert_int_eq(atomic_load(&late_send_rc), -1);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+static _Atomic int nobody_write_rc = 99;
+static void stream_no_body(agx_http_req_t *r, void *ud)
+{
+    (void)ud;
+    if (strcmp(agx_http_req_path(r), "/nc") != 0) {
+        echo_respond(r);
+        return;
+    }
+    ck_assert_int_eq(agx_http_stream_begin(r, 204, NULL, NULL), 0);
+    atomic_store(&nobody_write_rc, agx_http_stream_write(r, "x", 1));
+    agx_http_stream_end(r);
+}
+
+/* A 204/304 has no body (RFC 7230 3.3.3): stream writes are dropped, or the bytes would be
+ * read as the start of the next response on the keep-alive connection. */
+START_TEST(test_httpd_stream_with_no_body_status_keeps_framing)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = stream_no_body;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int fd = raw_connect();
+    const char reqs[] = "GET /nc HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
+    raw_send(fd, reqs, sizeof reqs - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n"
+                               "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
+                               "Connection: close\r\nX-Echo: 1\r\n\r\nGET /d\nconnection: close\n\n");
+    ck_assert_int_eq(atomic_load(&nobody_write_rc), 0);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+/* An HTTP/1.0 stream has no chunked framing: its end is the close, which must come when
+ * the responder ends the stream, also when every chunk was already written. */
+START_TEST(test_httpd_http10_stream_end_closes_the_connection)
+{
+    mode = M_STREAM;
+    start_server(0, 0);
+    int fd = raw_connect();
+    const char req[] = "GET /s HTTP/1.0\r\n\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 5000)); /* closed at the end of the stream */
+    ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                               "Connection: close\r\n\r\n{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+/* The same for a streamed answer to a HEAD request with Connection: close: the end
+ * writes nothing, and still closes. */
+START_TEST(test_httpd_head_stream_with_close_closes_the_connection)
+{
+    mode = M_STREAM;
+    start_server(0, 0);
+    int fd = raw_connect();
+    const char req[] = "HEAD /s HTTP/1.1\r\nConnection: close\r\n\r\n";
+    raw_send(fd, req, sizeof req - 1);
+    agx_buf_t out;
+    agx_buf_init(&out);
+    ck_assert(raw_read(fd, &out, 0, 5000));
+    ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                               "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+/* After the server's close frame the connection only waits for the peer's: a peer that
+ * neither reads nor closes is dropped after idle_timeout_ms without write progress
+ * (and what it keeps sending is discarded, not buffered). */
+START_TEST(test_httpd_websocket_close_handshake_is_bounded)
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = on_request;
+    cfg.on_ws_open = ws_open_plain;
+    cfg.idle_timeout_ms = 150;
+    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    int fd = ws_handshake("/ws");
+    agx_buf_t out;
+    agx_buf_init(&out);
+    raw_read(fd, &out, 129, 3000);
+    ck_assert_uint_eq(out.len, 129);
+    /* 8 MB of pings, never reading the pongs: they pile up unsent on the server */
+    char pl[125];
+    memset(pl, 'p', sizeof pl);
+    unsigned char fr[256];
+    size_t fl = ws_frame(fr, 0x89, pl, sizeof pl);
+    enum { PER = 256 };
+    unsigned char *batch = malloc(fl * PER);
+    for (int i = 0; i < PER; i++)
+        memcpy(batch + fl * (size_t)i, fr, fl);
+    size_t npings = 0;
+    for (int i = 0; i < 250; i++) {
+        raw_send(fd, batch, fl * PER);
+        npings += PER;
+    }
+    free(batch);
+    const unsigned char unmasked[] = {0x81, 0x01, 'x'}; /* protocol error: close 1002 */
+    raw_send(fd, unmasked, sizeof unmasked);
+    msleep(1500);
+    agx_buf_reset(&out);
+    ck_assert(raw_read(fd, &out, 0, 8000));
+    /* dropped before all the pongs and the close frame could be written */
+    ck_assert_uint_lt(out.len, npings * 127 + 4);
+    close(fd);
+    agx_buf_free(&out);
+}
+END_TEST
+
+/* RFC 6455 7.4: a close frame with a one-byte payload or a code that must not be sent
+ * (1005, 1006, 1015, unassigned) is a protocol error, answered with 1002, never echoed. */
+START_TEST(test_httpd_websocket_invalid_close_code_answered_1002)
+{
+    static const char *const payloads[] = {"\x03\xee", "\x03\xed", "\x03\xf7", "\x00\x64", "x"};
+    static const size_t lens[] = {2, 2, 2, 2, 1};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        if (!srv)
+            start_ws_server();
+        int fd = ws_handshake("/ws");
+        agx_buf_t out;
+        agx_buf_init(&out);
+        raw_read(fd, &out, 129 + 7, 3000); /* 101 and the "hello" frame */
+        ck_assert_uint_eq(out.len, 129 + 7);
+        unsigned char fr[16];
+        size_t n = ws_frame(fr, 0x88, payloads[k], lens[k]);
+        raw_send(fd, fr, n);
+        agx_buf_reset(&out);
+        ck_assert(raw_read(fd, &out, 0, 3000));
+        ck_assert_uint_eq(out.len, 4);
+        ck_assert_msg(memcmp(out.data, "\x88\x02\x03\xea", 4) == 0, "payload %zu", k);
+        close(fd);
+        agx_buf_free(&out);
+    }
+}
+END_TEST
+
+/* RFC 6455 8.1: a text message that is not UTF-8 fails the connection (1007) and is not
+ * delivered; valid multi-byte text is. */
+START_TEST(test_httpd_websocket_text_must_be_utf8)
+{
+    static const char *const bad[] = {"a\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                      "\xe2\x82"};
+    start_ws_server();
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        int fd = ws_handshake("/ws");
+        agx_buf_t out;
+        agx_buf_init(&out);
+        raw_read(fd, &out, 129 + 7, 3000);
+        ck_assert_uint_eq(out.len, 129 + 7);
+        unsigned char fr[64];
+        /* valid first: echoed */
+        size_t n = ws_frame(fr, 0x81, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+        raw_send(fd, fr, n);
+        agx_buf_reset(&out);
+        raw_read(fd, &out, 11, 3000);
+        ck_assert_uint_eq(out.len, 11);
+        ck_assert(memcmp(out.data, "\x81\x09\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 11) == 0);
+        /* then the bad one, as one frame or (k odd) in two fragments */
+        size_t bl = strlen(bad[k]);
+        if (k % 2) {
+            n = ws_frame(fr, 0x01, bad[k], 1);
+            n += ws_frame(fr + n, 0x80, bad[k] + 1, bl - 1);
+        } else {
+            n = ws_frame(fr, 0x81, bad[k], bl);
+        }
+        raw_send(fd, fr, n);
+        agx_buf_reset(&out);
+        ck_assert(raw_read(fd, &out, 0, 3000));
+        ck_assert_uint_eq(out.len, 4);
+        ck_assert_msg(memcmp(out.data, "\x88\x02\x03\xef", 4) == 0, "case %zu", k);
+        close(fd);
+        agx_buf_free(&out);
+    }
+}
+END_TEST
+
 Suite *httpd_suite(void);
 Suite *httpd_suite(void)
 {
@@ -1224,6 +1604,13 @@ Suite *httpd_suite(void)
     tcase_add_test(tc, test_httpd_post_runs_on_service_thread);
     tcase_add_test(tc, test_httpd_bind_failure_and_bad_args);
     tcase_add_test(tc, test_httpd_new_enomem_leaks_nothing);
+    tcase_add_test(tc, test_httpd_chunked_trailer_section_is_bounded);
+    tcase_add_test(tc, test_httpd_chunk_framing_is_not_buffered);
+    tcase_add_test(tc, test_httpd_idle_timeout_does_not_cut_a_response_being_read);
+    tcase_add_test(tc, test_httpd_non_reading_peer_is_dropped_after_idle_timeout);
+    tcase_add_test(tc, test_httpd_stream_with_no_body_status_keeps_framing);
+    tcase_add_test(tc, test_httpd_http10_stream_end_closes_the_connection);
+    tcase_add_test(tc, test_httpd_head_stream_with_close_closes_the_connection);
     suite_add_tcase(s, tc);
 
     TCase *ws = tcase_create("websocket");
@@ -1233,6 +1620,10 @@ Suite *httpd_suite(void)
     tcase_add_test(ws, test_httpd_websocket_refused_and_client_close);
     tcase_add_test(ws, test_httpd_websocket_upgrade_without_handler_is_404);
     tcase_add_test(ws, test_httpd_websocket_send_from_other_thread_in_order);
+    tcase_add_test(ws, test_httpd_websocket_no_data_frame_after_close);
+    tcase_add_test(ws, test_httpd_websocket_close_handshake_is_bounded);
+    tcase_add_test(ws, test_httpd_websocket_invalid_close_code_answered_1002);
+    tcase_add_test(ws, test_httpd_websocket_text_must_be_utf8);
     suite_add_tcase(s, ws);
     return s;
 }

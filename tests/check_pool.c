@@ -184,6 +184,58 @@ START_TEST(test_pool_job_may_submit_more_jobs)
 }
 END_TEST
 
+/* Two threads shut the pool down at once: both may only return once every queued job
+ * has run ("runs every job already queued, joins the workers"). */
+static _Atomic int gate_open;
+static _Atomic int gated_done;
+
+static void gated_job(void *wctx, void *arg)
+{
+    (void)wctx;
+    (void)arg;
+    while (!atomic_load(&gate_open))
+        msleep(1);
+    atomic_fetch_add(&gated_done, 1);
+}
+
+static void *shutdown_main(void *arg)
+{
+    agx_pool_shutdown(arg);
+    return NULL;
+}
+
+static void *open_gate_later(void *arg)
+{
+    (void)arg;
+    msleep(200);
+    atomic_store(&gate_open, 1);
+    return NULL;
+}
+
+START_TEST(test_pool_concurrent_shutdown_waits_for_the_jobs)
+{
+    agx_pool_t *p = NULL;
+    ck_assert_int_eq(agx_pool_new(2, NULL, NULL, NULL, &p), AGENTEX_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(agx_pool_submit(p, i % 2 ? "g" : NULL, gated_job, NULL), AGENTEX_OK);
+    pthread_t first, opener;
+    ck_assert_int_eq(pthread_create(&first, NULL, shutdown_main, p), 0);
+    int queued = 4;
+    while (agx_pool_submit(p, NULL, gated_job, NULL) == AGENTEX_OK) { /* until it has begun */
+        queued++;
+        msleep(1);
+    }
+    ck_assert_int_eq(pthread_create(&opener, NULL, open_gate_later, NULL), 0);
+    agx_pool_shutdown(p); /* the second caller */
+    int ran_jobs = atomic_load(&gated_done);
+    ck_assert_int_eq(ran_jobs, queued);
+    ck_assert_uint_eq(agx_pool_pending(p), 0);
+    pthread_join(first, NULL);
+    pthread_join(opener, NULL);
+    agx_pool_free(p);
+}
+END_TEST
+
 START_TEST(test_pool_bad_arguments_and_enomem)
 {
     agx_pool_t *p = NULL;
@@ -223,6 +275,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_pool_shutdown_drains_queue_then_refuses);
     tcase_add_test(tc, test_pool_job_may_submit_more_jobs);
     tcase_add_test(tc, test_pool_bad_arguments_and_enomem);
+    tcase_add_test(tc, test_pool_concurrent_shutdown_waits_for_the_jobs);
     suite_add_tcase(s, tc);
     return s;
 }

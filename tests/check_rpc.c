@@ -358,6 +358,24 @@ START_TEST(test_rpc_survives_every_allocation_failure)
 }
 END_TEST
 
+START_TEST(test_rpc_error_answer_keeps_http_status)
+{
+    /* JSON-RPC errors come in an HTTP 200 answer: agentex_client_http_status says 200 */
+    fake_backend_push(fx_fb, 200,
+                      "{\"jsonrpc\":\"2.0\",\"result\":null,\"error\":{\"code\":-32603,"
+                      "\"message\":\"All connection attempts failed\",\"data\":null},\"id\":null}");
+    cJSON *res = (cJSON *)&res;
+    ck_assert_int_eq(adk_rpc_call(fx_c, "a", "m", NULL, &res), AGENTEX_ERPC);
+    ck_assert_ptr_null(res);
+    ck_assert_str_eq(agentex_client_errmsg(fx_c), "-32603: All connection attempts failed");
+    ck_assert_int_eq(agentex_client_http_status(fx_c), 200);
+    fake_backend_push(fx_fb, 200, "{\"jsonrpc\":\"1.0\",\"result\":{},\"id\":1}");
+    ck_assert_int_eq(adk_rpc_call(fx_c, "a", "m", NULL, &res), AGENTEX_EPROTO);
+    ck_assert_int_eq(agentex_client_http_status(fx_c), 200);
+    adk_fx_expect_count(2);
+}
+END_TEST
+
 Suite *rpc_suite(void);
 Suite *rpc_suite(void)
 {
@@ -373,6 +391,7 @@ Suite *rpc_suite(void)
         test_rpc_message_send_returns_message_list,
         test_rpc_call_rejects_bad_arguments,
         test_rpc_survives_every_allocation_failure,
+        test_rpc_error_answer_keeps_http_status,
     };
     return adk_fx_suite("rpc", tests, sizeof tests / sizeof tests[0]);
 }

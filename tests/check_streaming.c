@@ -175,6 +175,32 @@ START_TEST(test_streamer_publish_full_writes_protocol_entry)
 }
 END_TEST
 
+/* A connection the server closed while idle (restart, CLIENT KILL, the server's timeout)
+ * is noticed before the next publish and remade: that publish is not lost. */
+START_TEST(test_streamer_redis_reconnects_after_server_closed_idle_connection)
+{
+    if (!redis_up())
+        return;
+    adk_streamer_t *s = redis_streamer(ADK_STREAM_MODE_COALESCED);
+    adk_message_t *m = message_from(M_POSTED);
+    ck_assert_int_eq(adk_streamer_publish_full(s, m), AGENTEX_OK);
+    redisContext *c = rconn();
+    redisReply *r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(r->integer, 1); // the streamer's connection
+    freeReplyObject(r);
+    redisFree(c);
+    usleep(50000); // let the FIN arrive
+    ck_assert_int_eq(adk_streamer_publish_full(s, m), AGENTEX_OK);
+    ck_assert_str_eq(adk_streamer_errmsg(s), "");
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
+    adk_message_free(m);
+    adk_streamer_free(s);
+    redis_down();
+}
+END_TEST
+
 START_TEST(test_streamer_ttl_zero_skips_expire_and_maxlen_trims)
 {
     if (!redis_up())
@@ -283,6 +309,24 @@ START_TEST(test_streamer_from_env)
     adk_streamer_free(s);
     setenv("REDIS_URL", "nonsense", 1);
     ck_assert_int_eq(adk_streamer_from_env(&s), AGENTEX_EINVAL);
+
+    /* an https backend is a real deployment: Redis at localhost:6379, as the Python SDK */
+    unsetenv("REDIS_URL");
+    unsetenv("REDIS_STREAM_MAXLEN");
+    setenv("AGENTEX_BASE_URL", "https://agentex.example.test", 1);
+    ck_assert_int_eq(adk_streamer_from_env(&s), AGENTEX_OK);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(adk_streamer_set_timeout_ms(s, 500), AGENTEX_OK);
+    cJSON *u = cJSON_Parse("{\"type\":\"full\",\"index\":null,\"parent_task_message\":"
+                           "{\"id\":\"m\",\"task_id\":\"t\",\"content\":{\"type\":\"text\","
+                           "\"author\":\"agent\",\"content\":\"x\"}},\"content\":{\"type\":"
+                           "\"text\",\"author\":\"agent\",\"content\":\"x\"}}");
+    ck_assert_ptr_nonnull(u);
+    if (adk_streamer_publish(s, u) != AGENTEX_OK) /* unless a Redis happens to listen there */
+        ck_assert_msg(strstr(adk_streamer_errmsg(s), "6379") != NULL, "errmsg: %s",
+                      adk_streamer_errmsg(s));
+    cJSON_Delete(u);
+    adk_streamer_free(s);
 }
 END_TEST
 
@@ -422,6 +466,179 @@ START_TEST(test_streamer_ws_sends_one_text_frame_per_update)
     agx_buf_free(&w.head);
     agx_buf_free(&w.frames);
     adk_message_free(m);
+}
+END_TEST
+
+/* A server that talks back: after the first text frame it sends what `script` says
+ * (raw bytes, in one write) and records what comes next on that connection; a second
+ * connection (if any) is recorded apart. */
+typedef struct wsrv2 {
+    int lfd, port;
+    pthread_t th;
+    const unsigned char *script;
+    size_t script_len;
+    agx_buf_t conn1; /* "<opcode>:<payload>\n" after the script, on the first connection */
+    agx_buf_t conn2; /* the same on a second connection */
+} wsrv2_t;
+
+/* One client frame as "<opcode>:<payload>\n"; false at end of stream. */
+static bool ws_read_frame(int fd, agx_buf_t *out)
+{
+    unsigned char h[2], ext[8], mk[4] = {0, 0, 0, 0};
+    if (!read_n(fd, h, 2))
+        return false;
+    uint64_t len = h[1] & 0x7f;
+    if (len == 126) {
+        if (!read_n(fd, ext, 2))
+            return false;
+        len = (uint64_t)ext[0] << 8 | ext[1];
+    } else if (len == 127) {
+        if (!read_n(fd, ext, 8))
+            return false;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = len << 8 | ext[i];
+    }
+    if ((h[1] & 0x80) && !read_n(fd, mk, 4))
+        return false;
+    unsigned char *pl = malloc(len + 1);
+    if (len && !read_n(fd, pl, len)) {
+        free(pl);
+        return false;
+    }
+    for (uint64_t i = 0; i < len; i++)
+        pl[i] ^= mk[i & 3];
+    agx_buf_printf(out, "%d:", h[0] & 0x0f);
+    agx_buf_append(out, pl, len);
+    agx_buf_append(out, "\n", 1);
+    free(pl);
+    return true;
+}
+
+static int wsrv2_accept(wsrv2_t *w)
+{
+    struct timeval tv = {3, 0};
+    setsockopt(w->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = accept(w->lfd, NULL, NULL);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char c;
+    size_t n = 0;
+    char last[4] = {0};
+    while (recv(fd, &c, 1, 0) == 1) {
+        memmove(last, last + 1, 3);
+        last[3] = c;
+        if (++n >= 4 && memcmp(last, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    const char *resp = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n";
+    send(fd, resp, strlen(resp), MSG_NOSIGNAL);
+    return fd;
+}
+
+static void *wsrv2_main(void *arg)
+{
+    wsrv2_t *w = arg;
+    int fd = wsrv2_accept(w);
+    if (fd < 0)
+        return NULL;
+    agx_buf_t first;
+    agx_buf_init(&first);
+    if (ws_read_frame(fd, &first)) {
+        send(fd, w->script, w->script_len, MSG_NOSIGNAL);
+        // keep the connection open (a server waiting for the close reply); record
+        while (ws_read_frame(fd, &w->conn1))
+            ;
+    }
+    agx_buf_free(&first);
+    int fd2 = wsrv2_accept(w);
+    if (fd2 >= 0) {
+        while (ws_read_frame(fd2, &w->conn2))
+            ;
+        close(fd2);
+    }
+    close(fd);
+    return NULL;
+}
+
+static adk_streamer_t *wsrv2_start(wsrv2_t *w, const unsigned char *script, size_t len)
+{
+    memset(w, 0, sizeof *w);
+    w->script = script;
+    w->script_len = len;
+    w->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    ck_assert_int_eq(bind(w->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(w->lfd, 4), 0);
+    ck_assert_int_eq(getsockname(w->lfd, (struct sockaddr *)&a, &alen), 0);
+    w->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&w->th, NULL, wsrv2_main, w), 0);
+    char url[80];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/stream/publish", w->port);
+    adk_streamer_t *s = NULL;
+    ck_assert_int_eq(adk_streamer_new_ws(url, &s), AGENTEX_OK);
+    return s;
+}
+
+static cJSON *tiny_update(const char *type)
+{
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddStringToObject(u, "type", type);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(u, "parent_task_message"), "task_id", "t");
+    return u;
+}
+
+/* RFC 6455 5.5.2: a ping is answered with a pong carrying its payload. */
+START_TEST(test_streamer_ws_answers_ping)
+{
+    static const unsigned char ping[] = {0x89, 2, 'h', 'i'};
+    wsrv2_t w;
+    adk_streamer_t *s = wsrv2_start(&w, ping, sizeof ping);
+    cJSON *u1 = tiny_update("start"), *u2 = tiny_update("done");
+    ck_assert_int_eq(adk_streamer_publish(s, u1), AGENTEX_OK);
+    usleep(100000); // the ping arrives
+    ck_assert_int_eq(adk_streamer_publish(s, u2), AGENTEX_OK);
+    adk_streamer_free(s);
+    pthread_join(w.th, NULL);
+    close(w.lfd);
+    ck_assert_str_eq(w.conn1.data ? w.conn1.data : "",
+                     "10:hi\n1:{\"type\":\"done\",\"parent_task_message\":{\"task_id\":\"t\"}}\n");
+    ck_assert_ptr_null(w.conn2.data);
+    cJSON_Delete(u1);
+    cJSON_Delete(u2);
+    agx_buf_free(&w.conn1);
+    agx_buf_free(&w.conn2);
+}
+END_TEST
+
+/* A close frame behind another frame still means the server is going away: the next
+ * update goes over a new connection, not into one the server no longer reads. */
+START_TEST(test_streamer_ws_close_behind_ping_reconnects)
+{
+    static const unsigned char ping_close[] = {0x89, 0, 0x88, 2, 0x03, 0xe9};
+    wsrv2_t w;
+    adk_streamer_t *s = wsrv2_start(&w, ping_close, sizeof ping_close);
+    cJSON *u1 = tiny_update("start"), *u2 = tiny_update("done");
+    ck_assert_int_eq(adk_streamer_publish(s, u1), AGENTEX_OK);
+    usleep(100000);
+    ck_assert_int_eq(adk_streamer_publish(s, u2), AGENTEX_OK);
+    adk_streamer_free(s);
+    pthread_join(w.th, NULL);
+    close(w.lfd);
+    const char *c1 = w.conn1.data ? w.conn1.data : "";
+    ck_assert_msg(strstr(c1, "1:{") == NULL, "update sent into the closing connection: %s", c1);
+    ck_assert_str_eq(w.conn2.data ? w.conn2.data : "",
+                     "1:{\"type\":\"done\",\"parent_task_message\":{\"task_id\":\"t\"}}\n");
+    cJSON_Delete(u1);
+    cJSON_Delete(u2);
+    agx_buf_free(&w.conn1);
+    agx_buf_free(&w.conn2);
 }
 END_TEST
 
@@ -641,6 +858,32 @@ START_TEST(test_streaming_coalesced_flushes_by_size)
         cJSON_GetObjectItem(cJSON_GetObjectItem(body, "content"), "content")->valuestring,
         "x1234567890abc");
     cJSON_Delete(body);
+    adk_streaming_msg_free(m);
+    redis_pub_teardown(&f);
+}
+END_TEST
+
+/* max_chars counts characters (protocol 6.4, the Python SDK's len()), not UTF-8 bytes. */
+START_TEST(test_streaming_coalesced_size_counts_characters)
+{
+    if (!redis_up())
+        return;
+    pubfix_t f;
+    redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
+    adk_streamer_t *s = f.s;
+    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 4), AGENTEX_OK);
+    adk_streaming_msg_t *m = NULL;
+    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, f.init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_OK);     // at once
+    ck_assert_int_eq(adk_streaming_text(m, "°C"), AGENTEX_OK);    // 2 characters, 3 bytes
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
+    ck_assert_int_eq(adk_streaming_text(m, "é"), AGENTEX_OK);     // 3 characters, 5 bytes
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
+    ck_assert_int_eq(adk_streaming_text(m, "!"), AGENTEX_OK);     // 4 characters: flush
+    ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 3);
+    ck_assert_int_eq(adk_streaming_close(m, NULL), AGENTEX_OK);
+    const char *want[] = {START, TEXT_DELTA("x"), TEXT_DELTA("°Cé!"), DONE};
+    assert_entries(want, 4);
     adk_streaming_msg_free(m);
     redis_pub_teardown(&f);
 }
@@ -1043,6 +1286,36 @@ START_TEST(test_stream_reconnects_after_drop)
 }
 END_TEST
 
+static void cb_error_msg(adk_stream_t *s, agentex_err_t err, const char *msg, void *ud)
+{
+    (void)s;
+    agx_buf_printf(&((seen_t *)ud)->log, "%s:%s;", agentex_err_name(err), msg);
+}
+
+/* The error reported for a dropped silent connection says why it was dropped. */
+START_TEST(test_stream_idle_drop_says_why)
+{
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_delayed(fb, 3000, 200, ""); // says nothing for 3 s
+    fake_backend_push_raw(fb, SSE_HEAD F_CONNECTED F_TASK("TIMED_OUT"));
+    seen_t seen = {0};
+    adk_stream_t *s = NULL;
+    ck_assert_int_eq(adk_stream_new(fake_backend_url(fb), TASK, &s), AGENTEX_OK);
+    ck_assert_int_eq(adk_stream_set_reconnect(s, 3, 5, 20), AGENTEX_OK);
+    ck_assert_int_eq(adk_stream_set_idle_timeout_ms(s, 200), AGENTEX_OK);
+    adk_stream_on_error(s, cb_error_msg, &seen);
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
+    char want[300];
+    snprintf(want, sizeof want,
+             "AGENTEX_ECONNECT:GET %s/tasks/" TASK "/stream: nothing received for 200 ms;",
+             fake_backend_url(fb));
+    ck_assert_str_eq(seen.log.data, want);
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 START_TEST(test_stream_gives_up_after_attempts)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1094,6 +1367,25 @@ START_TEST(test_stream_http_errors_are_final)
 }
 END_TEST
 
+START_TEST(test_stream_error_before_connected_is_final)
+{
+    /* the real backend's answer for an unknown task: HTTP 200, an error frame, a close */
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_raw(fb, SSE_HEAD "data: {\"type\":\"error\",\"message\":\"Task " TASK
+                                       " not found\"}\n\n");
+    seen_t seen = {0};
+    adk_stream_t *s = sub_new(fb, &seen);
+    ck_assert_int_eq(adk_stream_set_reconnect(s, -1, 5, 20), AGENTEX_OK);
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_EPROTO);
+    ck_assert_ptr_nonnull(strstr(adk_stream_errmsg(s), "refused the stream: Task " TASK " not found"));
+    ck_assert_uint_eq(fake_backend_count(fb), 1); /* not retried */
+    ck_assert_str_eq(seen.log.data, "error(AGENTEX_EPROTO);"); /* reported once */
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
 START_TEST(test_stream_timeout_and_error_frame)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1109,6 +1401,40 @@ START_TEST(test_stream_timeout_and_error_frame)
     ck_assert_int_eq(adk_stream_run(s, 300), AGENTEX_ETIMEDOUT);
     ck_assert_ptr_nonnull(strstr(seen.log.data, "connected(" TASK ");error(AGENTEX_EPROTO);"
                                                 "error(AGENTEX_EPROTO);"));
+    agx_buf_free(&seen.log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+END_TEST
+
+/* Frames of two messages interleave; a "full" ends one mid-stream; a delta of a message
+ * whose start came before the subscription: each accumulates on its own (by parent id). */
+#define M2 "{\"id\":\"m2\",\"task_id\":\"" TASK "\",\"content\":" C_EMPTY_MD ",\"streaming_status\":\"IN_PROGRESS\"}"
+#define M3 "{\"id\":\"m3\",\"task_id\":\"" TASK "\",\"content\":" C_EMPTY_MD ",\"streaming_status\":\"IN_PROGRESS\"}"
+#define F_DELTA_OF(m, t)                                                                           \
+    "data: {\"type\":\"delta\",\"index\":null,\"parent_task_message\":" m                          \
+    ",\"delta\":{\"type\":\"text\",\"text_delta\":\"" t "\"}}\n\n"
+START_TEST(test_stream_interleaved_messages_and_full_mid_stream)
+{
+    fake_backend_t *fb = fake_backend_start();
+    fake_backend_push_raw(
+        fb, SSE_HEAD F_CONNECTED F_DELTA_OF(M3, "late ") F_START F_DELTA("a")
+        "data: {\"type\":\"start\",\"index\":null,\"parent_task_message\":" M2
+        ",\"content\":" C_EMPTY_MD "}\n\n" F_DELTA_OF(M2, "x") F_DELTA("b") F_DELTA_OF(M3, "joiner")
+        "data: {\"type\":\"full\",\"index\":null,\"parent_task_message\":" M_POSTED
+        ",\"content\":{\"type\":\"text\",\"author\":\"agent\",\"content\":\"whole\"}}\n\n"
+        F_DELTA_OF(M2, "y") "data: {\"type\":\"done\",\"index\":null,\"parent_task_message\":" M2
+        "}\n\n" "data: {\"type\":\"done\",\"index\":null,\"parent_task_message\":" M3 "}\n\n"
+        F_TASK("COMPLETED"));
+    seen_t seen = {0};
+    adk_stream_t *s = sub_new(fb, &seen);
+    ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
+    ck_assert_str_eq(seen.log.data,
+                     "connected(" TASK ");delta(m3,late ,late );start(" MSGID ",-,);"
+                     "delta(" MSGID ",a,a);start(m2,-,);delta(m2,x,x);delta(" MSGID ",b,ab);"
+                     "delta(m3,joiner,late joiner);full(" MSGID ",-,whole);message(whole);"
+                     "delta(m2,y,xy);done(m2,-,xy);message(xy);done(m3,-,late joiner);"
+                     "message(late joiner);task(COMPLETED);");
     agx_buf_free(&seen.log);
     adk_stream_free(s);
     fake_backend_stop(fb);
@@ -1340,17 +1666,21 @@ Suite *streaming_suite(void)
     tcase_set_timeout(tr, 10);
     tcase_add_test(tr, test_streamer_publish_full_writes_protocol_entry);
     tcase_add_test(tr, test_streamer_ttl_zero_skips_expire_and_maxlen_trims);
+    tcase_add_test(tr, test_streamer_redis_reconnects_after_server_closed_idle_connection);
     tcase_add_test(tr, test_streamer_publish_needs_task_id);
     tcase_add_test(tr, test_streamer_urls_and_setters);
     tcase_add_test(tr, test_streamer_from_env);
     tcase_add_test(tr, test_streamer_ws_sends_one_text_frame_per_update);
     tcase_add_test(tr, test_streamer_ws_refused_upgrade);
+    tcase_add_test(tr, test_streamer_ws_answers_ping);
+    tcase_add_test(tr, test_streamer_ws_close_behind_ping_reconnects);
     suite_add_tcase(s, tr);
     TCase *msg = tcase_create("message");
     tcase_set_timeout(msg, 10);
     tcase_add_test(msg, test_streaming_lifecycle_per_token);
     tcase_add_test(msg, test_streaming_coalesced_merges_per_channel);
     tcase_add_test(msg, test_streaming_coalesced_flushes_by_size);
+    tcase_add_test(msg, test_streaming_coalesced_size_counts_characters);
     tcase_add_test(msg, test_streaming_coalesced_timer_flushes);
     tcase_add_test(msg, test_streaming_mode_off_and_close_full);
     tcase_add_test(msg, test_streaming_publish_failure_keeps_message);
@@ -1367,8 +1697,11 @@ Suite *streaming_suite(void)
     tcase_add_test(sub, test_stream_gives_up_after_attempts);
     tcase_add_test(sub, test_stream_http_errors_are_final);
     tcase_add_test(sub, test_stream_silent_connection_is_reopened);
+    tcase_add_test(sub, test_stream_idle_drop_says_why);
     tcase_add_test(sub, test_stream_timeout_and_error_frame);
+    tcase_add_test(sub, test_stream_error_before_connected_is_final);
     tcase_add_test(sub, test_stream_full_frame_and_by_name);
+    tcase_add_test(sub, test_stream_interleaved_messages_and_full_mid_stream);
     tcase_add_test(sub, test_stream_stop_and_bad_args);
     suite_add_tcase(s, sub);
     TCase *dev = tcase_create("devserver");

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "agentex/agentex.h"
+#include "support/fake_backend.h"
 #include "support/proc.h"
 
 Suite *streaming_e2e_suite(void);
@@ -877,6 +878,189 @@ START_TEST(redis_url_rejected)
 }
 END_TEST
 
+/* ======================================================================================
+ * the agentex CLI: bad usage is found before any call (exit 2, one line on stderr)
+ * ==================================================================================== */
+
+typedef struct cli_out {
+    int status;
+    char err[1024];
+    char out[1024];
+} cli_out_t;
+
+/* Runs $AGX_BUILD_DIR/bin/agentex --url http://127.0.0.1:9 args... (nothing listens). */
+static void cli(cli_out_t *r, const char *const *args)
+{
+    char bin[600];
+    snprintf(bin, sizeof bin, "%s/bin/agentex", tp_build_dir());
+    const char *argv[16] = {bin};
+    int n = 1;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int o[2], e[2];
+    ck_assert_int_eq(pipe(o), 0);
+    ck_assert_int_eq(pipe(e), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        dup2(o[1], 1);
+        dup2(e[1], 2);
+        close(o[0]);
+        close(e[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(o[1]);
+    close(e[1]);
+    memset(r, 0, sizeof *r);
+    ssize_t k;
+    size_t lo = 0, le = 0;
+    for (;;) {
+        k = read(e[0], r->err + le, sizeof r->err - 1 - le);
+        if (k <= 0)
+            break;
+        le += (size_t)k;
+    }
+    for (;;) {
+        k = read(o[0], r->out + lo, sizeof r->out - 1 - lo);
+        if (k <= 0)
+            break;
+        lo += (size_t)k;
+    }
+    close(o[0]);
+    close(e[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define CLI(r, ...)                                                                        \
+    do {                                                                                   \
+        const char *args_[] = {__VA_ARGS__, NULL};                                         \
+        cli((r), args_);                                                                   \
+    } while (0)
+
+static void assert_usage(const cli_out_t *r, const char *line)
+{
+    ck_assert_msg(r->status == 2, "status %d, stderr '%s'", r->status, r->err);
+    ck_assert_str_eq(r->err, line);
+    ck_assert_str_eq(r->out, "");
+}
+
+START_TEST(cli_bad_usage)
+{
+    cli_out_t r;
+    // --params must be exactly one JSON object: trailing text is not ignored
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--params",
+        "{\"a\":1} trailing");
+    assert_usage(&r, "agentex: task create: --params must be a JSON object (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--params", "{");
+    assert_usage(&r, "agentex: task create: --params must be a JSON object (agentex --help)\n");
+    // an option without its value says so
+    CLI(&r, "messages", "t", "--url");
+    assert_usage(&r, "agentex: messages: expected TASK_ID (agentex --help)\n");
+    CLI(&r, "--url");
+    assert_usage(&r, "agentex: --url needs a value (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent");
+    assert_usage(&r, "agentex: --agent needs a value (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--name");
+    assert_usage(&r, "agentex: task create: --name needs a value (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9", "--agent", "a", "task", "create", "--params");
+    assert_usage(&r, "agentex: task create: --params needs a value (agentex --help)\n");
+    CLI(&r, "--bogus");
+    assert_usage(&r, "agentex: unknown option '--bogus' (agentex --help)\n");
+    CLI(&r, "frobnicate");
+    assert_usage(&r, "agentex: unknown command 'frobnicate' (agentex --help)\n");
+    CLI(&r, "--url", "http://127.0.0.1:9");
+    assert_usage(&r, "agentex: no command (agentex --help)\n");
+}
+END_TEST
+
+/* watch: when the stream drops and comes back, messages completed meanwhile (the backend
+ * does not replay them) are listed and printed, once. */
+#define W_TASK_ID "t-watch"
+#define W_TASK(st)                                                                         \
+    "{\"id\":\"" W_TASK_ID "\",\"name\":null,\"status\":\"" st "\",\"status_reason\":null," \
+    "\"created_at\":\"2026-03-01T09:05:00Z\",\"updated_at\":\"2026-03-01T09:05:00Z\"}"
+#define W_MSG(id, text)                                                                    \
+    "{\"id\":\"" id "\",\"task_id\":\"" W_TASK_ID "\",\"content\":{\"type\":\"text\","     \
+    "\"author\":\"agent\",\"style\":\"static\",\"format\":\"plain\",\"content\":\"" text    \
+    "\",\"attachments\":null},\"streaming_status\":\"DONE\",\"created_at\":"               \
+    "\"2026-03-01T09:06:00Z\",\"updated_at\":\"2026-03-01T09:06:00Z\"}"
+#define W_SSE                                                                              \
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"      \
+    "data: {\"type\":\"connected\",\"taskId\":\"" W_TASK_ID "\"}\n\n"
+START_TEST(cli_watch_lists_messages_missed_while_reconnecting)
+{
+    fake_backend_t *fb = fake_backend_start();
+    ck_assert_ptr_nonnull(fb);
+    fake_backend_push(fb, 200, W_TASK("RUNNING"));   // GET /tasks/t-watch
+    fake_backend_push_raw(fb, W_SSE);                // the stream: connected, then dropped
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "before") "]"); // the history
+    fake_backend_push_raw(fb, W_SSE "data: {\"type\":\"task_updated\",\"task\":" W_TASK("COMPLETED") "}\n\n");
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "before") "," W_MSG("m2", "meanwhile") "]");
+    cli_out_t r;
+    CLI(&r, "--url", fake_backend_url(fb), "watch", W_TASK_ID, "--timeout", "8");
+    ck_assert_msg(r.status == 0, "status %d, stderr '%s'", r.status, r.err);
+    ck_assert_str_eq(r.out, "agent: before\nagent: meanwhile\n-- task COMPLETED\n");
+    fake_backend_stop(fb);
+}
+END_TEST
+
+/* say: the reply may complete while the stream is reconnecting; it is found by listing
+ * the messages after the reconnect (only messages newer than the send are replies). */
+#define W_AGENT                                                                            \
+    "{\"id\":\"ag1\",\"name\":\"a\",\"description\":\"d\",\"acp_type\":\"async\","           \
+    "\"status\":\"Ready\",\"acp_url\":\"http://127.0.0.1:9\",\"created_at\":"              \
+    "\"2026-03-01T09:00:00Z\",\"updated_at\":\"2026-03-01T09:00:00Z\"}"
+#define W_EVENT_RESULT                                                                     \
+    "{\"jsonrpc\":\"2.0\",\"result\":{\"id\":\"e1\",\"sequence_id\":7,\"task_id\":\""      \
+    W_TASK_ID "\",\"agent_id\":\"ag1\",\"created_at\":\"2026-03-01T09:06:10Z\","           \
+    "\"content\":{\"type\":\"text\",\"author\":\"user\",\"content\":\"hi\"}},"             \
+    "\"error\":null,\"id\":1}"
+START_TEST(cli_say_finds_reply_completed_while_reconnecting)
+{
+    fake_backend_t *fb = fake_backend_start();
+    ck_assert_ptr_nonnull(fb);
+    fake_backend_push(fb, 200, W_TASK("RUNNING"));                  // GET /tasks/t-watch
+    fake_backend_push(fb, 200, W_AGENT);                            // GET /agents/name/a
+    fake_backend_push_raw(fb, W_SSE);                               // connected, dropped
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "old") "]");         // before the send
+    fake_backend_push(fb, 200, W_EVENT_RESULT);                     // event/send
+    fake_backend_push_raw(fb, W_SSE);                               // reconnected
+    fake_backend_push(fb, 200, "[" W_MSG("m1", "old") "," W_MSG("m2", "reply") "]");
+    cli_out_t r;
+    CLI(&r, "--url", fake_backend_url(fb), "--agent", "a", "say", W_TASK_ID, "hi", "--timeout",
+        "8");
+    ck_assert_msg(r.status == 0, "status %d, stderr '%s'", r.status, r.err);
+    ck_assert_str_eq(r.out, "user: hi\nagent: reply\n");
+    fake_backend_stop(fb);
+}
+END_TEST
+
+/* chat: when the stream fails for good (here 404), the error line is printed and the
+ * exit status is 1, not 0. */
+START_TEST(cli_chat_stream_failure_exits_1)
+{
+    fake_backend_t *fb = fake_backend_start();
+    ck_assert_ptr_nonnull(fb);
+    fake_backend_push(fb, 200, W_TASK("RUNNING")); // GET /tasks/name/n
+    fake_backend_push(fb, 404, "{\"detail\":\"no such stream\"}"); // the stream
+    cli_out_t r;
+    CLI(&r, "--url", fake_backend_url(fb), "--agent", "a", "chat", "n");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strncmp(r.err, "agentex: chat: stream: not found", 32) == 0 &&
+                      strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+                  "stderr '%s'", r.err);
+    ck_assert_str_eq(fake_backend_request(fb, 1)->path, "/tasks/" W_TASK_ID "/stream");
+    fake_backend_stop(fb);
+}
+END_TEST
+
 Suite *streaming_e2e_suite(void)
 {
     Suite *s = suite_create("streaming_e2e");
@@ -894,5 +1078,12 @@ Suite *streaming_e2e_suite(void)
     tcase_add_test(tc, relay_threads_follow_subscribers);
     tcase_add_test(tc, redis_url_rejected);
     suite_add_tcase(s, tc);
+    TCase *tcli = tcase_create("cli");
+    tcase_set_timeout(tcli, 10);
+    tcase_add_test(tcli, cli_bad_usage);
+    tcase_add_test(tcli, cli_watch_lists_messages_missed_while_reconnecting);
+    tcase_add_test(tcli, cli_say_finds_reply_completed_while_reconnecting);
+    tcase_add_test(tcli, cli_chat_stream_failure_exits_1);
+    suite_add_tcase(s, tcli);
     return s;
 }

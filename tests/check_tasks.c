@@ -285,6 +285,24 @@ START_TEST(test_tasks_calls_survive_every_allocation_failure)
 }
 END_TEST
 
+START_TEST(test_tasks_http_status_kept_after_unparsable_answer)
+{
+    /* agentex_client_http_status(3): the status of the last response, 0 only if none
+     * arrived.  A 200 whose body is not a Task is EPROTO, but a response did arrive. */
+    adk_task_t *t = (adk_task_t *)&t;
+    fake_backend_push(fx_fb, 200, "{\"name\":\"no id\"}");
+    ck_assert_int_eq(adk_tasks_get(fx_c, FX_TASK, &t), AGENTEX_EPROTO);
+    ck_assert_ptr_null(t);
+    ck_assert_str_eq(agentex_client_errmsg(fx_c),
+                     "adk_tasks_get: the backend's answer is not a Task");
+    ck_assert_int_eq(agentex_client_http_status(fx_c), 200);
+    /* an argument error after it: no response, status 0 again */
+    ck_assert_int_eq(adk_tasks_get(fx_c, "", &t), AGENTEX_EINVAL);
+    ck_assert_int_eq(agentex_client_http_status(fx_c), 0);
+    adk_fx_expect_count(1);
+}
+END_TEST
+
 Suite *tasks_suite(void);
 Suite *tasks_suite(void)
 {
@@ -299,6 +317,7 @@ Suite *tasks_suite(void)
         test_agents_get_and_by_name,
         test_agents_list_paging,
         test_tasks_calls_survive_every_allocation_failure,
+        test_tasks_http_status_kept_after_unparsable_answer,
     };
     return adk_fx_suite("tasks", tests, sizeof tests / sizeof tests[0]);
 }

@@ -227,6 +227,22 @@ START_TEST(test_tracker_update_survives_every_allocation_failure)
 }
 END_TEST
 
+START_TEST(test_tracker_empty_lookup_keeps_http_status)
+{
+    /* "no tracker" comes from a 200 answer, not from a 404: http_status says so */
+    adk_tracker_t *t = (adk_tracker_t *)&t;
+    fake_backend_push(fx_fb, 200, "[]");
+    ck_assert_int_eq(adk_tracker_get_by_task_and_agent(fx_c, "t", "a", &t), AGENTEX_ENOTFOUND);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(agentex_client_http_status(fx_c), 200);
+    fake_backend_push(fx_fb, 200, "{}");
+    ck_assert_int_eq(adk_tracker_get_by_task_and_agent(fx_c, "t", "a", &t), AGENTEX_EPROTO);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(agentex_client_http_status(fx_c), 200);
+    adk_fx_expect_count(2);
+}
+END_TEST
+
 Suite *tracker_suite(void);
 Suite *tracker_suite(void)
 {
@@ -241,6 +257,7 @@ Suite *tracker_suite(void)
         test_tracker_update_cursor_errors_are_ehttp_with_message,
         test_tracker_update_rejects_bad_arguments,
         test_tracker_update_survives_every_allocation_failure,
+        test_tracker_empty_lookup_keeps_http_status,
     };
     return adk_fx_suite("tracker", tests, sizeof tests / sizeof tests[0]);
 }

@@ -197,9 +197,12 @@ static int cmd_task(cli_t *cli, int argc, char **argv)
         return usage_error("task: expected 'task create'");
     const char *name = NULL, *params_text = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--name") && i + 1 < argc)
+        bool is_name = !strcmp(argv[i], "--name"), is_params = !strcmp(argv[i], "--params");
+        if ((is_name || is_params) && i + 1 >= argc)
+            return usage_error("task create: %s needs a value", argv[i]);
+        if (is_name)
             name = argv[++i];
-        else if (!strcmp(argv[i], "--params") && i + 1 < argc)
+        else if (is_params)
             params_text = argv[++i];
         else
             return usage_error("task create: unexpected argument '%s'", argv[i]);
@@ -209,7 +212,8 @@ static int cmd_task(cli_t *cli, int argc, char **argv)
         return rc;
     cJSON *params = NULL;
     if (params_text) {
-        params = cJSON_Parse(params_text);
+        /* exactly one JSON value: "{...} junk" is refused, not cut short */
+        params = cJSON_ParseWithOpts(params_text, NULL, 1);
         if (!cJSON_IsObject(params)) {
             cJSON_Delete(params);
             return usage_error("task create: --params must be a JSON object");
@@ -340,6 +344,7 @@ typedef struct watch {
     bool history_done;      /* watch: the stored messages were printed */
     int expected, replies;  /* chat: events sent, agent messages completed since */
     bool finished;          /* chat: the stream ended */
+    bool stream_failed;     /* chat: ... with an error (its line printed) */
     long last_ms;           /* chat: when the stream last brought something */
     agentex_client_t *hist; /* chat: the stream thread's client (NULL: cli->client) */
     pthread_mutex_t mu;     /* chat: the reader and the stream thread share stdout and w */
@@ -519,10 +524,12 @@ static void on_task_updated(adk_stream_t *s, const adk_task_t *task, void *userd
     pthread_mutex_unlock(&w->mu);
 }
 
-/* watch: prints the messages stored before the subscription, oldest first.  Run once
- * connected, so a message created meanwhile is either listed here or streamed after
- * (and then skipped as already printed): nothing is lost or shown twice. */
-static void print_history(watch_t *w)
+/* watch: prints the stored messages not printed yet, oldest first.  Run on each
+ * "connected" (the first one and after every reconnect: the backend does not replay what
+ * was published while the stream was down), so a message is either listed here or
+ * streamed after (and then skipped as already printed): nothing is lost or shown twice.
+ * print false: only remember them as printed (say: what was there before the send). */
+static void list_history(watch_t *w, bool print)
 {
     adk_list_opts_t opts = {.limit = 100, .order_by = "created_at", .order_direction = "asc"};
     for (opts.page_number = 1;; opts.page_number++) {
@@ -539,9 +546,10 @@ static void print_history(watch_t *w)
             if (adk_message_streaming_status(m) == ADK_STREAMING_IN_PROGRESS ||
                 is_done(w, adk_message_id(m)))
                 continue; /* still streaming: its deltas will show it */
-            close_line(w);
-            print_message_line(adk_message_content(m));
-            mark_done(w, adk_message_id(m));
+            if (print) /* ends its line if it was streaming when the connection dropped */
+                complete(w, adk_message_id(m), adk_message_content(m));
+            else
+                mark_done(w, adk_message_id(m));
         }
         adk_message_list_free(list);
         if (n < (size_t)opts.limit)
@@ -555,16 +563,21 @@ static void on_connected(adk_stream_t *s, const char *task_id, void *userdata)
     watch_t *w = userdata;
     if (!w->say_text) {
         pthread_mutex_lock(&w->mu);
-        if (!w->history_done) {
-            w->history_done = true;
-            print_history(w);
-            fflush(stdout);
-        }
+        w->history_done = true;
+        list_history(w, true);
+        fflush(stdout);
         pthread_mutex_unlock(&w->mu);
         return;
     }
-    if (w->sent)
+    if (w->sent) {
+        /* reconnected: the reply may have completed while the stream was down */
+        list_history(w, true);
+        fflush(stdout);
         return;
+    }
+    /* what is there now is not the reply: listed later, after a reconnect, it must not
+     * count as one */
+    list_history(w, false);
     /* subscribed before sending: the reply cannot be missed */
     adk_event_t *event = NULL;
     w->send_err = send_text(w->cli, w->task_id, w->say_text, &event);
@@ -626,7 +639,7 @@ static int run_stream(cli_t *cli, const char *task_id, const char *say_text, lon
     pthread_mutex_init(&w.mu, NULL);
     if (adk_task_status_is_terminal(status) && !say_text) {
         /* nothing more will happen: the stored conversation and the status */
-        print_history(&w);
+        list_history(&w, true);
         printf("-- task %s\n", adk_task_status_name(status));
         for (size_t i = 0; i < w.n_done; i++)
             free(w.done[i]);
@@ -725,6 +738,7 @@ static void *chat_stream_main(void *arg)
     if (err != AGENTEX_OK && err != AGENTEX_ECANCELED) {
         close_line(w);
         fail("chat: stream", err, adk_stream_errmsg(g_stream));
+        w->stream_failed = true;
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -845,6 +859,8 @@ static int cmd_chat(cli_t *cli, int argc, char **argv)
     fflush(stdout);
     if (w.oom)
         rc = fail("chat", AGENTEX_ENOMEM, "");
+    else if (w.stream_failed)
+        rc = EXIT_FAIL;
 out:
     for (size_t i = 0; i < w.n_done; i++)
         free(w.done[i]);
@@ -867,10 +883,13 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(USAGE, stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--url") && i + 1 < argc) {
-            cli.url = argv[++i];
-        } else if (!strcmp(argv[i], "--agent") && i + 1 < argc) {
-            cli.agent = argv[++i];
+        } else if (!strcmp(argv[i], "--url") || !strcmp(argv[i], "--agent")) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a value", argv[i]);
+            if (argv[i][2] == 'u')
+                cli.url = argv[++i];
+            else
+                cli.agent = argv[++i];
         } else {
             return usage_error("unknown option '%s'", argv[i]);
         }

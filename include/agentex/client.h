@@ -10,7 +10,7 @@
  * Inside an ACP handler use acp_ctx_client(ctx), which belongs to the worker.
  *
  * Retries: idempotent calls (GET, PUT, DELETE) are retried on connection errors,
- * timeouts, 408, 429 and 5xx with capped exponential backoff and jitter, honouring
+ * timeouts, 408, 409, 429 and 5xx with capped exponential backoff and jitter, honouring
  * Retry-After (0-60 s).  POST is never retried after the request may have reached
  * the backend (it would create a second row); it is retried only when the
  * connection could not be made at all.

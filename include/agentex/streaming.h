@@ -48,10 +48,10 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_new_redis(const char *r
 /* A websocket transport to agentex-dev: ws://host[:port]/stream/publish (plain ws only). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_new_ws(const char *ws_url,
                                                                 adk_streamer_t **out);
-/* From the environment: REDIS_URL selects Redis; otherwise AGENTEX_STREAM_WS_URL, or
- * AGENTEX_BASE_URL with http:// turned into ws:// and "/stream/publish" appended, selects
- * the websocket; with none of them, Redis at redis://localhost:6379 (the Python SDK's
- * default).  Also REDIS_STREAM_MAXLEN (default 10000), REDIS_STREAM_TTL_SECONDS (default
+/* From the environment: REDIS_URL selects Redis; otherwise AGENTEX_STREAM_WS_URL, or an
+ * http:// AGENTEX_BASE_URL turned into ws:// with "/stream/publish" appended (agentex-dev),
+ * selects the websocket; otherwise (no such variable, or an https:// backend: a real
+ * deployment) Redis at redis://localhost:6379, the Python SDK's default.  Also REDIS_STREAM_MAXLEN (default 10000), REDIS_STREAM_TTL_SECONDS (default
  * 3600) and AGENTEX_STREAMING_MODE (off, per_token, coalesced).  Bad values: EINVAL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_from_env(adk_streamer_t **out);
 AGENTEX_API void adk_streamer_free(adk_streamer_t *s);
@@ -85,7 +85,8 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_publish(adk_streamer_t 
  * message made with adk_messages_create (the Python SDK's emit_updates). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_streamer_publish_full(adk_streamer_t *s,
                                                                       const adk_message_t *m);
-/* The last publish failure's message, "" if none.  Borrowed until the next publish. */
+/* The last publish failure's message (of any thread's publish), "" if none.  Borrowed
+ * until the next publish. */
 AGENTEX_API const char *adk_streamer_errmsg(const adk_streamer_t *s);
 
 /* ---- publishing: one streamed message ---- */
@@ -217,7 +218,9 @@ AGENTEX_API void adk_stream_on_error(adk_stream_t *s, adk_stream_error_cb cb, vo
  *   timeout_ms passes (0 = no limit)                  -> AGENTEX_ETIMEDOUT;
  *   adk_stream_stop was called                        -> AGENTEX_ECANCELED;
  *   reconnect attempts are exhausted                  -> AGENTEX_ECONNECT;
- *   the backend refuses (401/403, 404)                -> AGENTEX_EAUTH, AGENTEX_ENOTFOUND.
+ *   the backend refuses (401/403, 404)                -> AGENTEX_EAUTH, AGENTEX_ENOTFOUND;
+ *   an "error" frame before "connected" (the real backend's answer, with HTTP 200, for
+ *   a task it cannot stream, e.g. an unknown one)    -> AGENTEX_EPROTO, not retried.
  * May be called again afterwards (a new connection).
  */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t adk_stream_run(adk_stream_t *s, long timeout_ms);
