@@ -147,7 +147,12 @@ $(BUILD)/fuzz/fuzz_sse: tests/fuzz_sse.c lib/sse.c lib/sse.h lib/common.c
 	@mkdir -p $(dir $@)
 	clang $(STD) $(WARN) -Iinclude -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  tests/fuzz_sse.c lib/sse.c lib/common.c -o $@ $(PKG_LIBS) -pthread
-fuzz: $(BUILD)/fuzz/fuzz_sse
+# libFuzzer target for the scan-only ack path of the ACP server (the whole library, clang)
+$(BUILD)/fuzz/fuzz_acp_scan: tests/fuzz_acp_scan.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(STD) $(WARN) -Iinclude -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz_acp_scan.c $(LIB_SRCS) -o $@ $(PKG_LIBS) -pthread
+fuzz: $(BUILD)/fuzz/fuzz_sse $(BUILD)/fuzz/fuzz_acp_scan
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
