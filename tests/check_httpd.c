@@ -149,6 +149,24 @@ static void on_request(agx_http_req_t *r, void *ud)
     }
 }
 
+/* Creates srv from cfg, sets port and starts the service thread. */
+static void start_cfg(const agx_httpd_config_t *cfg)
+{
+    ck_assert_int_eq(agx_httpd_new(cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+}
+
+/* A server whose only setting is its request handler (userdata NULL). */
+static void start_handler(void (*cb)(agx_http_req_t *, void *))
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = cb;
+    start_cfg(&cfg);
+}
+
 static void start_server(long header_timeout_ms, size_t max_body)
 {
     agx_httpd_config_t cfg;
@@ -157,10 +175,7 @@ static void start_server(long header_timeout_ms, size_t max_body)
     cfg.userdata = &srv;
     cfg.header_timeout_ms = header_timeout_ms;
     cfg.max_body = max_body;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_gt(port, 0);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
 }
 
 static void setup(void)
@@ -327,12 +342,7 @@ static void lookup_request(agx_http_req_t *r, void *ud)
 
 START_TEST(test_httpd_header_lookup_is_case_insensitive_first_value)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = lookup_request;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_handler(lookup_request);
     int fd = raw_connect();
     const char req[] = "GET / HTTP/1.1\r\nX-Dup: one\r\nx-dup: two\r\nX-Agent-Api-Key: k\r\n\r\n";
     raw_send(fd, req, sizeof req - 1);
@@ -486,12 +496,7 @@ static void answer_twice(agx_http_req_t *r, void *ud)
 
 START_TEST(test_httpd_second_answer_is_refused)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = answer_twice;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_handler(answer_twice);
     int fd = raw_connect();
     const char req[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
     raw_send(fd, req, sizeof req - 1);
@@ -626,9 +631,7 @@ START_TEST(test_httpd_idle_connection_closed)
     cfg.on_request = on_request;
     cfg.userdata = &srv;
     cfg.idle_timeout_ms = 100;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
     int fd = raw_connect();
     const char req[] = "GET /i HTTP/1.1\r\n\r\n";
     raw_send(fd, req, sizeof req - 1);
@@ -787,12 +790,7 @@ static void big_or_echo(agx_http_req_t *r, void *ud)
 
 START_TEST(test_httpd_slow_reader_does_not_block_others)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = big_or_echo;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_handler(big_or_echo);
     int slow = raw_connect();
     const char big[] = "GET /big HTTP/1.1\r\n\r\n";
     raw_send(slow, big, sizeof big - 1); /* and never read the 16 MiB */
@@ -998,9 +996,7 @@ static void start_ws_server(void)
     cfg.on_ws_message = ws_message;
     cfg.on_ws_close = ws_closed;
     atomic_store(&ws_closes, 0);
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
 }
 
 /* A masked client frame. */
@@ -1158,9 +1154,7 @@ START_TEST(test_httpd_websocket_send_from_other_thread_in_order)
     memset(&cfg, 0, sizeof cfg);
     cfg.on_request = on_request;
     cfg.on_ws_open = keep_open;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
     int fd = ws_handshake("/any/path");
     agx_buf_t out;
     agx_buf_init(&out);
@@ -1273,9 +1267,7 @@ static void start_idle_server(long idle_ms)
     memset(&cfg, 0, sizeof cfg);
     cfg.on_request = big_or_echo;
     cfg.idle_timeout_ms = idle_ms;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
 }
 
 /* A response that is still being written (the client reads steadily, just slower than
@@ -1359,9 +1351,7 @@ START_TEST(test_httpd_websocket_no_data_frame_after_close)
     cfg.on_request = on_request;
     cfg.on_ws_open = ws_open_plain;
     cfg.on_ws_message = ws_close_then_send;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
     int fd = ws_handshake("/ws");
     agx_buf_t out;
     agx_buf_init(&out);
@@ -1398,12 +1388,7 @@ static void stream_no_body(agx_http_req_t *r, void *ud)
  * read as the start of the next response on the keep-alive connection. */
 START_TEST(test_httpd_stream_with_no_body_status_keeps_framing)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = stream_no_body;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_handler(stream_no_body);
     int fd = raw_connect();
     const char reqs[] = "GET /nc HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
     raw_send(fd, reqs, sizeof reqs - 1);
@@ -1467,9 +1452,7 @@ START_TEST(test_httpd_websocket_close_handshake_is_bounded)
     cfg.on_request = on_request;
     cfg.on_ws_open = ws_open_plain;
     cfg.idle_timeout_ms = 150;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
     int fd = ws_handshake("/ws");
     agx_buf_t out;
     agx_buf_init(&out);
