@@ -282,6 +282,17 @@ static bool raw_read(int fd, agx_buf_t *out, size_t want, long timeout_ms)
     }
 }
 
+/* Connects, sends n bytes of req, then raw_read()s into *out (initialised here; the caller
+ * frees it and closes *fd).  Returns raw_read's result: true if the peer closed. */
+static bool raw_roundtrip(int *fd, const void *req, size_t n, agx_buf_t *out, size_t want,
+                          long timeout_ms)
+{
+    *fd = raw_connect();
+    raw_send(*fd, req, n);
+    agx_buf_init(out);
+    return raw_read(*fd, out, want, timeout_ms);
+}
+
 /* ---- HTTP tests ------------------------------------------------------------------- */
 
 START_TEST(test_httpd_get_and_post_round_trip_exact_bytes)
@@ -343,12 +354,10 @@ static void lookup_request(agx_http_req_t *r, void *ud)
 START_TEST(test_httpd_header_lookup_is_case_insensitive_first_value)
 {
     start_handler(lookup_request);
-    int fd = raw_connect();
     const char req[] = "GET / HTTP/1.1\r\nX-Dup: one\r\nx-dup: two\r\nX-Agent-Api-Key: k\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    raw_read(fd, &out, 19, 3000);
+    raw_roundtrip(&fd, req, sizeof req - 1, &out, 19, 3000);
     ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n");
     ck_assert_int_eq(atomic_load(&lookups_ok), 1);
     close(fd);
@@ -397,16 +406,14 @@ END_TEST
 START_TEST(test_httpd_pipelined_requests_answered_in_order)
 {
     start_server(0, 0);
-    int fd = raw_connect();
     const char reqs[] = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
                         "GET /b HTTP/1.1\r\n\r\n"
                         "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "2\r\nxy\r\n1;ext=1\r\nz\r\n0\r\nTrailer: t\r\n\r\n"
                         "GET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, reqs, sizeof reqs - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000)); /* closed after /d */
+    ck_assert(raw_roundtrip(&fd, reqs, sizeof reqs - 1, &out, 0, 3000)); /* closed after /d */
     ck_assert_str_eq(out.data,
                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 30\r\n"
                      "X-Echo: 1\r\n\r\nPOST /a\ncontent-length: 3\n\nabc"
@@ -444,12 +451,11 @@ END_TEST
 START_TEST(test_httpd_head_and_http10)
 {
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "HEAD /x HTTP/1.0\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000)); /* HTTP/1.0 without keep-alive: closed */
+    /* HTTP/1.0 without keep-alive: closed */
+    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9"
                                "\r\nConnection: close\r\nX-Echo: 1\r\n\r\n");
     close(fd);
@@ -469,12 +475,10 @@ END_TEST
 START_TEST(test_httpd_expect_100_continue)
 {
     start_server(0, 0);
-    int fd = raw_connect();
     const char head[] = "POST /e HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
-    raw_send(fd, head, sizeof head - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    raw_read(fd, &out, 25, 3000);
+    raw_roundtrip(&fd, head, sizeof head - 1, &out, 25, 3000);
     ck_assert_str_eq(out.data, "HTTP/1.1 100 Continue\r\n\r\n");
     raw_send(fd, "hello", 5);
     agx_buf_reset(&out);
@@ -497,12 +501,10 @@ static void answer_twice(agx_http_req_t *r, void *ud)
 START_TEST(test_httpd_second_answer_is_refused)
 {
     start_handler(answer_twice);
-    int fd = raw_connect();
     const char req[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                "Content-Length: 1\r\nConnection: close\r\n\r\n1");
     ck_assert_int_eq(atomic_load(&second_rc), -1);
@@ -591,13 +593,11 @@ END_TEST
 START_TEST(test_httpd_chunked_body_too_large_gets_413)
 {
     start_server(0, 8);
-    int fd = raw_connect();
     const char req[] = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
                        "5\r\nworld\r\n0\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json"
                                "\r\nContent-Length: 35\r\nConnection: close\r\n\r\n"
                                "{\"detail\":\"Request body too large\"}");
@@ -610,11 +610,9 @@ END_TEST
 START_TEST(test_httpd_header_timeout_gets_408_and_close)
 {
     start_server(150, 0);
-    int fd = raw_connect();
-    raw_send(fd, "GET /half-a-req", 15);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 4000));
+    ck_assert(raw_roundtrip(&fd, "GET /half-a-req", 15, &out, 0, 4000));
     ck_assert_str_eq(out.data, "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json"
                                "\r\nContent-Length: 28\r\nConnection: close\r\n\r\n"
                                "{\"detail\":\"Request timeout\"}");
@@ -632,12 +630,11 @@ START_TEST(test_httpd_idle_connection_closed)
     cfg.userdata = &srv;
     cfg.idle_timeout_ms = 100;
     start_cfg(&cfg);
-    int fd = raw_connect();
     const char req[] = "GET /i HTTP/1.1\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 4000)); /* answered, then closed when idle */
+    /* answered, then closed when idle */
+    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 4000));
     ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nGET /i\n\n"));
     close(fd);
     agx_buf_free(&out);
@@ -683,11 +680,10 @@ START_TEST(test_httpd_bad_requests_get_error_and_close)
         big[70000 - 1] = '\0';
         in = big;
     }
-    int fd = raw_connect();
-    raw_send(fd, in, strlen(in));
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert_msg(raw_read(fd, &out, 0, 3000), "%s: not closed", bad_inputs[_i].name);
+    ck_assert_msg(raw_roundtrip(&fd, in, strlen(in), &out, 0, 3000), "%s: not closed",
+                  bad_inputs[_i].name);
     ck_assert_msg(out.len > 0 && strncmp(out.data, bad_inputs[_i].status_line,
                                          strlen(bad_inputs[_i].status_line)) == 0,
                   "%s: got [%s]", bad_inputs[_i].name, out.data ? out.data : "");
@@ -815,12 +811,11 @@ START_TEST(test_httpd_client_disconnect_mid_stream)
 {
     mode = M_DISCONNECT;
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "GET /events HTTP/1.1\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    raw_read(fd, &out, 97, 3000); /* the head (80 bytes) and the first chunk */
+    /* the head (80 bytes) and the first chunk */
+    raw_roundtrip(&fd, req, sizeof req - 1, &out, 97, 3000);
     ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nc\r\ndata: tick\n\n\r\n"));
     close(fd);
     pthread_join(worker, NULL);
@@ -1389,12 +1384,10 @@ static void stream_no_body(agx_http_req_t *r, void *ud)
 START_TEST(test_httpd_stream_with_no_body_status_keeps_framing)
 {
     start_handler(stream_no_body);
-    int fd = raw_connect();
     const char reqs[] = "GET /nc HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, reqs, sizeof reqs - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert(raw_roundtrip(&fd, reqs, sizeof reqs - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n"
                                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
                                "Connection: close\r\nX-Echo: 1\r\n\r\nGET /d\nconnection: close\n\n");
@@ -1410,12 +1403,11 @@ START_TEST(test_httpd_http10_stream_end_closes_the_connection)
 {
     mode = M_STREAM;
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "GET /s HTTP/1.0\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 5000)); /* closed at the end of the stream */
+    /* closed at the end of the stream */
+    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 5000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                                "Connection: close\r\n\r\n{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
     close(fd);
@@ -1429,12 +1421,10 @@ START_TEST(test_httpd_head_stream_with_close_closes_the_connection)
 {
     mode = M_STREAM;
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "HEAD /s HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 5000));
+    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 5000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
     close(fd);
