@@ -1207,6 +1207,14 @@ static adk_stream_t *sub_new(fake_backend_t *fb, seen_t *seen)
     return s;
 }
 
+/* Frees what a subscriber test made: the callbacks' log, the stream, the fake backend. */
+static void sub_free(fake_backend_t *fb, adk_stream_t *s, seen_t *seen)
+{
+    agx_buf_free(&seen->log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+
 START_TEST(test_stream_frames_accumulate_and_end_on_terminal)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1227,9 +1235,7 @@ START_TEST(test_stream_frames_accumulate_and_end_on_terminal)
     ck_assert_str_eq(r->path, "/tasks/" TASK "/stream");
     ck_assert_str_eq(fake_request_header(r, "accept"), "text/event-stream");
     ck_assert_str_eq(fake_request_header(r, "x-agent-api-key"), "k1");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1256,9 +1262,7 @@ START_TEST(test_stream_set_client_sends_its_credentials)
     ck_assert_str_eq(fake_request_header(r, "authorization"), "Bearer sdk-key");
     ck_assert_str_eq(fake_request_header(r, "x-team"), "blue");
     ck_assert_str_eq(fake_request_header(r, "accept"), "text/event-stream");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1280,9 +1284,7 @@ START_TEST(test_stream_reconnects_after_drop)
                      "done(" MSGID ",-,Sunny, 21°C);message(Sunny, 21°C);task(FAILED);");
     ck_assert_uint_eq(fake_backend_count(fb), 3);
     ck_assert_int_eq(adk_stream_task_status(s), ADK_TASK_FAILED);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1310,9 +1312,7 @@ START_TEST(test_stream_idle_drop_says_why)
              "AGENTEX_ECONNECT:GET %s/tasks/" TASK "/stream: nothing received for 200 ms;",
              fake_backend_url(fb));
     ck_assert_str_eq(seen.log.data, want);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1326,9 +1326,7 @@ START_TEST(test_stream_gives_up_after_attempts)
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_ECONNECT);
     ck_assert_uint_eq(fake_backend_count(fb), 4); // the first try and 3 reconnects
     ck_assert_str_ne(adk_stream_errmsg(s), "");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1344,9 +1342,7 @@ START_TEST(test_stream_silent_connection_is_reopened)
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
     ck_assert_str_eq(seen.log.data, "error(AGENTEX_ECONNECT);connected(" TASK ");task(TIMED_OUT);");
     ck_assert_uint_eq(fake_backend_count(fb), 2);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1361,9 +1357,7 @@ START_TEST(test_stream_http_errors_are_final)
     ck_assert_ptr_nonnull(strstr(adk_stream_errmsg(s), "404"));
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_EAUTH);
     ck_assert_uint_eq(fake_backend_count(fb), 2);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1380,9 +1374,7 @@ START_TEST(test_stream_error_before_connected_is_final)
     ck_assert_ptr_nonnull(strstr(adk_stream_errmsg(s), "refused the stream: Task " TASK " not found"));
     ck_assert_uint_eq(fake_backend_count(fb), 1); /* not retried */
     ck_assert_str_eq(seen.log.data, "error(AGENTEX_EPROTO);"); /* reported once */
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1401,9 +1393,7 @@ START_TEST(test_stream_timeout_and_error_frame)
     ck_assert_int_eq(adk_stream_run(s, 300), AGENTEX_ETIMEDOUT);
     ck_assert_ptr_nonnull(strstr(seen.log.data, "connected(" TASK ");error(AGENTEX_EPROTO);"
                                                 "error(AGENTEX_EPROTO);"));
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1435,9 +1425,7 @@ START_TEST(test_stream_interleaved_messages_and_full_mid_stream)
                      "delta(m3,joiner,late joiner);full(" MSGID ",-,whole);message(whole);"
                      "delta(m2,y,xy);done(m2,-,xy);message(xy);done(m3,-,late joiner);"
                      "message(late joiner);task(COMPLETED);");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1457,9 +1445,7 @@ START_TEST(test_stream_full_frame_and_by_name)
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
     ck_assert_str_eq(seen.log.data, "full(" MSGID ",-,hi);message(hi);");
     ck_assert_str_eq(fake_backend_request(fb, 0)->path, "/tasks/name/my%20task/stream");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
