@@ -731,10 +731,8 @@ START_TEST(test_streaming_lifecycle_per_token)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_PER_TOKEN);
-    adk_streamer_t *s = f.s;
-    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_str_eq(adk_message_id(adk_streaming_message(m)), MSGID);
     ck_assert_int_eq(adk_streaming_text(m, "Sunny, "), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "21°C"), AGENTEX_OK);
@@ -782,12 +780,10 @@ START_TEST(test_streaming_coalesced_merges_per_channel)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
     // the timer never fires during the test: only the first delta, size and close flush
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 128), AGENTEX_OK);
-    adk_content_t *init = f.init;
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 600000, 128), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "a"), AGENTEX_OK); // at once
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "b"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "c"), AGENTEX_OK);
@@ -836,11 +832,9 @@ START_TEST(test_streaming_coalesced_flushes_by_size)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 10), AGENTEX_OK);
-    adk_content_t *init = f.init;
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 600000, 10), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "12345"), AGENTEX_OK);
     ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
@@ -870,10 +864,9 @@ START_TEST(test_streaming_coalesced_size_counts_characters)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 4), AGENTEX_OK);
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 600000, 4), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, f.init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_OK);     // at once
     ck_assert_int_eq(adk_streaming_text(m, "°C"), AGENTEX_OK);    // 2 characters, 3 bytes
     ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
@@ -895,11 +888,9 @@ START_TEST(test_streaming_coalesced_timer_flushes)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 20, 100000), AGENTEX_OK);
-    adk_content_t *init = f.init;
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 20, 100000), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "{\"ci"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "ty\":"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "\"Paris\"}"),
@@ -935,10 +926,8 @@ START_TEST(test_streaming_mode_off_and_close_full)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_OFF);
-    adk_streamer_t *s = f.s;
-    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "draft"), AGENTEX_OK);
     adk_content_t *full = md_text("Sunny, 21°C");
     ck_assert_int_eq(adk_streaming_close_full(m, full, NULL), AGENTEX_OK);
