@@ -283,14 +283,20 @@ static bool raw_read(int fd, agx_buf_t *out, size_t want, long timeout_ms)
 }
 
 /* Connects, sends n bytes of req, then raw_read()s into *out (initialised here; the caller
- * frees it and closes *fd).  Returns raw_read's result: true if the peer closed. */
+ * frees it).  With fd the caller gets the connection and closes it; with fd NULL it is
+ * closed here.  Returns raw_read's result: true if the peer closed. */
 static bool raw_roundtrip(int *fd, const void *req, size_t n, agx_buf_t *out, size_t want,
                           long timeout_ms)
 {
-    *fd = raw_connect();
-    raw_send(*fd, req, n);
+    int c = raw_connect();
+    raw_send(c, req, n);
     agx_buf_init(out);
-    return raw_read(*fd, out, want, timeout_ms);
+    bool closed = raw_read(c, out, want, timeout_ms);
+    if (fd)
+        *fd = c;
+    else
+        close(c);
+    return closed;
 }
 
 /* ---- HTTP tests ------------------------------------------------------------------- */
@@ -355,12 +361,10 @@ START_TEST(test_httpd_header_lookup_is_case_insensitive_first_value)
 {
     start_handler(lookup_request);
     const char req[] = "GET / HTTP/1.1\r\nX-Dup: one\r\nx-dup: two\r\nX-Agent-Api-Key: k\r\n\r\n";
-    int fd;
     agx_buf_t out;
-    raw_roundtrip(&fd, req, sizeof req - 1, &out, 19, 3000);
+    raw_roundtrip(NULL, req, sizeof req - 1, &out, 19, 3000);
     ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n");
     ck_assert_int_eq(atomic_load(&lookups_ok), 1);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -411,9 +415,8 @@ START_TEST(test_httpd_pipelined_requests_answered_in_order)
                         "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "2\r\nxy\r\n1;ext=1\r\nz\r\n0\r\nTrailer: t\r\n\r\n"
                         "GET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
-    int fd;
     agx_buf_t out;
-    ck_assert(raw_roundtrip(&fd, reqs, sizeof reqs - 1, &out, 0, 3000)); /* closed after /d */
+    ck_assert(raw_roundtrip(NULL, reqs, sizeof reqs - 1, &out, 0, 3000)); /* closed after /d */
     ck_assert_str_eq(out.data,
                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 30\r\n"
                      "X-Echo: 1\r\n\r\nPOST /a\ncontent-length: 3\n\nabc"
@@ -423,7 +426,6 @@ START_TEST(test_httpd_pipelined_requests_answered_in_order)
                      "X-Echo: 1\r\n\r\nPOST /c\ntransfer-encoding: chunked\n\nxyz"
                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
                      "Connection: close\r\nX-Echo: 1\r\n\r\nGET /d\nconnection: close\n\n");
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -452,14 +454,12 @@ START_TEST(test_httpd_head_and_http10)
 {
     start_server(0, 0);
     const char req[] = "HEAD /x HTTP/1.0\r\n\r\n";
-    int fd;
     agx_buf_t out;
     /* HTTP/1.0 without keep-alive: closed */
-    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 3000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9"
                                "\r\nConnection: close\r\nX-Echo: 1\r\n\r\n");
-    close(fd);
-    fd = raw_connect();
+    int fd = raw_connect();
     const char req2[] = "GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
     raw_send(fd, req2, sizeof req2 - 1);
     agx_buf_reset(&out);
@@ -502,13 +502,11 @@ START_TEST(test_httpd_second_answer_is_refused)
 {
     start_handler(answer_twice);
     const char req[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
-    int fd;
     agx_buf_t out;
-    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 3000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                "Content-Length: 1\r\nConnection: close\r\n\r\n1");
     ck_assert_int_eq(atomic_load(&second_rc), -1);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -595,14 +593,12 @@ START_TEST(test_httpd_chunked_body_too_large_gets_413)
     start_server(0, 8);
     const char req[] = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
                        "5\r\nworld\r\n0\r\n\r\n";
-    int fd;
     agx_buf_t out;
-    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 3000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json"
                                "\r\nContent-Length: 35\r\nConnection: close\r\n\r\n"
                                "{\"detail\":\"Request body too large\"}");
     ck_assert_int_eq(atomic_load(&requests_seen), 0);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -610,14 +606,12 @@ END_TEST
 START_TEST(test_httpd_header_timeout_gets_408_and_close)
 {
     start_server(150, 0);
-    int fd;
     agx_buf_t out;
-    ck_assert(raw_roundtrip(&fd, "GET /half-a-req", 15, &out, 0, 4000));
+    ck_assert(raw_roundtrip(NULL, "GET /half-a-req", 15, &out, 0, 4000));
     ck_assert_str_eq(out.data, "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json"
                                "\r\nContent-Length: 28\r\nConnection: close\r\n\r\n"
                                "{\"detail\":\"Request timeout\"}");
     ck_assert_int_eq(atomic_load(&requests_seen), 0);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -631,12 +625,10 @@ START_TEST(test_httpd_idle_connection_closed)
     cfg.idle_timeout_ms = 100;
     start_cfg(&cfg);
     const char req[] = "GET /i HTTP/1.1\r\n\r\n";
-    int fd;
     agx_buf_t out;
     /* answered, then closed when idle */
-    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 4000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 4000));
     ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nGET /i\n\n"));
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -680,16 +672,14 @@ START_TEST(test_httpd_bad_requests_get_error_and_close)
         big[70000 - 1] = '\0';
         in = big;
     }
-    int fd;
     agx_buf_t out;
-    ck_assert_msg(raw_roundtrip(&fd, in, strlen(in), &out, 0, 3000), "%s: not closed",
+    ck_assert_msg(raw_roundtrip(NULL, in, strlen(in), &out, 0, 3000), "%s: not closed",
                   bad_inputs[_i].name);
     ck_assert_msg(out.len > 0 && strncmp(out.data, bad_inputs[_i].status_line,
                                          strlen(bad_inputs[_i].status_line)) == 0,
                   "%s: got [%s]", bad_inputs[_i].name, out.data ? out.data : "");
     ck_assert_ptr_nonnull(strstr(out.data, "Connection: close\r\n"));
     ck_assert_int_eq(atomic_load(&requests_seen), 0);
-    close(fd);
     agx_buf_free(&out);
     free(big);
 }
@@ -812,12 +802,10 @@ START_TEST(test_httpd_client_disconnect_mid_stream)
     mode = M_DISCONNECT;
     start_server(0, 0);
     const char req[] = "GET /events HTTP/1.1\r\n\r\n";
-    int fd;
     agx_buf_t out;
     /* the head (80 bytes) and the first chunk */
-    raw_roundtrip(&fd, req, sizeof req - 1, &out, 97, 3000);
+    raw_roundtrip(NULL, req, sizeof req - 1, &out, 97, 3000);
     ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nc\r\ndata: tick\n\n\r\n"));
-    close(fd);
     pthread_join(worker, NULL);
     worker_started = false;
     ck_assert_int_eq(atomic_load(&write_failed), 1);
@@ -1385,14 +1373,12 @@ START_TEST(test_httpd_stream_with_no_body_status_keeps_framing)
 {
     start_handler(stream_no_body);
     const char reqs[] = "GET /nc HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
-    int fd;
     agx_buf_t out;
-    ck_assert(raw_roundtrip(&fd, reqs, sizeof reqs - 1, &out, 0, 3000));
+    ck_assert(raw_roundtrip(NULL, reqs, sizeof reqs - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n"
                                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
                                "Connection: close\r\nX-Echo: 1\r\n\r\nGET /d\nconnection: close\n\n");
     ck_assert_int_eq(atomic_load(&nobody_write_rc), 0);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -1404,13 +1390,11 @@ START_TEST(test_httpd_http10_stream_end_closes_the_connection)
     mode = M_STREAM;
     start_server(0, 0);
     const char req[] = "GET /s HTTP/1.0\r\n\r\n";
-    int fd;
     agx_buf_t out;
     /* closed at the end of the stream */
-    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 5000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 5000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                                "Connection: close\r\n\r\n{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -1422,12 +1406,10 @@ START_TEST(test_httpd_head_stream_with_close_closes_the_connection)
     mode = M_STREAM;
     start_server(0, 0);
     const char req[] = "HEAD /s HTTP/1.1\r\nConnection: close\r\n\r\n";
-    int fd;
     agx_buf_t out;
-    ck_assert(raw_roundtrip(&fd, req, sizeof req - 1, &out, 0, 5000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 5000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
