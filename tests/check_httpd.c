@@ -149,6 +149,24 @@ static void on_request(agx_http_req_t *r, void *ud)
     }
 }
 
+/* Creates srv from cfg, sets port and starts the service thread. */
+static void start_cfg(const agx_httpd_config_t *cfg)
+{
+    ck_assert_int_eq(agx_httpd_new(cfg, &srv), AGENTEX_OK);
+    port = agx_httpd_port(srv);
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+}
+
+/* A server whose only setting is its request handler (userdata NULL). */
+static void start_handler(void (*cb)(agx_http_req_t *, void *))
+{
+    agx_httpd_config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.on_request = cb;
+    start_cfg(&cfg);
+}
+
 static void start_server(long header_timeout_ms, size_t max_body)
 {
     agx_httpd_config_t cfg;
@@ -157,10 +175,7 @@ static void start_server(long header_timeout_ms, size_t max_body)
     cfg.userdata = &srv;
     cfg.header_timeout_ms = header_timeout_ms;
     cfg.max_body = max_body;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_gt(port, 0);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
 }
 
 static void setup(void)
@@ -267,6 +282,23 @@ static bool raw_read(int fd, agx_buf_t *out, size_t want, long timeout_ms)
     }
 }
 
+/* Connects, sends n bytes of req, then raw_read()s into *out (initialised here; the caller
+ * frees it).  With fd the caller gets the connection and closes it; with fd NULL it is
+ * closed here.  Returns raw_read's result: true if the peer closed. */
+static bool raw_roundtrip(int *fd, const void *req, size_t n, agx_buf_t *out, size_t want,
+                          long timeout_ms)
+{
+    int c = raw_connect();
+    raw_send(c, req, n);
+    agx_buf_init(out);
+    bool closed = raw_read(c, out, want, timeout_ms);
+    if (fd)
+        *fd = c;
+    else
+        close(c);
+    return closed;
+}
+
 /* ---- HTTP tests ------------------------------------------------------------------- */
 
 START_TEST(test_httpd_get_and_post_round_trip_exact_bytes)
@@ -327,21 +359,12 @@ static void lookup_request(agx_http_req_t *r, void *ud)
 
 START_TEST(test_httpd_header_lookup_is_case_insensitive_first_value)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = lookup_request;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
-    int fd = raw_connect();
+    start_handler(lookup_request);
     const char req[] = "GET / HTTP/1.1\r\nX-Dup: one\r\nx-dup: two\r\nX-Agent-Api-Key: k\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    raw_read(fd, &out, 19, 3000);
+    raw_roundtrip(NULL, req, sizeof req - 1, &out, 19, 3000);
     ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n");
     ck_assert_int_eq(atomic_load(&lookups_ok), 1);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -387,16 +410,13 @@ END_TEST
 START_TEST(test_httpd_pipelined_requests_answered_in_order)
 {
     start_server(0, 0);
-    int fd = raw_connect();
     const char reqs[] = "POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
                         "GET /b HTTP/1.1\r\n\r\n"
                         "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "2\r\nxy\r\n1;ext=1\r\nz\r\n0\r\nTrailer: t\r\n\r\n"
                         "GET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, reqs, sizeof reqs - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000)); /* closed after /d */
+    ck_assert(raw_roundtrip(NULL, reqs, sizeof reqs - 1, &out, 0, 3000)); /* closed after /d */
     ck_assert_str_eq(out.data,
                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 30\r\n"
                      "X-Echo: 1\r\n\r\nPOST /a\ncontent-length: 3\n\nabc"
@@ -406,7 +426,6 @@ START_TEST(test_httpd_pipelined_requests_answered_in_order)
                      "X-Echo: 1\r\n\r\nPOST /c\ntransfer-encoding: chunked\n\nxyz"
                      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
                      "Connection: close\r\nX-Echo: 1\r\n\r\nGET /d\nconnection: close\n\n");
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -434,16 +453,13 @@ END_TEST
 START_TEST(test_httpd_head_and_http10)
 {
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "HEAD /x HTTP/1.0\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000)); /* HTTP/1.0 without keep-alive: closed */
+    /* HTTP/1.0 without keep-alive: closed */
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9"
                                "\r\nConnection: close\r\nX-Echo: 1\r\n\r\n");
-    close(fd);
-    fd = raw_connect();
+    int fd = raw_connect();
     const char req2[] = "GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
     raw_send(fd, req2, sizeof req2 - 1);
     agx_buf_reset(&out);
@@ -459,12 +475,10 @@ END_TEST
 START_TEST(test_httpd_expect_100_continue)
 {
     start_server(0, 0);
-    int fd = raw_connect();
     const char head[] = "POST /e HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
-    raw_send(fd, head, sizeof head - 1);
+    int fd;
     agx_buf_t out;
-    agx_buf_init(&out);
-    raw_read(fd, &out, 25, 3000);
+    raw_roundtrip(&fd, head, sizeof head - 1, &out, 25, 3000);
     ck_assert_str_eq(out.data, "HTTP/1.1 100 Continue\r\n\r\n");
     raw_send(fd, "hello", 5);
     agx_buf_reset(&out);
@@ -486,22 +500,13 @@ static void answer_twice(agx_http_req_t *r, void *ud)
 
 START_TEST(test_httpd_second_answer_is_refused)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = answer_twice;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
-    int fd = raw_connect();
+    start_handler(answer_twice);
     const char req[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                "Content-Length: 1\r\nConnection: close\r\n\r\n1");
     ck_assert_int_eq(atomic_load(&second_rc), -1);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -586,18 +591,14 @@ END_TEST
 START_TEST(test_httpd_chunked_body_too_large_gets_413)
 {
     start_server(0, 8);
-    int fd = raw_connect();
     const char req[] = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
                        "5\r\nworld\r\n0\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json"
                                "\r\nContent-Length: 35\r\nConnection: close\r\n\r\n"
                                "{\"detail\":\"Request body too large\"}");
     ck_assert_int_eq(atomic_load(&requests_seen), 0);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -605,16 +606,12 @@ END_TEST
 START_TEST(test_httpd_header_timeout_gets_408_and_close)
 {
     start_server(150, 0);
-    int fd = raw_connect();
-    raw_send(fd, "GET /half-a-req", 15);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 4000));
+    ck_assert(raw_roundtrip(NULL, "GET /half-a-req", 15, &out, 0, 4000));
     ck_assert_str_eq(out.data, "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json"
                                "\r\nContent-Length: 28\r\nConnection: close\r\n\r\n"
                                "{\"detail\":\"Request timeout\"}");
     ck_assert_int_eq(atomic_load(&requests_seen), 0);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -626,17 +623,12 @@ START_TEST(test_httpd_idle_connection_closed)
     cfg.on_request = on_request;
     cfg.userdata = &srv;
     cfg.idle_timeout_ms = 100;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
-    int fd = raw_connect();
+    start_cfg(&cfg);
     const char req[] = "GET /i HTTP/1.1\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 4000)); /* answered, then closed when idle */
+    /* answered, then closed when idle */
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 4000));
     ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nGET /i\n\n"));
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -680,17 +672,14 @@ START_TEST(test_httpd_bad_requests_get_error_and_close)
         big[70000 - 1] = '\0';
         in = big;
     }
-    int fd = raw_connect();
-    raw_send(fd, in, strlen(in));
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert_msg(raw_read(fd, &out, 0, 3000), "%s: not closed", bad_inputs[_i].name);
+    ck_assert_msg(raw_roundtrip(NULL, in, strlen(in), &out, 0, 3000), "%s: not closed",
+                  bad_inputs[_i].name);
     ck_assert_msg(out.len > 0 && strncmp(out.data, bad_inputs[_i].status_line,
                                          strlen(bad_inputs[_i].status_line)) == 0,
                   "%s: got [%s]", bad_inputs[_i].name, out.data ? out.data : "");
     ck_assert_ptr_nonnull(strstr(out.data, "Connection: close\r\n"));
     ck_assert_int_eq(atomic_load(&requests_seen), 0);
-    close(fd);
     agx_buf_free(&out);
     free(big);
 }
@@ -787,12 +776,7 @@ static void big_or_echo(agx_http_req_t *r, void *ud)
 
 START_TEST(test_httpd_slow_reader_does_not_block_others)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = big_or_echo;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_handler(big_or_echo);
     int slow = raw_connect();
     const char big[] = "GET /big HTTP/1.1\r\n\r\n";
     raw_send(slow, big, sizeof big - 1); /* and never read the 16 MiB */
@@ -817,14 +801,11 @@ START_TEST(test_httpd_client_disconnect_mid_stream)
 {
     mode = M_DISCONNECT;
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "GET /events HTTP/1.1\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    raw_read(fd, &out, 97, 3000); /* the head (80 bytes) and the first chunk */
+    /* the head (80 bytes) and the first chunk */
+    raw_roundtrip(NULL, req, sizeof req - 1, &out, 97, 3000);
     ck_assert_ptr_nonnull(strstr(out.data, "\r\n\r\nc\r\ndata: tick\n\n\r\n"));
-    close(fd);
     pthread_join(worker, NULL);
     worker_started = false;
     ck_assert_int_eq(atomic_load(&write_failed), 1);
@@ -998,9 +979,7 @@ static void start_ws_server(void)
     cfg.on_ws_message = ws_message;
     cfg.on_ws_close = ws_closed;
     atomic_store(&ws_closes, 0);
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
 }
 
 /* A masked client frame. */
@@ -1158,9 +1137,7 @@ START_TEST(test_httpd_websocket_send_from_other_thread_in_order)
     memset(&cfg, 0, sizeof cfg);
     cfg.on_request = on_request;
     cfg.on_ws_open = keep_open;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
     int fd = ws_handshake("/any/path");
     agx_buf_t out;
     agx_buf_init(&out);
@@ -1273,9 +1250,7 @@ static void start_idle_server(long idle_ms)
     memset(&cfg, 0, sizeof cfg);
     cfg.on_request = big_or_echo;
     cfg.idle_timeout_ms = idle_ms;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
 }
 
 /* A response that is still being written (the client reads steadily, just slower than
@@ -1359,9 +1334,7 @@ START_TEST(test_httpd_websocket_no_data_frame_after_close)
     cfg.on_request = on_request;
     cfg.on_ws_open = ws_open_plain;
     cfg.on_ws_message = ws_close_then_send;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
     int fd = ws_handshake("/ws");
     agx_buf_t out;
     agx_buf_init(&out);
@@ -1398,23 +1371,14 @@ static void stream_no_body(agx_http_req_t *r, void *ud)
  * read as the start of the next response on the keep-alive connection. */
 START_TEST(test_httpd_stream_with_no_body_status_keeps_framing)
 {
-    agx_httpd_config_t cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.on_request = stream_no_body;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
-    int fd = raw_connect();
+    start_handler(stream_no_body);
     const char reqs[] = "GET /nc HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, reqs, sizeof reqs - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 3000));
+    ck_assert(raw_roundtrip(NULL, reqs, sizeof reqs - 1, &out, 0, 3000));
     ck_assert_str_eq(out.data, "HTTP/1.1 204 No Content\r\n\r\n"
                                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
                                "Connection: close\r\nX-Echo: 1\r\n\r\nGET /d\nconnection: close\n\n");
     ck_assert_int_eq(atomic_load(&nobody_write_rc), 0);
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -1425,15 +1389,12 @@ START_TEST(test_httpd_http10_stream_end_closes_the_connection)
 {
     mode = M_STREAM;
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "GET /s HTTP/1.0\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 5000)); /* closed at the end of the stream */
+    /* closed at the end of the stream */
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 5000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                                "Connection: close\r\n\r\n{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n");
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -1444,15 +1405,11 @@ START_TEST(test_httpd_head_stream_with_close_closes_the_connection)
 {
     mode = M_STREAM;
     start_server(0, 0);
-    int fd = raw_connect();
     const char req[] = "HEAD /s HTTP/1.1\r\nConnection: close\r\n\r\n";
-    raw_send(fd, req, sizeof req - 1);
     agx_buf_t out;
-    agx_buf_init(&out);
-    ck_assert(raw_read(fd, &out, 0, 5000));
+    ck_assert(raw_roundtrip(NULL, req, sizeof req - 1, &out, 0, 5000));
     ck_assert_str_eq(out.data, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
                                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-    close(fd);
     agx_buf_free(&out);
 }
 END_TEST
@@ -1467,9 +1424,7 @@ START_TEST(test_httpd_websocket_close_handshake_is_bounded)
     cfg.on_request = on_request;
     cfg.on_ws_open = ws_open_plain;
     cfg.idle_timeout_ms = 150;
-    ck_assert_int_eq(agx_httpd_new(&cfg, &srv), AGENTEX_OK);
-    port = agx_httpd_port(srv);
-    ck_assert_int_eq(agx_httpd_start(srv), AGENTEX_OK);
+    start_cfg(&cfg);
     int fd = ws_handshake("/ws");
     agx_buf_t out;
     agx_buf_init(&out);

@@ -731,10 +731,8 @@ START_TEST(test_streaming_lifecycle_per_token)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_PER_TOKEN);
-    adk_streamer_t *s = f.s;
-    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_str_eq(adk_message_id(adk_streaming_message(m)), MSGID);
     ck_assert_int_eq(adk_streaming_text(m, "Sunny, "), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "21°C"), AGENTEX_OK);
@@ -782,12 +780,10 @@ START_TEST(test_streaming_coalesced_merges_per_channel)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
     // the timer never fires during the test: only the first delta, size and close flush
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 128), AGENTEX_OK);
-    adk_content_t *init = f.init;
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 600000, 128), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "a"), AGENTEX_OK); // at once
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "b"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_reasoning_summary(m, 0, "c"), AGENTEX_OK);
@@ -836,11 +832,9 @@ START_TEST(test_streaming_coalesced_flushes_by_size)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 10), AGENTEX_OK);
-    adk_content_t *init = f.init;
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 600000, 10), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "12345"), AGENTEX_OK);
     ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
@@ -870,10 +864,9 @@ START_TEST(test_streaming_coalesced_size_counts_characters)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 600000, 4), AGENTEX_OK);
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 600000, 4), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, f.init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "x"), AGENTEX_OK);     // at once
     ck_assert_int_eq(adk_streaming_text(m, "°C"), AGENTEX_OK);    // 2 characters, 3 bytes
     ck_assert_int_eq(rint_cmd("XLEN", "task:" TASK), 2);
@@ -895,11 +888,9 @@ START_TEST(test_streaming_coalesced_timer_flushes)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_COALESCED);
-    adk_streamer_t *s = f.s;
-    ck_assert_int_eq(adk_streamer_set_coalescing(s, 20, 100000), AGENTEX_OK);
-    adk_content_t *init = f.init;
+    ck_assert_int_eq(adk_streamer_set_coalescing(f.s, 20, 100000), AGENTEX_OK);
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "{\"ci"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "ty\":"), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_tool_request(m, "call_1", "get_weather", "\"Paris\"}"),
@@ -935,10 +926,8 @@ START_TEST(test_streaming_mode_off_and_close_full)
         return;
     pubfix_t f;
     redis_pub_setup(&f, ADK_STREAM_MODE_OFF);
-    adk_streamer_t *s = f.s;
-    adk_content_t *init = f.init;
     adk_streaming_msg_t *m = NULL;
-    ck_assert_int_eq(adk_streaming_open(f.c, s, TASK, init, &m), AGENTEX_OK);
+    ck_assert_int_eq(adk_streaming_open(f.c, f.s, TASK, f.init, &m), AGENTEX_OK);
     ck_assert_int_eq(adk_streaming_text(m, "draft"), AGENTEX_OK);
     adk_content_t *full = md_text("Sunny, 21°C");
     ck_assert_int_eq(adk_streaming_close_full(m, full, NULL), AGENTEX_OK);
@@ -1207,6 +1196,14 @@ static adk_stream_t *sub_new(fake_backend_t *fb, seen_t *seen)
     return s;
 }
 
+/* Frees what a subscriber test made: the callbacks' log, the stream, the fake backend. */
+static void sub_free(fake_backend_t *fb, adk_stream_t *s, seen_t *seen)
+{
+    agx_buf_free(&seen->log);
+    adk_stream_free(s);
+    fake_backend_stop(fb);
+}
+
 START_TEST(test_stream_frames_accumulate_and_end_on_terminal)
 {
     fake_backend_t *fb = fake_backend_start();
@@ -1227,9 +1224,7 @@ START_TEST(test_stream_frames_accumulate_and_end_on_terminal)
     ck_assert_str_eq(r->path, "/tasks/" TASK "/stream");
     ck_assert_str_eq(fake_request_header(r, "accept"), "text/event-stream");
     ck_assert_str_eq(fake_request_header(r, "x-agent-api-key"), "k1");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1256,9 +1251,7 @@ START_TEST(test_stream_set_client_sends_its_credentials)
     ck_assert_str_eq(fake_request_header(r, "authorization"), "Bearer sdk-key");
     ck_assert_str_eq(fake_request_header(r, "x-team"), "blue");
     ck_assert_str_eq(fake_request_header(r, "accept"), "text/event-stream");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1280,9 +1273,7 @@ START_TEST(test_stream_reconnects_after_drop)
                      "done(" MSGID ",-,Sunny, 21°C);message(Sunny, 21°C);task(FAILED);");
     ck_assert_uint_eq(fake_backend_count(fb), 3);
     ck_assert_int_eq(adk_stream_task_status(s), ADK_TASK_FAILED);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1310,9 +1301,7 @@ START_TEST(test_stream_idle_drop_says_why)
              "AGENTEX_ECONNECT:GET %s/tasks/" TASK "/stream: nothing received for 200 ms;",
              fake_backend_url(fb));
     ck_assert_str_eq(seen.log.data, want);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1326,9 +1315,7 @@ START_TEST(test_stream_gives_up_after_attempts)
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_ECONNECT);
     ck_assert_uint_eq(fake_backend_count(fb), 4); // the first try and 3 reconnects
     ck_assert_str_ne(adk_stream_errmsg(s), "");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1344,9 +1331,7 @@ START_TEST(test_stream_silent_connection_is_reopened)
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
     ck_assert_str_eq(seen.log.data, "error(AGENTEX_ECONNECT);connected(" TASK ");task(TIMED_OUT);");
     ck_assert_uint_eq(fake_backend_count(fb), 2);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1361,9 +1346,7 @@ START_TEST(test_stream_http_errors_are_final)
     ck_assert_ptr_nonnull(strstr(adk_stream_errmsg(s), "404"));
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_EAUTH);
     ck_assert_uint_eq(fake_backend_count(fb), 2);
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1380,9 +1363,7 @@ START_TEST(test_stream_error_before_connected_is_final)
     ck_assert_ptr_nonnull(strstr(adk_stream_errmsg(s), "refused the stream: Task " TASK " not found"));
     ck_assert_uint_eq(fake_backend_count(fb), 1); /* not retried */
     ck_assert_str_eq(seen.log.data, "error(AGENTEX_EPROTO);"); /* reported once */
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1401,9 +1382,7 @@ START_TEST(test_stream_timeout_and_error_frame)
     ck_assert_int_eq(adk_stream_run(s, 300), AGENTEX_ETIMEDOUT);
     ck_assert_ptr_nonnull(strstr(seen.log.data, "connected(" TASK ");error(AGENTEX_EPROTO);"
                                                 "error(AGENTEX_EPROTO);"));
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1435,9 +1414,7 @@ START_TEST(test_stream_interleaved_messages_and_full_mid_stream)
                      "delta(m3,joiner,late joiner);full(" MSGID ",-,whole);message(whole);"
                      "delta(m2,y,xy);done(m2,-,xy);message(xy);done(m3,-,late joiner);"
                      "message(late joiner);task(COMPLETED);");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
@@ -1457,9 +1434,7 @@ START_TEST(test_stream_full_frame_and_by_name)
     ck_assert_int_eq(adk_stream_run(s, 5000), AGENTEX_OK);
     ck_assert_str_eq(seen.log.data, "full(" MSGID ",-,hi);message(hi);");
     ck_assert_str_eq(fake_backend_request(fb, 0)->path, "/tasks/name/my%20task/stream");
-    agx_buf_free(&seen.log);
-    adk_stream_free(s);
-    fake_backend_stop(fb);
+    sub_free(fb, s, &seen);
 }
 END_TEST
 
