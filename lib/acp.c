@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +85,7 @@ struct acp_server {
     int reg_attempts;
     long reg_delay_ms;
     int workers;
+    int worker_nice; /* added to the workers' nice value (acp_server_set_worker_nice) */
     acp_delivery_t delivery;
     size_t max_body;
     size_t max_pending; /* acknowledged handlers not yet finished, beyond which acks wait */
@@ -223,6 +225,7 @@ agentex_err_t acp_server_new(acp_server_t **out)
     s->reg_attempts = 3;
     s->reg_delay_ms = 5000;
     s->workers = 4;
+    s->worker_nice = ACP_DEFAULT_WORKER_NICE;
     s->delivery = ACP_DELIVERY_PER_TASK;
     s->max_body = 8u << 20;
     s->max_pending = ACP_DEFAULT_MAX_PENDING;
@@ -288,6 +291,15 @@ agentex_err_t acp_server_new(acp_server_t **out)
             s->max_pending = (size_t)n;
         else
             AGX_WARN("acp: ignoring ACP_MAX_PENDING=\"%s\" (not a positive number)", mp);
+    }
+    const char *wn = getenv("ACP_WORKER_NICE");
+    if (wn && *wn) {
+        char *end = NULL;
+        long n = strtol(wn, &end, 10);
+        if (end && *end == '\0' && n >= 0 && n <= 19)
+            s->worker_nice = (int)n;
+        else
+            AGX_WARN("acp: ignoring ACP_WORKER_NICE=\"%s\" (not a number from 0 to 19)", wn);
     }
     *out = s;
     return AGENTEX_OK;
@@ -437,6 +449,18 @@ agentex_err_t acp_server_set_workers(acp_server_t *s, int n)
     if (err)
         return err;
     s->workers = n;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+agentex_err_t acp_server_set_worker_nice(acp_server_t *s, int n)
+{
+    if (!s || n < 0 || n > 19)
+        return AGENTEX_EINVAL;
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    s->worker_nice = n;
     pthread_mutex_unlock(&s->mu);
     return AGENTEX_OK;
 }
@@ -798,9 +822,27 @@ agentex_err_t acp_reply_done(acp_ctx_t *ctx, int index)
 
 /* ---- running handlers (worker threads) ---- */
 
+/* Lowers the calling worker's priority by s->worker_nice.  On Linux the nice value is
+ * per thread and who == 0 names the calling thread; a worker inherits the nice value of
+ * the thread that created the pool.  Lowering needs no privilege; a failure (a sandbox
+ * refusing setpriority) only costs the ack path its head start, so it is logged. */
+static void worker_lower_priority(const acp_server_t *s)
+{
+    if (s->worker_nice <= 0)
+        return;
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    if (base == -1 && errno != 0)
+        return;
+    int target = base + s->worker_nice > 19 ? 19 : base + s->worker_nice;
+    if (target != base && setpriority(PRIO_PROCESS, 0, target) != 0)
+        AGX_DEBUG("acp: cannot lower a worker's priority to nice %d (errno %d)", target, errno);
+}
+
 static void *worker_init(void *userdata)
 {
     acp_server_t *s = userdata;
+    worker_lower_priority(s);
     agentex_client_t *c = NULL;
     if (agentex_client_dup(s->tmpl, &c) != AGENTEX_OK) {
         AGX_ERROR("acp: could not create a worker's client (out of memory)");
@@ -2208,6 +2250,7 @@ static void noop_fn(void *arg) { (void)arg; }
 static void *supervisor_main(void *arg)
 {
     acp_server_t *s = arg;
+    agx_thread_name("agx-supervisor");
     while (!atomic_load(&s->stop_flag)) {
         struct pollfd pfd = {.fd = s->stop_pipe[0], .events = POLLIN, .revents = 0};
         if (poll(&pfd, 1, -1) > 0)
@@ -2395,6 +2438,7 @@ agentex_err_t acp_server_run(acp_server_t *s)
 static void *run_thread_main(void *arg)
 {
     acp_server_t *s = arg;
+    agx_thread_name("agx-httpd");
     agentex_err_t err = prepare(s);
     bool serving = err == AGENTEX_OK && s->httpd != NULL;
     pthread_mutex_lock(&s->mu);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "agentex/common.h"
@@ -345,4 +346,9 @@ bool agx_str_equal_ct(const char *a, const char *b)
     for (size_t i = 0; i < la; i++)
         diff |= (unsigned char)(a[i] ^ (i < lb ? b[i] : 0));
     return diff == 0;
+}
+
+void agx_thread_name(const char *name)
+{
+    (void)prctl(PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
 }

@@ -2133,6 +2133,7 @@ agentex_err_t agx_httpd_run(agx_httpd_t *h)
 
 static void *svc_main(void *arg)
 {
+    agx_thread_name("agx-httpd");
     agx_httpd_run(arg);
     return NULL;
 }

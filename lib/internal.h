@@ -67,4 +67,8 @@ int64_t agx_now_us(void);
 /* Constant-time string comparison: true when equal. */
 bool agx_str_equal_ct(const char *a, const char *b);
 
+/* Names the calling thread (at most 15 characters kept), so `top -H`, gdb and
+ * /proc/PID/task/TID/comm tell the library's threads apart.  Best effort. */
+void agx_thread_name(const char *name);
+
 #endif

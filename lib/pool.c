@@ -128,6 +128,7 @@ static unit_t *mbox_unit(mbox_t *m)
 static void *worker_main(void *arg)
 {
     agx_pool_t *p = arg;
+    agx_thread_name("agx-worker");
     void *wctx = p->init ? p->init(p->userdata) : NULL;
     pthread_mutex_lock(&p->mu);
     for (;;) {

@@ -1164,6 +1164,7 @@ static agentex_err_t flush_queue(adk_streaming_msg_t *m)
 static void *flusher_main(void *arg)
 {
     adk_streaming_msg_t *m = arg;
+    agx_thread_name("agx-flusher");
     pthread_mutex_lock(&m->mu);
     while (!m->stop) {
         if (m->nq == 0) {

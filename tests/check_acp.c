@@ -8,6 +8,7 @@
 #include <check.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <curl/curl.h>
@@ -72,6 +73,7 @@ static const char *const unset_env[] = {"AGENT_NAME",
                                         "ACP_PORT",
                                         "ACP_HOST",
                                         "ACP_MAX_PENDING",
+                                        "ACP_WORKER_NICE",
                                         "ACP_TYPE",
                                         "AGENTEX_BASE_URL",
                                         "AGENT_ID",
@@ -585,6 +587,7 @@ typedef struct rec {
     char agent_id[64];
     bool cancelled;
     int seq;
+    int nice; /* the handler thread's nice value */
 } rec_t;
 
 static struct {
@@ -649,6 +652,7 @@ static void fill_rec(acp_ctx_t *ctx, const adk_task_t *task, rec_t *r)
     h = acp_ctx_agent_id(ctx);
     snprintf(r->agent_id, sizeof r->agent_id, "%s", h ? h : "");
     r->cancelled = acp_task_cancelled(ctx);
+    r->nice = getpriority(PRIO_PROCESS, 0); /* Linux: the calling thread's */
 }
 
 static void track_running(bool enter)
@@ -1582,6 +1586,37 @@ static bool can_connect(const char *addr, int port)
     return ok;
 }
 
+/* Handlers run below the service thread's priority by ACP_DEFAULT_WORKER_NICE, by what
+ * acp_server_set_worker_nice says, or by ACP_WORKER_NICE; a bad value is refused. */
+START_TEST(test_worker_nice)
+{
+    int nice0 = getpriority(PRIO_PROCESS, 0); /* the pool inherits this thread's */
+    int add = ACP_DEFAULT_WORKER_NICE;
+    ck_assert_int_eq(acp_server_set_worker_nice(srv, -1), AGENTEX_EINVAL);
+    ck_assert_int_eq(acp_server_set_worker_nice(srv, 20), AGENTEX_EINVAL);
+    ck_assert_int_eq(acp_server_set_worker_nice(NULL, 1), AGENTEX_EINVAL);
+    if (_i == 1) {
+        ck_assert_int_eq(acp_server_set_worker_nice(srv, 0), AGENTEX_OK);
+        add = 0;
+    } else if (_i >= 2) { /* from the environment: a good value, then a bad one */
+        ck_assert_int_eq(acp_server_free(srv), AGENTEX_OK);
+        setenv("ACP_WORKER_NICE", _i == 2 ? "3" : "20", 1);
+        ck_assert_int_eq(acp_server_new(&srv), AGENTEX_OK);
+        server_config(srv, true);
+        add = _i == 2 ? 3 : ACP_DEFAULT_WORKER_NICE;
+    }
+    start_server(srv);
+    ck_assert_int_eq(acp_server_set_worker_nice(srv, 1), AGENTEX_ESTATE);
+    char *b = event_body("1", TASK_ID, "x");
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    ck_assert_int_eq(rec_wait(1, 5000), 1);
+    int want = nice0 + add > 19 ? 19 : nice0 + add;
+    ck_assert_int_eq(R.r[0].nice, want);
+    ck_assert_int_eq(getpriority(PRIO_PROCESS, 0), nice0); /* the caller's is untouched */
+}
+END_TEST
+
 START_TEST(test_listen_host_from_env)
 {
     /* default: every interface, so another loopback address reaches it too */
@@ -2115,6 +2150,7 @@ Suite *acp_suite(void)
     tcase_add_loop_test(tc, test_max_pending_holds_acks, 0, 2);
     tcase_add_test(tc, test_max_pending_held_refused_on_stop);
     tcase_add_test(tc, test_listen_host_from_env);
+    tcase_add_loop_test(tc, test_worker_nice, 0, 4);
     tcase_add_test(tc, test_configured_key_without_registration);
     tcase_add_test(tc, test_run_stops_on_sigterm);
     tcase_add_test(tc, test_free_inside_handler_refused);

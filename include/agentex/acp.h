@@ -88,6 +88,13 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_register_retries(acp_
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_listen(acp_server_t *s, const char *host, int port);
 /* Worker threads running handlers (default 4, 1..256). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_workers(acp_server_t *s, int n);
+/* Acknowledgements before handler work: the workers run at the nice value of the thread
+ * that starts the server plus n (0..19, capped at 19; default ACP_DEFAULT_WORKER_NICE or
+ * the ACP_WORKER_NICE environment variable), so the service thread, which answers the
+ * backend, wins the CPU over handlers.  0 keeps the workers at the server's priority.
+ * Linux per-thread nice; threads a handler starts inherit it.  See acp_server(3). */
+#define ACP_DEFAULT_WORKER_NICE 10
+AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_worker_nice(acp_server_t *s, int n);
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_delivery(acp_server_t *s, acp_delivery_t mode);
 /* Largest accepted request body (default 8 MiB): larger gets HTTP 413. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes);
