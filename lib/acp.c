@@ -210,6 +210,22 @@ static int env_dup(char **dst, const char *var)
     return v ? replace_str(dst, v) : 0;
 }
 
+/* An integer setting from the environment: unset or empty keeps *dst; a value that is not
+ * a whole number in [lo, hi] keeps it too, with a warning naming what was expected. */
+static void env_int(int *dst, const char *var, long lo, long hi, const char *expected)
+{
+    const char *v = getenv(var);
+    if (!v || !*v)
+        return;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (end && *end == '\0' && errno == 0 && n >= lo && n <= hi)
+        *dst = (int)n;
+    else
+        AGX_WARN("acp: ignoring %s=\"%s\" (not %s)", var, v, expected);
+}
+
 agentex_err_t acp_server_new(acp_server_t **out)
 {
     if (!out)
@@ -273,15 +289,7 @@ agentex_err_t acp_server_new(acp_server_t **out)
     const char *host = getenv("ACP_HOST");
     if (host && *host && replace_str(&s->host, host))
         goto nomem;
-    const char *port = getenv("ACP_PORT");
-    if (port && *port) {
-        char *end = NULL;
-        long p = strtol(port, &end, 10);
-        if (end && *end == '\0' && p >= 0 && p <= 65535)
-            s->port = (int)p;
-        else
-            AGX_WARN("acp: ignoring ACP_PORT=\"%s\" (not a port number)", port);
-    }
+    env_int(&s->port, "ACP_PORT", 0, 65535, "a port number");
     const char *mp = getenv("ACP_MAX_PENDING");
     if (mp && *mp) {
         char *end = NULL;
@@ -292,15 +300,7 @@ agentex_err_t acp_server_new(acp_server_t **out)
         else
             AGX_WARN("acp: ignoring ACP_MAX_PENDING=\"%s\" (not a positive number)", mp);
     }
-    const char *wn = getenv("ACP_WORKER_NICE");
-    if (wn && *wn) {
-        char *end = NULL;
-        long n = strtol(wn, &end, 10);
-        if (end && *end == '\0' && n >= 0 && n <= 19)
-            s->worker_nice = (int)n;
-        else
-            AGX_WARN("acp: ignoring ACP_WORKER_NICE=\"%s\" (not a number from 0 to 19)", wn);
-    }
+    env_int(&s->worker_nice, "ACP_WORKER_NICE", 0, 19, "a number from 0 to 19");
     *out = s;
     return AGENTEX_OK;
 nomem:
