@@ -238,6 +238,10 @@ run_floor() {
   cleanup_started
 }
 
+if [ "$NCPU" -lt 2 ] && [[ " $LAYOUTS " == *" split "* ]]; then
+  echo "bench: 1 CPU: the split layout needs 2, running the shared layout only"
+  LAYOUTS=shared
+fi
 echo "bench: out dir $OUT_DIR; layouts: $LAYOUTS; wrk -c$WRK_CONNS -d${WRK_DURATION}s, $WRK_METHOD bodies from $LUA; $NCPU CPUs"
 for L in $LAYOUTS; do
   set_layout "$L"
