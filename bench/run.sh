@@ -13,8 +13,8 @@
 #             as an agent does, without libagentex code: the idle memory any such agent pays.
 #
 # CPU layouts (BENCH_LAYOUTS, both by default, the first is the reference for the targets):
-#  split:   the server under test on CPU 0; wrk and the sink on the other CPUs (wrk -t = their
-#           number).  Load generator and server do not compete for a CPU, as when they run on
+#  split:   the server under test on the first CPU this script may use; wrk and the sink on the
+#           others (wrk -t = their number).  Load generator and server do not compete for a CPU, as when they run on
 #           different machines; every server gets the same single CPU.
 #  shared:  no pinning, wrk -t$WRK_THREADS: the settings of shared/bench (run_peer.sh and
 #           run_ceiling.sh), where wrk's threads and the server share every CPU.
@@ -79,7 +79,10 @@ PEER_PORT=${PEER_PORT:-18080}
 CEIL_PORT=${CEIL_PORT:-18082}
 FLOOR_PORT=${FLOOR_PORT:-18093}
 NGINX_WORKERS=${NGINX_WORKERS:-1 2}
-NCPU=$(nproc)
+# the CPUs this script may use (its affinity, as nproc counts them), one per word
+ORIG_CPUS=$(taskset -pc $$ | sed 's/.*: *//')
+CPU_LIST=$(echo "$ORIG_CPUS" | tr ',' '\n' | awk -F- '{ if (NF == 2) for (i = $1; i <= $2; i++) print i; else print $1 }' | tr '\n' ' ')
+NCPU=$(echo $CPU_LIST | wc -w)
 # the key bench/nginx_sink.conf.in hands out at registration
 AGENT_KEY=b3e1c0ffee0000000000000000000000000000000000000000000000000b3e1c
 LUA=$SHARED/bench/event_send.lua
@@ -100,14 +103,14 @@ set_layout() {
   case "$1" in
     split)
       [ "$NCPU" -ge 2 ] || die "the split layout needs 2 CPUs (this machine has $NCPU); use BENCH_LAYOUTS=shared"
-      SERVER_CPUS=0; LOAD_CPUS=1-$((NCPU - 1)); WRK_T=$((NCPU - 1))
+      SERVER_CPUS=${CPU_LIST%% *}; LOAD_CPUS=$(echo ${CPU_LIST#* } | tr ' ' ','); WRK_T=$((NCPU - 1))
       SERVER_RUN=(taskset -c "$SERVER_CPUS"); LOAD_RUN=(taskset -c "$LOAD_CPUS")
       # this script and its helpers (curl, awk) stay off the server's CPU too
       taskset -pc "$LOAD_CPUS" $$ > /dev/null;;
     shared)
       SERVER_CPUS=; LOAD_CPUS=; WRK_T=$SHARED_WRK_THREADS
       SERVER_RUN=(); LOAD_RUN=()
-      taskset -pc "0-$((NCPU - 1))" $$ > /dev/null;;
+      taskset -pc "$ORIG_CPUS" $$ > /dev/null;;
     *) die "unknown layout '$1' (BENCH_LAYOUTS takes split and shared)";;
   esac
 }
