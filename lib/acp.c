@@ -342,6 +342,27 @@ static agentex_err_t lock_idle(acp_server_t *s)
     return AGENTEX_OK;
 }
 
+/* The one-field setters: store v in *field while the server is idle (ESTATE otherwise). */
+static agentex_err_t store_int(acp_server_t *s, int *field, int v)
+{
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    *field = v;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+static agentex_err_t store_size(acp_server_t *s, size_t *field, size_t v)
+{
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    *field = v;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
 agentex_err_t acp_server_set_agent(acp_server_t *s, const char *name, const char *description,
                                    const char *acp_type)
 {
@@ -445,24 +466,14 @@ agentex_err_t acp_server_set_workers(acp_server_t *s, int n)
 {
     if (!s || n < 1 || n > 256)
         return AGENTEX_EINVAL;
-    agentex_err_t err = lock_idle(s);
-    if (err)
-        return err;
-    s->workers = n;
-    pthread_mutex_unlock(&s->mu);
-    return AGENTEX_OK;
+    return store_int(s, &s->workers, n);
 }
 
 agentex_err_t acp_server_set_worker_nice(acp_server_t *s, int n)
 {
     if (!s || n < 0 || n > 19)
         return AGENTEX_EINVAL;
-    agentex_err_t err = lock_idle(s);
-    if (err)
-        return err;
-    s->worker_nice = n;
-    pthread_mutex_unlock(&s->mu);
-    return AGENTEX_OK;
+    return store_int(s, &s->worker_nice, n);
 }
 
 agentex_err_t acp_server_set_delivery(acp_server_t *s, acp_delivery_t mode)
@@ -481,36 +492,21 @@ agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes)
 {
     if (!s || bytes == 0)
         return AGENTEX_EINVAL;
-    agentex_err_t err = lock_idle(s);
-    if (err)
-        return err;
-    s->max_body = bytes;
-    pthread_mutex_unlock(&s->mu);
-    return AGENTEX_OK;
+    return store_size(s, &s->max_body, bytes);
 }
 
 agentex_err_t acp_server_set_max_pending(acp_server_t *s, size_t n)
 {
     if (!s || n == 0)
         return AGENTEX_EINVAL;
-    agentex_err_t err = lock_idle(s);
-    if (err)
-        return err;
-    s->max_pending = n;
-    pthread_mutex_unlock(&s->mu);
-    return AGENTEX_OK;
+    return store_size(s, &s->max_pending, n);
 }
 
 agentex_err_t agx_acp_set_eager_max(acp_server_t *s, size_t n)
 {
     if (!s)
         return AGENTEX_EINVAL;
-    agentex_err_t err = lock_idle(s);
-    if (err)
-        return err;
-    s->eager_max = n;
-    pthread_mutex_unlock(&s->mu);
-    return AGENTEX_OK;
+    return store_size(s, &s->eager_max, n);
 }
 
 agentex_err_t acp_server_set_timeouts(acp_server_t *s, long header_ms, long idle_ms)
