@@ -1766,6 +1766,16 @@ static void resume_deferred(acp_server_t *s)
     }
 }
 
+/* Service thread, at every sweep of the HTTP server (at most 1 s apart): admits held
+ * requests for which slots are free but not yet enough to wake the thread (see
+ * backlog_done), so a held request never waits on handlers that do not finish. */
+static void on_tick(void *arg)
+{
+    acp_server_t *s = arg;
+    if (s->dhead)
+        resume_deferred(s);
+}
+
 /* Service thread, posted by a worker: frees the finished contexts and admits held
  * requests. */
 static void handlers_done(void *arg)
@@ -1781,16 +1791,21 @@ static void handlers_done(void *arg)
 
 /* Worker side: a handler finished (its context is on the reap stack, nreap of them).
  * Wakes the service thread once per batch, not per handler: when requests are held and
- * at least 1/256 of the limit is free again (the low-water mark), when REAP_BATCH
- * contexts wait to be freed, or when no handler is left (so that an idle server holds
- * nothing). */
+ * enough slots are free again to admit all of them, or 1/16 of the limit (at least one)
+ * if that is fewer; when REAP_BATCH contexts wait to be freed; or when no handler is
+ * left (so that an idle server holds nothing).  Under sustained overload, waking it
+ * every few finished handlers cost the service thread more CPU than the requests
+ * themselves: CPU the handlers then lacked. */
 static void backlog_done(acp_server_t *s, size_t nreap)
 {
     size_t left = atomic_fetch_sub(&s->inflight, 1) - 1;
-    size_t batch = s->max_pending / 256; /* free slots worth a wake-up */
+    size_t held = atomic_load(&s->ndeferred);
+    size_t batch = s->max_pending / 16; /* free slots worth a wake-up */
     if (batch == 0)
         batch = 1;
-    bool resume = atomic_load(&s->ndeferred) > 0 && left + batch <= s->max_pending;
+    if (held && held < batch)
+        batch = held;
+    bool resume = held > 0 && left + batch <= s->max_pending;
     if (!resume && nreap < REAP_BATCH && left > 0)
         return;
     if (atomic_exchange(&s->posted, true))
@@ -2319,6 +2334,7 @@ static agentex_err_t prepare(acp_server_t *s)
     cfg.header_timeout_ms = s->header_ms;
     cfg.idle_timeout_ms = s->idle_ms;
     cfg.on_request = on_request;
+    cfg.on_tick = on_tick;
     cfg.userdata = s;
     err = agx_httpd_new(&cfg, &s->httpd);
     if (err) {

@@ -1865,6 +1865,8 @@ static void sweep(lws_sorted_usec_list_t *sul)
             break;
         }
     }
+    if (h->cfg.on_tick)
+        h->cfg.on_tick(h->cfg.userdata);
     flush_dirty(h);
     if (h->accept_paused && h->lwsi && !h->stopping) {
         h->accept_paused = false;

@@ -46,6 +46,9 @@ typedef struct agx_httpd_config {
     bool (*on_ws_open)(agx_ws_t *ws, const char *path, void *userdata);
     void (*on_ws_message)(agx_ws_t *ws, const char *data, size_t len, bool binary, void *userdata);
     void (*on_ws_close)(agx_ws_t *ws, void *userdata);
+    /* Optional: called on the service thread at every timeout sweep, that is every quarter
+     * of the shorter timeout, between 10 ms and 1 s apart. */
+    void (*on_tick)(void *userdata);
     void *userdata;
 } agx_httpd_config_t;
 

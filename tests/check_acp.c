@@ -599,7 +599,8 @@ static struct {
     int last_seq[64];
     atomic_int running; /* handlers running now */
     atomic_int max_running;
-    atomic_bool release; /* lets a blocked handler go */
+    atomic_bool release;  /* lets a blocked handler go */
+    atomic_bool release2; /* the same, for "block-until-released-2" */
     long sleep_ms;
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -706,6 +707,10 @@ static agentex_err_t on_event(acp_ctx_t *ctx, const adk_task_t *task, const adk_
     }
     if (text && strcmp(text, "block-until-released") == 0) {
         for (int i = 0; i < 500 && !atomic_load(&R.release); i++)
+            msleep(10);
+    }
+    if (text && strcmp(text, "block-until-released-2") == 0) {
+        for (int i = 0; i < 500 && !atomic_load(&R.release2); i++)
             msleep(10);
     }
     if (text && strcmp(text, "release") == 0)
@@ -904,6 +909,7 @@ static void setup(void)
     atomic_store(&R.running, 0);
     atomic_store(&R.max_running, 0);
     atomic_store(&R.release, false);
+    atomic_store(&R.release2, false);
     R.sleep_ms = 0;
     fb = fake_backend_start();
     ck_assert_ptr_nonnull(fb);
@@ -1574,6 +1580,54 @@ START_TEST(test_max_pending_holds_acks)
 }
 END_TEST
 
+/* Held requests are admitted in batches (see acp_server(3), Backpressure); a slot freed
+ * while the handlers that hold the others do not finish still admits a held request,
+ * within one sweep of the server (1 s here), not when the batch is complete. */
+START_TEST(test_max_pending_slot_freed_admits_held)
+{
+    ck_assert_int_eq(acp_server_set_max_pending(srv, 32), AGENTEX_OK);
+    start_server(srv);
+    /* 31 handlers for one task, the first blocked (the others wait in its mailbox) ... */
+    char id[16], *b = event_body("1", TASK_ID, "block-until-released");
+    rpc_expect(b, good_key, ACK("1"));
+    free(b);
+    for (int i = 2; i <= 31; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        b = event_body(id, TASK_ID, "x");
+        char ack[128];
+        snprintf(ack, sizeof ack, ACK("%d"), i);
+        rpc_expect(b, good_key, ack);
+        free(b);
+    }
+    /* ... and one for another task, blocked too: the limit */
+    b = event_body("32", "other-task", "block-until-released-2");
+    rpc_expect(b, good_key, ACK("32"));
+    free(b);
+    for (int i = 0; i < 200 && atomic_load(&R.running) < 2; i++)
+        msleep(10);
+    ck_assert_int_eq(atomic_load(&R.running), 2);
+    poster_t p1, p2;
+    poster_start(&p1, "33", "third-task", "x");
+    poster_start(&p2, "34", "fourth-task", "x");
+    msleep(300);
+    ck_assert(!atomic_load(&p1.done));
+    ck_assert(!atomic_load(&p2.done));
+    /* one slot frees (two held would make a batch); the first task stays blocked */
+    atomic_store(&R.release2, true);
+    for (int i = 0; i < 300 && !(atomic_load(&p1.done) && atomic_load(&p2.done)); i++)
+        msleep(10);
+    ck_assert_msg(atomic_load(&p1.done) && atomic_load(&p2.done),
+                  "held requests not admitted within 3 s of a slot freeing");
+    ck_assert_int_eq(atomic_load(&R.running), 1);
+    atomic_store(&R.release, true);
+    poster_join(&p1);
+    poster_join(&p2);
+    ck_assert_str_eq(p1.reply.data, ACK("33"));
+    ck_assert_str_eq(p2.reply.data, ACK("34"));
+    ck_assert_int_eq(rec_wait(34, 5000), 34);
+}
+END_TEST
+
 /* true when a TCP connection to addr:port succeeds */
 static bool can_connect(const char *addr, int port)
 {
@@ -2149,6 +2203,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_requests_refused_while_draining);
     tcase_add_loop_test(tc, test_max_pending_holds_acks, 0, 2);
     tcase_add_test(tc, test_max_pending_held_refused_on_stop);
+    tcase_add_test(tc, test_max_pending_slot_freed_admits_held);
     tcase_add_test(tc, test_listen_host_from_env);
     tcase_add_loop_test(tc, test_worker_nice, 0, 4);
     tcase_add_test(tc, test_configured_key_without_registration);
