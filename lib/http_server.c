@@ -28,7 +28,9 @@
  * ({"detail":"Request body too large"}), 431 head (or chunked trailer section) over 64 KiB
  * or 128 headers, 501 unknown transfer-coding, 505 other HTTP versions.  After such an
  * answer the socket is half-closed and unread input drained for up to 1 s so the answer is
- * not lost to a reset.  Chunk framing is dropped as it is decoded (memory holds the body,
+ * not lost to a reset.  End-of-file from the peer closes the connection, half-close
+ * included (as uvicorn, nginx and Go's net/http): a responder still running sees its
+ * writes fail and its close callback called.  Chunk framing is dropped as it is decoded (memory holds the body,
  * not the framing).  Output queued for a peer that does not read is bounded (64 MiB, then
  * the peer counts as gone).  idle_timeout_ms also bounds a connection that is only
  * writing its last answer (between requests, closing, or after our websocket close frame):

@@ -2125,6 +2125,43 @@ START_TEST(test_message_send_peer_gone)
 }
 END_TEST
 
+/* A caller that shuts down only its sending side after the request counts as gone (as
+ * with uvicorn, nginx, Go): the server closes, the handler's replies fail with
+ * AGENTEX_ECONNECT and it can stop early. */
+START_TEST(test_message_send_half_close_is_gone)
+{
+    start_server(srv);
+    char *b = message_body(ID_MESSAGE, "slow");
+    char req[4096];
+    int n = snprintf(req, sizeof req,
+                     "POST /api HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "x-agent-api-key: " KEY "\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(b), b);
+    free(b);
+    ck_assert(n > 0 && (size_t)n < sizeof req);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)acp_server_port(srv))};
+    ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr), 1);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+    /* the server closes: end-of-file within the handler's 4 s of writing */
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    ssize_t got, total = 0;
+    while ((got = recv(fd, buf, sizeof buf, 0)) > 0)
+        total += got;
+    ck_assert_int_eq(got, 0);
+    close(fd);
+    ck_assert_int_gt(total, 0); /* at least the response head */
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    ck_assert_str_eq(R.r[1].text, "slow-done");
+    ck_assert_int_eq(R.r[1].seq, AGENTEX_ECONNECT);
+}
+END_TEST
+
 /* Allocation failures anywhere in the library while requests are served: answers are
  * an ack, an error, or a dropped connection - never a crash or a leak (ASan checks the
  * leaks when the test process exits); afterwards the server works normally. */
@@ -2212,6 +2249,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_message_send_ndjson);
     tcase_add_test(tc, test_message_send_errors);
     tcase_add_test(tc, test_message_send_peer_gone);
+    tcase_add_test(tc, test_message_send_half_close_is_gone);
     tcase_add_loop_test(tc, test_requests_under_enomem, 0, 2);
     suite_add_tcase(s, tc);
 
