@@ -20,7 +20,8 @@
 #           run_ceiling.sh), where wrk's threads and the server share every CPU.
 #
 # Reports acks/s, p50/p99, end-to-end handled/s (sink POST /messages count / (wrk time + drain
-# time)), idle and loaded RSS, the ratios, and the targets marked met / NOT MET.
+# time)), idle and loaded RSS, CPU time per ack of the serving thread (schedstat; steadier than
+# the rates on a noisy machine), the ratios, and the targets marked met / NOT MET.
 # Builds nothing (the Makefile's bench target depends on `all`).  Every wait is bounded, every
 # server listens on 127.0.0.1, and only PIDs this script started are stopped.
 # Needs (Debian 12): apt-get install -y wrk nginx-light curl python3-fastapi python3-uvicorn python3-httpx
@@ -94,6 +95,12 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
 # kv FILE KEY -> the last "KEY=value" found in FILE's RESULT lines
 kv() { grep '^RESULT' "$1" 2>/dev/null | grep -o "\(^\| \)$2=[^ ]*" | tail -n1 | sed 's/^ *[^=]*=//'; }
 count_lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
+# on_cpu_ns PID [TID]: nanoseconds the thread (default: the main thread) has run on a CPU
+on_cpu_ns() { awk '{print $1}' "/proc/$1/task/${2:-$1}/schedstat" 2>/dev/null; }
+# tid_named PID COMM: the thread of PID called COMM (ours names its service thread agx-httpd)
+tid_named() { grep -lx "$2" /proc/"$1"/task/*/comm 2>/dev/null | head -n1 | awk -F/ '{print $5}'; }
+# us_per N0 N1 COUNT: (N1 - N0) ns spread over COUNT, in microseconds
+us_per() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN{ if (a != "" && b != "" && n > 0) printf "%.1f", (b-a)/1000/n; else print "NA" }'; }
 
 # ---- CPU layouts ----------------------------------------------------------------------------
 # set_layout NAME: SERVER_RUN / LOAD_RUN are command prefixes, LOAD_CPUS the cpu list for
@@ -136,7 +143,7 @@ start_sink() { # DIR: nginx sink on SINK_PORT, on the load CPUs
 run_server() {
   local name=$1 kind=$2 maxp=${3:-} dir=$OUT_DIR/$LAYOUT/$1
   local sinkdir=$dir/sink t0 t1 ack rss_idle rss_end rss_max cpu0 cpu1 st0 st1 port
-  local reqs n last_n last_t deadline drain_s sink e2e hz rss_anon pid sink_pid
+  local reqs n last_n last_t deadline drain_s sink e2e hz rss_anon pid sink_pid svc svc0 svc1
   mkdir -p "$dir"
   start_sink "$sinkdir"; sink_pid=$NGINX_PID
   t0=$(now)
@@ -168,10 +175,12 @@ run_server() {
   # VmRSS counts the shared libraries' pages the process touched; Anonymous is its own memory
   rss_anon=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup" 2>/dev/null)
 
+  # the serving thread: ours answers on agx-httpd; the peer's event loop is its main thread
+  svc=$pid; [ "$kind" = ours ] && svc=$(tid_named "$pid" agx-httpd)
   cpu0=$(cpu_ticks "$pid")
-  st0=$(stat_snap)
+  st0=$(stat_snap); svc0=$(on_cpu_ns "$pid" "$svc")
   load "$dir/wrk.txt" "http://127.0.0.1:$port/api"
-  st1=$(stat_snap)
+  st1=$(stat_snap); svc1=$(on_cpu_ns "$pid" "$svc")
   # the peak under load is the kernel's high-water mark, read once: a sampling loop forks
   # every few hundred ms and, on the load CPU, delays wrk (p99 rose from 1.8 to 3.2 ms)
   rss_end=$(rss_kb "$pid")
@@ -204,22 +213,29 @@ run_server() {
     echo "RESULT cpu_steal_during_wrk_pct=$(steal_pct "$st0" "$st1")"
     echo "RESULT rss_idle_kb=$rss_idle rss_idle_anon_kb=$rss_anon rss_load_max_kb=$rss_max rss_after_load_kb=$rss_end server_cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v h="$hz" 'BEGIN{printf "%.2f",(b-a)/h}')"
     echo "RESULT sink_posts=$sink drain_s=$drain_s end_to_end_rps=$e2e (sink POSTs / (wrk duration + drain time))"
+    # CPU per handled event only when every acknowledged event was handled in the window
+    # (a cut drain leaves acks whose handling the CPU time does not include)
+    local per_handled=NA
+    [ "$sink" -ge "$reqs" ] && per_handled=$(us_per 0 "$(awk -v a="$cpu0" -v b="$cpu1" -v h="$hz" 'BEGIN{printf "%.0f", (b-a)*1e9/h}')" "$sink")
+    echo "RESULT svc_us_per_ack=$(us_per "$svc0" "$svc1" "$reqs") (CPU time of the serving thread during wrk / requests) cpu_us_per_handled=$per_handled (process CPU time / sink POSTs, when the drain completed)"
   } | tee "$dir/result.txt"
   cleanup_started
 }
 
 # ---- nginx fixed ack ------------------------------------------------------------------------
 run_ceiling() { # WORKERS
-  local w=$1 dir=$OUT_DIR/$LAYOUT/ceiling_w$1 st0 st1
+  local w=$1 dir=$OUT_DIR/$LAYOUT/ceiling_w$1 st0 st1 p a=0 b=0
   port_busy "$CEIL_PORT" && die "port $CEIL_PORT already in use"
   start_nginx "$dir" "$CEIL_PORT" "$w"
   pin_tree "$NGINX_PID" "$SERVER_CPUS"
   st0=$(stat_snap)
+  for p in $(pgrep -P "$NGINX_PID"); do a=$(( a + $(on_cpu_ns "$p") )); done
   load "$dir/wrk.txt" "http://127.0.0.1:$CEIL_PORT/api"
+  for p in $(pgrep -P "$NGINX_PID"); do b=$(( b + $(on_cpu_ns "$p") )); done
   st1=$(stat_snap)
   stop_pid "$NGINX_PID" QUIT
   grep -E 'Requests/sec|WRKSTATS' "$dir/wrk.txt"
-  echo "RESULT nginx_ceiling layout=$LAYOUT workers=$w wrk=-t$WRK_T -c$WRK_CONNS -d${WRK_DURATION}s rps=$(wrkstat "$dir/wrk.txt" rps) p50_ms=$(wrkstat "$dir/wrk.txt" p50_ms) p99_ms=$(wrkstat "$dir/wrk.txt" p99_ms) non2xx=$(wrkstat "$dir/wrk.txt" non2xx) sockerr=$(wrkstat "$dir/wrk.txt" sockerr) cpu_steal_pct=$(steal_pct "$st0" "$st1")" \
+  echo "RESULT nginx_ceiling layout=$LAYOUT workers=$w wrk=-t$WRK_T -c$WRK_CONNS -d${WRK_DURATION}s rps=$(wrkstat "$dir/wrk.txt" rps) p50_ms=$(wrkstat "$dir/wrk.txt" p50_ms) p99_ms=$(wrkstat "$dir/wrk.txt" p99_ms) non2xx=$(wrkstat "$dir/wrk.txt" non2xx) sockerr=$(wrkstat "$dir/wrk.txt" sockerr) cpu_steal_pct=$(steal_pct "$st0" "$st1") svc_us_per_ack=$(us_per "$a" "$b" "$(wrkstat "$dir/wrk.txt" requests)")" \
     | tee "$dir/result.txt"
   cleanup_started
 }
@@ -293,6 +309,14 @@ floor_kb=$(kv "$F" rss_idle_kb)
     for R in "$D"/*/result.txt; do
       grep -o 'non2xx=[1-9][0-9]*\|sockerr=[1-9][0-9]*' "$R" | sed "s#^#warning: $L/$(basename "$(dirname "$R")"): #"
     done
+    # CPU time per request does not depend on how much CPU the machine left the server, so it
+    # is steadier than the rates when the machine is noisy
+    cpl=""
+    for f in "ours:ours" "unbounded:ours unbounded" "peer:peer" "ceiling_w1:nginx"; do
+      v=$(kv "$D/${f%%:*}/result.txt" svc_us_per_ack); [ -n "$v" ] && [ "$v" != NA ] && cpl="$cpl, ${f#*:} $v"
+    done
+    [ -n "$cpl" ] && echo "CPU us per ack, serving thread (ours: agx-httpd; peer: its event loop; nginx: its worker): ${cpl#, }"
+    v=$(kv "$D/ours/result.txt" cpu_us_per_handled); [ -n "$v" ] && [ "$v" != NA ] && echo "CPU us per handled event, whole process, ours (default backlog limit): $v"
     steal=$(cat "$D"/*/result.txt 2>/dev/null | grep -o 'cpu_steal[a-z_]*=[0-9.]*' | cut -d= -f2 | tr '\n' ' ')
     [ -n "$steal" ] && echo "CPU steal during the wrk runs (%): $steal(high values make the figures noisy)"
 
@@ -310,8 +334,14 @@ floor_kb=$(kv "$F" rss_idle_kb)
         r=$(ratio "$ours_rps" "$ceil_rps")
         target "acks/s ours/nginx (1 worker) >= 60%" "$(awk -v r="$r" 'BEGIN{printf "%.0f%%", 100*r}')" "$(awk -v r="$r" 'BEGIN{print (r >= 0.6)}')"
       else target "acks/s ours/nginx >= 60%" "-" NA; fi
+      a=$(kv "$R" svc_us_per_ack); b=$(kv "$D/ceiling_w1/result.txt" svc_us_per_ack)
+      if [ -n "$a" ] && [ "$a" != NA ] && [ -n "$b" ] && [ "$b" != NA ]; then
+        r=$(ratio "$b" "$a")
+        target "  same, by CPU per ack: nginx/ours >= 60%" "$(awk -v r="$r" 'BEGIN{printf "%.0f%%", 100*r}') ($b / $a us)" "$(awk -v r="$r" 'BEGIN{print (r >= 0.6)}')"
+      fi
       if [ -n "$ours_p99" ]; then
-        target "p99 < 1 ms at $WRK_CONNS connections" "$ours_p99 ms" "$(awk -v p="$ours_p99" 'BEGIN{print (p < 1)}')"
+        c99=$(kv "$D/ceiling_w1/result.txt" p99_ms)
+        target "p99 < 1 ms at $WRK_CONNS connections" "$ours_p99 ms$([ -n "$c99" ] && echo " (nginx $c99)")" "$(awk -v p="$ours_p99" 'BEGIN{print (p < 1)}')"
       else target "p99 < 1 ms at $WRK_CONNS connections" "-" NA; fi
       if [ -n "$ours_idle" ]; then
         extra=""; [ -n "$floor_kb" ] && extra=" (floor $(fmt_mib "$floor_kb"))"
