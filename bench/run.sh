@@ -321,6 +321,9 @@ floor_kb=$(kv "$F" rss_idle_kb)
     [ -n "$steal" ] && echo "CPU steal during the wrk runs (%): $steal(high values make the figures noisy)"
 
     peer_rps=$(kv "$D/peer/result.txt" rps)
+    # what a user gets: events handled end to end (the peer's backlog is unbounded)
+    a=$(kv "$D/ours/result.txt" end_to_end_rps); b=$(kv "$D/peer/result.txt" end_to_end_rps)
+    [ -n "$a" ] && [ -n "$b" ] && echo "handled/s end to end, ours (default limit) / peer: $(ratio "$a" "$b")x ($a / $b)"
     ceil_rps=$(kv "$D/ceiling_w1/result.txt" rps)
     for f in "ours:default backlog limit (what an agent gets)" "unbounded:backlog unbounded (the ack path, like the peer)"; do
       R=$D/${f%%:*}/result.txt
