@@ -1767,8 +1767,9 @@ static void resume_deferred(acp_server_t *s)
 }
 
 /* Service thread, at every sweep of the HTTP server (at most 1 s apart): admits held
- * requests for which slots are free but not yet enough to wake the thread (see
- * backlog_done), so a held request never waits on handlers that do not finish. */
+ * requests for which slots are free but too few to have woken the thread (see
+ * backlog_done), so that once a slot is free a held request waits at most one sweep,
+ * even while the other handlers keep running. */
 static void on_tick(void *arg)
 {
     acp_server_t *s = arg;

@@ -30,13 +30,14 @@
  * answer the socket is half-closed and unread input drained for up to 1 s so the answer is
  * not lost to a reset.  End-of-file from the peer closes the connection, half-close
  * included (as uvicorn, nginx and Go's net/http): a responder still running sees its
- * writes fail and its close callback called.  Chunk framing is dropped as it is decoded (memory holds the body,
- * not the framing).  Output queued for a peer that does not read is bounded (64 MiB, then
- * the peer counts as gone).  idle_timeout_ms also bounds a connection that is only
- * writing its last answer (between requests, closing, or after our websocket close frame):
- * it counts from the last write progress, so slow readers are served and stalled ones
- * dropped.  Websockets (RFC 6455, server side): upgrade on any path on_ws_open accepts,
- * fragments reassembled up to max_body, ping answered, close echoed.
+ * writes fail and its close callback called.  Chunk framing is dropped as it is decoded
+ * (memory holds the body, not the framing).  Output queued for a peer that does not read
+ * is bounded (64 MiB, then the peer counts as gone).  idle_timeout_ms also bounds a
+ * connection that is only writing its last answer (between requests, closing, or after
+ * our websocket close frame): it counts from the last write progress, so slow readers are
+ * served and stalled ones dropped.  Websockets (RFC 6455, server side): upgrade on any
+ * path on_ws_open accepts, fragments reassembled up to max_body, ping answered, close
+ * echoed.
  *
  * Memory: a connection (conn_t) embeds its one current request (requests on a connection
  * are handled one at a time; pipelined bytes wait in the buffer) and, after an upgrade,
