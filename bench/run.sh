@@ -97,6 +97,8 @@ kv() { grep '^RESULT' "$1" 2>/dev/null | grep -o "\(^\| \)$2=[^ ]*" | tail -n1 |
 count_lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 # on_cpu_ns PID [TID]: nanoseconds the thread (default: the main thread) has run on a CPU
 on_cpu_ns() { awk '{print $1}' "/proc/$1/task/${2:-$1}/schedstat" 2>/dev/null; }
+# sum_cpu_ns PID...: the sum of their main threads' on_cpu_ns; empty when one is unknown
+sum_cpu_ns() { local p v t=0; for p in "$@"; do v=$(on_cpu_ns "$p"); [ -n "$v" ] || return 0; t=$((t + v)); done; echo "$t"; }
 # tid_named PID COMM: the thread of PID called COMM (ours names its service thread agx-httpd)
 tid_named() { grep -lx "$2" /proc/"$1"/task/*/comm 2>/dev/null | head -n1 | awk -F/ '{print $5}'; }
 # us_per N0 N1 COUNT: (N1 - N0) ns spread over COUNT, in microseconds
@@ -224,14 +226,14 @@ run_server() {
 
 # ---- nginx fixed ack ------------------------------------------------------------------------
 run_ceiling() { # WORKERS
-  local w=$1 dir=$OUT_DIR/$LAYOUT/ceiling_w$1 st0 st1 p a=0 b=0
+  local w=$1 dir=$OUT_DIR/$LAYOUT/ceiling_w$1 st0 st1 a b
   port_busy "$CEIL_PORT" && die "port $CEIL_PORT already in use"
   start_nginx "$dir" "$CEIL_PORT" "$w"
   pin_tree "$NGINX_PID" "$SERVER_CPUS"
   st0=$(stat_snap)
-  for p in $(pgrep -P "$NGINX_PID"); do a=$(( a + $(on_cpu_ns "$p") )); done
+  a=$(sum_cpu_ns $(pgrep -P "$NGINX_PID"))
   load "$dir/wrk.txt" "http://127.0.0.1:$CEIL_PORT/api"
-  for p in $(pgrep -P "$NGINX_PID"); do b=$(( b + $(on_cpu_ns "$p") )); done
+  b=$(sum_cpu_ns $(pgrep -P "$NGINX_PID"))
   st1=$(stat_snap)
   stop_pid "$NGINX_PID" QUIT
   grep -E 'Requests/sec|WRKSTATS' "$dir/wrk.txt"
