@@ -26,7 +26,10 @@
 #include <unistd.h>
 
 #include "acp_internal.h"
+#include "adk_internal.h"
 #include "agentex/acp.h"
+#include "agentex/events.h"
+#include "agentex/tracker.h"
 #include "client_internal.h"
 #include "http_server.h"
 #include "internal.h"
@@ -67,6 +70,12 @@ typedef struct task_entry {
     long refs; /* under tasks_mu */
     atomic_bool cancelled;
     struct task_entry *next;
+    /* auto-cursor: what this process knows of the task's tracker.  Read and written only
+     * by the task's own jobs, which run one at a time (per-task delivery). */
+    bool cur_loaded;
+    char *tracker_id;
+    char *cursor_id;    /* last_processed_event_id; NULL: none */
+    int64_t cursor_seq; /* its sequence_id; -1: not known */
 } task_entry_t;
 
 #define TASK_BUCKETS 256
@@ -91,11 +100,13 @@ struct acp_server {
     size_t max_pending; /* acknowledged handlers not yet finished, beyond which acks wait */
     size_t eager_max;   /* below this many, requests take the full path (see handle_api) */
     long header_ms, idle_ms;
+    bool auto_cursor; /* acp_server_set_auto_cursor */
     handler_t handlers[M_COUNT];
 
     /* run time */
     int state;
-    char *agent_id; /* registered */
+    char *agent_id;    /* registered */
+    cJSON *agent_json; /* the registration's answer, without agent_api_key */
     agentex_client_t *tmpl;
     agx_httpd_t *httpd;
     agx_pool_t *pool;
@@ -301,6 +312,9 @@ agentex_err_t acp_server_new(acp_server_t **out)
             AGX_WARN("acp: ignoring ACP_MAX_PENDING=\"%s\" (not a positive number)", mp);
     }
     env_int(&s->worker_nice, "ACP_WORKER_NICE", 0, 19, "a number from 0 to 19");
+    int auto_cursor = 0;
+    env_int(&auto_cursor, "ACP_AUTO_CURSOR", 0, 1, "0 or 1");
+    s->auto_cursor = auto_cursor == 1;
     *out = s;
     return AGENTEX_OK;
 nomem:
@@ -354,6 +368,16 @@ static agentex_err_t store_int(acp_server_t *s, int *field, int v)
 }
 
 static agentex_err_t store_size(acp_server_t *s, size_t *field, size_t v)
+{
+    agentex_err_t err = lock_idle(s);
+    if (err)
+        return err;
+    *field = v;
+    pthread_mutex_unlock(&s->mu);
+    return AGENTEX_OK;
+}
+
+static agentex_err_t store_bool(acp_server_t *s, bool *field, bool v)
 {
     agentex_err_t err = lock_idle(s);
     if (err)
@@ -423,14 +447,12 @@ agentex_err_t acp_server_set_api_key(acp_server_t *s, const char *key)
 
 agentex_err_t acp_server_set_auth_check(acp_server_t *s, bool on)
 {
-    if (!s)
-        return AGENTEX_EINVAL;
-    agentex_err_t err = lock_idle(s);
-    if (err)
-        return err;
-    s->auth_check = on;
-    pthread_mutex_unlock(&s->mu);
-    return AGENTEX_OK;
+    return s ? store_bool(s, &s->auth_check, on) : AGENTEX_EINVAL;
+}
+
+agentex_err_t acp_server_set_auto_cursor(acp_server_t *s, bool on)
+{
+    return s ? store_bool(s, &s->auto_cursor, on) : AGENTEX_EINVAL;
 }
 
 agentex_err_t acp_server_set_register_retries(acp_server_t *s, int attempts, long delay_ms)
@@ -588,6 +610,14 @@ static size_t hash_str(const char *s)
     return h;
 }
 
+static void entry_free(task_entry_t *e)
+{
+    agx_free(e->id);
+    agx_free(e->tracker_id);
+    agx_free(e->cursor_id);
+    agx_free(e);
+}
+
 static task_entry_t *task_acquire(acp_server_t *s, const char *id)
 {
     size_t b = hash_str(id) % TASK_BUCKETS;
@@ -624,8 +654,7 @@ static void task_release(acp_server_t *s, task_entry_t *e)
             pp = &(*pp)->next;
         if (*pp)
             *pp = e->next;
-        agx_free(e->id);
-        agx_free(e);
+        entry_free(e);
     }
     pthread_mutex_unlock(&s->tasks_mu);
 }
@@ -879,6 +908,256 @@ static size_t reap_push(acp_server_t *s, acp_ctx_t *ctx)
     return atomic_fetch_add(&s->nreap, 1) + 1;
 }
 
+/* ---- auto-cursor (acp_server_set_auto_cursor) ----
+ *
+ * DESIGN's "durability without Temporal": the backend stores every event before it
+ * delivers it, and the tracker keeps a per (task, agent) cursor, so the agent can always
+ * ask which events it has not processed yet.  With the option on, an event/send does not
+ * call the handler for its own event only: in the task's mailbox, cursor_deliver lists
+ * the task's events after the cursor and calls the handler on each, in sequence_id
+ * order, moving the cursor past every event whose handler returned AGENTEX_OK.  Events
+ * whose delivery failed while the agent was down or busy, and events delivered out of
+ * order, are therefore handled in order; an event that arrives again after the list
+ * already handled it is skipped.  At start-up cursor_scan_job does the same for every
+ * RUNNING task of the agent. */
+
+#define CURSOR_PAGE 100 /* events (and tasks, at start-up) per list call */
+
+/* Reads the task's tracker once per run of queued jobs (the entry lives while the task
+ * has any).  Later jobs trust what the earlier ones wrote. */
+static agentex_err_t cursor_load(acp_ctx_t *ctx)
+{
+    task_entry_t *e = ctx->entry;
+    if (e->cur_loaded)
+        return AGENTEX_OK;
+    adk_tracker_t *t = NULL;
+    agentex_err_t err =
+        adk_tracker_get_by_task_and_agent(ctx->client, ctx->task_id, ctx->s->agent_id, &t);
+    if (err)
+        return err;
+    if (replace_str(&e->tracker_id, adk_tracker_id(t)) ||
+        replace_str(&e->cursor_id, adk_tracker_last_processed_event_id(t)))
+        err = AGENTEX_ENOMEM;
+    adk_tracker_free(t);
+    e->cursor_seq = -1;
+    e->cur_loaded = err == AGENTEX_OK;
+    return err;
+}
+
+/* Moves the cursor to ev, keeping the tracker's status and status_reason (the backend
+ * overwrites both on every PUT, so adk_tracker_update reads them first). */
+static agentex_err_t cursor_commit(acp_ctx_t *ctx, const adk_event_t *ev)
+{
+    task_entry_t *e = ctx->entry;
+    agentex_err_t err =
+        adk_tracker_update(ctx->client, e->tracker_id, adk_event_id(ev), NULL, NULL, true, NULL);
+    if (!err && replace_str(&e->cursor_id, adk_event_id(ev)))
+        err = AGENTEX_ENOMEM;
+    if (err) {
+        e->cur_loaded = false; /* the next job reads the tracker again */
+        return err;
+    }
+    e->cursor_seq = adk_event_sequence_id(ev);
+    return AGENTEX_OK;
+}
+
+/* Calls the event handler on ev.  The request's own event keeps its params; an event
+ * found in the list gets params of its own (agent and task as the request's, the listed
+ * event, and "request": null: it came with no request, so no forwarded headers). */
+static agentex_err_t cursor_call(acp_ctx_t *ctx, const adk_event_t *ev, bool own)
+{
+    agx_free(ctx->errmsg);
+    ctx->errmsg = NULL;
+    ctx->has_error = false;
+    if (own)
+        return ctx->h.fn.event_send(ctx, ctx->task, ev, ctx->h.ud);
+    cJSON *saved = ctx->params, *params = NULL, *evj = NULL;
+    if (adk_event_to_json(ev, &evj) != AGENTEX_OK)
+        return AGENTEX_ENOMEM;
+    if (!(params = cJSON_CreateObject()) || !cJSON_AddItemToObjectCS(params, "event", evj)) {
+        cJSON_Delete(evj);
+        cJSON_Delete(params);
+        return AGENTEX_ENOMEM;
+    }
+    if (!cJSON_AddItemReferenceToObject(params, "agent",
+                                        cJSON_GetObjectItemCaseSensitive(saved, "agent")) ||
+        !cJSON_AddItemReferenceToObject(params, "task",
+                                        cJSON_GetObjectItemCaseSensitive(saved, "task")) ||
+        !cJSON_AddNullToObject(params, "request")) {
+        cJSON_Delete(params);
+        return AGENTEX_ENOMEM;
+    }
+    ctx->params = params;
+    agentex_err_t rc = ctx->h.fn.event_send(ctx, ctx->task, ev, ctx->h.ud);
+    ctx->params = saved;
+    cJSON_Delete(params);
+    return rc;
+}
+
+/* The task's pending events, in order, up to the end of the list.  ctx->event is the
+ * request's event (NULL for the start-up catch-up).  Logs every failure itself. */
+static agentex_err_t cursor_deliver(acp_ctx_t *ctx)
+{
+    acp_server_t *s = ctx->s;
+    task_entry_t *e = ctx->entry;
+    const adk_event_t *own = ctx->event;
+    const char *own_id = own ? adk_event_id(own) : NULL;
+    agentex_err_t err = cursor_load(ctx);
+    if (err) {
+        agx_log(AGENTEX_LOG_ERROR,
+                "task %s: auto-cursor: cannot read the tracker: %s; the task's events wait "
+                "in the backend for its next event/send or a restart",
+                ctx->task_id, agentex_client_errmsg(ctx->client));
+        return err;
+    }
+    if (own && e->cursor_seq >= 0 && adk_event_sequence_id(own) <= e->cursor_seq) {
+        AGX_DEBUG("acp: task %s: event %s is behind the cursor: handled already", ctx->task_id,
+                  own_id);
+        return AGENTEX_OK;
+    }
+    bool seen = false;
+    size_t handled = 0;
+    for (;;) {
+        adk_event_list_t *page = NULL;
+        err = adk_events_list(ctx->client, ctx->task_id, s->agent_id, e->cursor_id, CURSOR_PAGE,
+                              &page);
+        if (err) {
+            agx_log(AGENTEX_LOG_ERROR,
+                    "task %s: auto-cursor: cannot list the events after the cursor: %s",
+                    ctx->task_id, agentex_client_errmsg(ctx->client));
+            return err;
+        }
+        size_t n = adk_event_list_count(page), progress = 0;
+        for (size_t i = 0; i < n; i++) {
+            const adk_event_t *ev = adk_event_list_at(page, i);
+            long long seq = (long long)adk_event_sequence_id(ev);
+            if (e->cursor_seq >= 0 && seq <= e->cursor_seq)
+                continue; /* a backend that ignored the cursor */
+            /* stopping: finish up to the acknowledged event; the rest wait in the backend */
+            if (atomic_load(&s->stopping) && (!own || seen))
+                break;
+            bool is_own = own_id && strcmp(adk_event_id(ev), own_id) == 0;
+            agentex_err_t rc = cursor_call(ctx, ev, is_own);
+            if (rc != AGENTEX_OK) {
+                agx_log(AGENTEX_LOG_ERROR,
+                        "task %s: event/send handler failed on event %s (sequence %lld): %s "
+                        "(%s); the cursor stays before it",
+                        ctx->task_id, adk_event_id(ev), seq,
+                        ctx->has_error && ctx->errmsg ? ctx->errmsg : agentex_strerror(rc),
+                        agentex_err_name(rc));
+                adk_event_list_free(page);
+                return rc;
+            }
+            if ((err = cursor_commit(ctx, ev)) != AGENTEX_OK) {
+                agx_log(AGENTEX_LOG_ERROR,
+                        "task %s: auto-cursor: event %s (sequence %lld) was handled but the "
+                        "cursor did not move: %s; it will be handled again",
+                        ctx->task_id, adk_event_id(ev), seq, agentex_client_errmsg(ctx->client));
+                adk_event_list_free(page);
+                return err;
+            }
+            seen = seen || is_own;
+            handled++;
+            progress++;
+        }
+        adk_event_list_free(page);
+        if (n < CURSOR_PAGE || progress == 0 || (atomic_load(&s->stopping) && (!own || seen)))
+            break;
+    }
+    if (own && !seen && !atomic_load(&s->stopping))
+        AGX_INFO("acp: task %s: event %s was not after the tracker's cursor: handled already",
+                 ctx->task_id, own_id);
+    if (handled > (own && seen ? 1u : 0u))
+        AGX_INFO("acp: task %s: auto-cursor delivered %zu event(s)", ctx->task_id, handled);
+    return AGENTEX_OK;
+}
+
+/* A start-up catch-up of one task (no request behind it): cursor_deliver, then free. */
+static void cursor_task_job(void *wctx, void *arg)
+{
+    acp_ctx_t *ctx = arg;
+    ctx->client = wctx;
+    tl_current_server = ctx->s;
+    (void)cursor_deliver(ctx);
+    tl_current_server = NULL;
+    task_release(ctx->s, ctx->entry);
+    ctx_free(ctx);
+}
+
+/* Queues the catch-up of task t in its mailbox.  Returns 0 when queued. */
+static int cursor_queue_task(acp_server_t *s, const adk_task_t *t)
+{
+    acp_ctx_t *ctx = agx_calloc(1, sizeof *ctx);
+    cJSON *task_json = NULL;
+    if (!ctx)
+        return -1;
+    ctx->s = s;
+    ctx->kind = M_EVENT_SEND;
+    ctx->h = s->handlers[M_EVENT_SEND];
+    ctx->root = cJSON_CreateObject();
+    if (!ctx->root || adk_task_to_json(t, &task_json) != AGENTEX_OK ||
+        !cJSON_AddItemToObjectCS(ctx->root, "task", task_json)) {
+        cJSON_Delete(task_json);
+        goto fail;
+    }
+    cJSON *agent = s->agent_json ? cJSON_Duplicate(s->agent_json, 1) : cJSON_CreateNull();
+    if (!agent || !cJSON_AddItemToObjectCS(ctx->root, "agent", agent)) {
+        cJSON_Delete(agent);
+        goto fail;
+    }
+    if (!cJSON_AddNullToObject(ctx->root, "event") ||
+        !cJSON_AddNullToObject(ctx->root, "request") ||
+        adk_task_from_json(task_json, &ctx->task) != AGENTEX_OK)
+        goto fail;
+    if (adk_agent_from_json(agent, &ctx->agent) != AGENTEX_OK)
+        ctx->agent = NULL; /* an answer without every field: acp_ctx_agent gives NULL */
+    ctx->params = ctx->root;
+    if (!(ctx->entry = task_acquire(s, adk_task_id(t))))
+        goto fail;
+    ctx->task_id = ctx->entry->id;
+    if (agx_pool_submit(s->pool, ctx->task_id, cursor_task_job, ctx) == AGENTEX_OK)
+        return 0;
+    task_release(s, ctx->entry);
+fail:
+    ctx_free(ctx);
+    return -1;
+}
+
+/* Start-up (a job of its own): queues the catch-up of every RUNNING task of the agent. */
+static void cursor_scan_job(void *wctx, void *arg)
+{
+    acp_server_t *s = arg;
+    agentex_client_t *c = wctx;
+    size_t queued = 0, failed = 0;
+    for (int page = 1; !atomic_load(&s->stopping); page++) {
+        const agx_adk_filter_t f[] = {{"agent_id", s->agent_id, true},
+                                      {"status", "RUNNING", false}};
+        adk_list_opts_t o = {CURSOR_PAGE, page, "created_at", "asc"};
+        adk_task_list_t *l = NULL;
+        if (agx_adk_list(c, "acp auto-cursor", "/tasks", f, 2, &o, &agx_adk_task_list, &l)) {
+            agx_log(AGENTEX_LOG_ERROR,
+                    "acp: auto-cursor: cannot list the agent's running tasks: %s; their missed "
+                    "events are handled with their next event/send",
+                    agentex_client_errmsg(c));
+            break;
+        }
+        size_t n = adk_task_list_count(l);
+        for (size_t i = 0; i < n; i++) {
+            if (cursor_queue_task(s, adk_task_list_at(l, i)) == 0)
+                queued++;
+            else
+                failed++;
+        }
+        adk_task_list_free(l);
+        if (n < CURSOR_PAGE)
+            break;
+    }
+    if (failed)
+        agx_log(AGENTEX_LOG_ERROR,
+                "acp: auto-cursor: %zu task(s) not caught up (stopping or out of memory)", failed);
+    AGX_INFO("acp: auto-cursor: catching up %zu running task(s)", queued);
+}
+
 static void backlog_done(acp_server_t *s, size_t nreap);
 static agentex_err_t build_typed(acp_ctx_t *ctx);
 static int fill_kept_headers(const acp_ctx_t *ctx, cJSON *params);
@@ -910,6 +1189,7 @@ static void job_run(void *wctx, void *arg)
         }
     }
     tl_current_server = s;
+    bool logged = false; /* cursor_deliver logs its own failures */
     switch (ctx->kind) {
     case M_TASK_CREATE: {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(ctx->params, "params");
@@ -917,7 +1197,12 @@ static void job_run(void *wctx, void *arg)
         break;
     }
     case M_EVENT_SEND:
-        rc = ctx->h.fn.event_send(ctx, ctx->task, ctx->event, ctx->h.ud);
+        if (s->auto_cursor) {
+            rc = cursor_deliver(ctx);
+            logged = true;
+        } else {
+            rc = ctx->h.fn.event_send(ctx, ctx->task, ctx->event, ctx->h.ud);
+        }
         break;
     case M_TASK_CANCEL:
         rc = ctx->h.fn.task_cancel(ctx, ctx->task, ctx->h.ud);
@@ -933,7 +1218,7 @@ static void job_run(void *wctx, void *arg)
     }
     tl_current_server = NULL;
     const char *msg = ctx->has_error && ctx->errmsg ? ctx->errmsg : agentex_strerror(rc);
-    if (rc != AGENTEX_OK)
+    if (rc != AGENTEX_OK && !logged)
         agx_log(AGENTEX_LOG_ERROR, "task %s: %s handler failed: %s (%s)", ctx->task_id,
                 method_names[ctx->kind], msg, agentex_err_name(rc));
     if (ctx->kind == M_MESSAGE_SEND) {
@@ -2162,6 +2447,12 @@ static agentex_err_t do_register(acp_server_t *s, int port)
                 err = AGENTEX_ENOMEM;
                 goto out;
             }
+            /* the agent object of the handlers the auto-cursor catch-up calls; the key
+             * is a secret, and not part of an Agent */
+            cJSON_DeleteItemFromObjectCaseSensitive(resp, "agent_api_key");
+            cJSON_Delete(s->agent_json);
+            s->agent_json = resp;
+            resp = NULL;
             AGX_INFO("acp: registered agent %s as %s", s->name, s->agent_id);
             goto out;
         }
@@ -2322,6 +2613,18 @@ static agentex_err_t prepare(acp_server_t *s)
             goto fail;
         }
     }
+    if (s->auto_cursor && !registering) {
+        set_errmsg(s, "auto-cursor needs a backend to register with (AGENTEX_BASE_URL): the "
+                      "cursor is the agent's tracker there");
+        err = AGENTEX_EINVAL;
+        goto fail;
+    }
+    if (s->auto_cursor && s->delivery != ACP_DELIVERY_PER_TASK) {
+        set_errmsg(s, "auto-cursor needs per-task delivery: a task's events are handled in "
+                      "order, one at a time");
+        err = AGENTEX_EINVAL;
+        goto fail;
+    }
     if ((err = build_template_client(s)) != AGENTEX_OK) {
         if (!s->errmsg[0])
             set_errmsg(s, "client set-up: %s", agentex_strerror(err));
@@ -2358,8 +2661,13 @@ static agentex_err_t prepare(acp_server_t *s)
         goto fail;
     }
     s->have_supervisor = true;
-    AGX_INFO("acp: serving on %s:%d (%s delivery, %d workers)", s->host, acp_server_port(s),
-             s->delivery == ACP_DELIVERY_PER_TASK ? "per-task" : "concurrent", s->workers);
+    AGX_INFO("acp: serving on %s:%d (%s delivery%s, %d workers)", s->host, acp_server_port(s),
+             s->delivery == ACP_DELIVERY_PER_TASK ? "per-task" : "concurrent",
+             s->auto_cursor ? ", auto-cursor" : "", s->workers);
+    /* the catch-up runs beside the requests: both go through the tasks' mailboxes */
+    if (s->auto_cursor && s->handlers[M_EVENT_SEND].fn.any &&
+        agx_pool_submit(s->pool, NULL, cursor_scan_job, s) != AGENTEX_OK)
+        AGX_ERROR("acp: auto-cursor: could not queue the start-up catch-up (out of memory)");
     return AGENTEX_OK;
 fail:
     if (err == AGENTEX_ECANCELED) /* stopped while registering: a clean stop */
@@ -2556,8 +2864,7 @@ agentex_err_t acp_server_free(acp_server_t *s)
         task_entry_t *e = s->buckets[i];
         while (e) {
             task_entry_t *n = e->next;
-            agx_free(e->id);
-            agx_free(e);
+            entry_free(e);
             e = n;
         }
     }
@@ -2580,6 +2887,7 @@ agentex_err_t acp_server_free(acp_server_t *s)
     agx_free(s->custom_headers);
     agx_free(s->host);
     agx_free(s->agent_id);
+    cJSON_Delete(s->agent_json);
     agx_free(s);
     return AGENTEX_OK;
 }

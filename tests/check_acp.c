@@ -74,6 +74,7 @@ static const char *const unset_env[] = {"AGENT_NAME",
                                         "ACP_HOST",
                                         "ACP_MAX_PENDING",
                                         "ACP_WORKER_NICE",
+                                        "ACP_AUTO_CURSOR",
                                         "ACP_TYPE",
                                         "AGENTEX_BASE_URL",
                                         "AGENT_ID",
@@ -365,6 +366,7 @@ START_TEST(test_setters_validate)
     ck_assert_int_eq(acp_server_set_workers(s, 256), AGENTEX_OK);
     ck_assert_int_eq(acp_server_set_listen(s, NULL, 70000), AGENTEX_EINVAL);
     ck_assert_int_eq(acp_server_set_delivery(s, (acp_delivery_t)7), AGENTEX_EINVAL);
+    ck_assert_int_eq(acp_server_set_auto_cursor(NULL, true), AGENTEX_EINVAL);
     ck_assert_int_eq(acp_server_set_max_body(s, 0), AGENTEX_EINVAL);
     ck_assert_int_eq(acp_server_set_timeouts(s, 0, 5), AGENTEX_EINVAL);
     ck_assert_int_eq(acp_server_set_register_retries(s, 0, 5), AGENTEX_EINVAL);
@@ -585,6 +587,9 @@ typedef struct rec {
     char tag[64];      /* acp_ctx_header(x-user-tag) */
     char key[64];      /* acp_ctx_header(x-agent-api-key) */
     char agent_id[64];
+    char event_id[64]; /* the event handler's event */
+    bool agent_key;    /* params.agent carries an agent_api_key */
+    bool has_agent;    /* acp_ctx_agent gave an object */
     bool cancelled;
     int seq;
     int nice; /* the handler thread's nice value */
@@ -652,6 +657,9 @@ static void fill_rec(acp_ctx_t *ctx, const adk_task_t *task, rec_t *r)
     snprintf(r->key, sizeof r->key, "%s", h ? h : "");
     h = acp_ctx_agent_id(ctx);
     snprintf(r->agent_id, sizeof r->agent_id, "%s", h ? h : "");
+    r->agent_key = cJSON_GetObjectItem(cJSON_GetObjectItem(acp_ctx_params(ctx), "agent"),
+                                       "agent_api_key") != NULL;
+    r->has_agent = acp_ctx_agent(ctx) != NULL;
     r->cancelled = acp_task_cancelled(ctx);
     r->nice = getpriority(PRIO_PROCESS, 0); /* Linux: the calling thread's */
 }
@@ -690,6 +698,7 @@ static agentex_err_t on_event(acp_ctx_t *ctx, const adk_task_t *task, const adk_
     const adk_content_t *c = adk_event_content(ev);
     const char *text = c ? adk_content_text(c) : NULL;
     snprintf(r.text, sizeof r.text, "%s", text ? text : "");
+    snprintf(r.event_id, sizeof r.event_id, "%s", adk_event_id(ev));
     /* "<task index>:<seq>" texts check per-task order */
     int ti = -1, seq = -1;
     if (text && sscanf(text, "%d:%d", &ti, &seq) == 2 && ti >= 0 && ti < 64) {
@@ -719,6 +728,10 @@ static agentex_err_t on_event(acp_ctx_t *ctx, const adk_task_t *task, const adk_
         msleep(R.sleep_ms);
     track_running(false);
     rec_add(&r);
+    if (text && strcmp(text, "fail-event") == 0) {
+        acp_ctx_set_error(ctx, "refused %s", "fail-event");
+        return AGENTEX_EINTERNAL;
+    }
     return AGENTEX_OK;
 }
 
@@ -1964,6 +1977,229 @@ static const fake_request_t *wait_req(const char *method, const char *path, size
     return NULL;
 }
 
+/* ---- auto-cursor ---- */
+
+#define EVJ(id, seq, text)                                                                         \
+    "{\"id\":\"" id "\",\"sequence_id\":" #seq ",\"task_id\":\"" TASK_ID                           \
+    "\",\"agent_id\":\"" AGENT_ID                                                                  \
+    "\",\"created_at\":\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":\"text\","            \
+    "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\",\"content\":\"" text "\","      \
+    "\"attachments\":null}}"
+#define TRACKER_AT(cursor)                                                                         \
+    "{\"id\":\"trk-1\",\"agent_id\":\"" AGENT_ID "\",\"task_id\":\"" TASK_ID "\",\"status\":"      \
+    "\"BUSY\",\"status_reason\":\"kept\",\"last_processed_event_id\":" cursor ",\"created_at\":"   \
+    "\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:05:00.123456Z\"}"
+
+/* An event/send request carrying the event EVJ(ev_id, seq, text). */
+static char *event_body_at(const char *ev_id, int seq, const char *text)
+{
+    agx_buf_t b;
+    agx_buf_init(&b);
+    ck_assert_int_eq(
+        agx_buf_printf(
+            &b,
+            "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":{\"agent\":" AGENT_JSON
+            ",\"task\":{\"id\":\"" TASK_ID "\",\"status\":\"RUNNING\"},\"event\":{\"id\":\"%s\","
+            "\"sequence_id\":%d,\"task_id\":\"" TASK_ID "\",\"agent_id\":\"" AGENT_ID "\","
+            "\"created_at\":\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":\"text\","
+            "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\",\"content\":\"%s\","
+            "\"attachments\":null}},\"request\":null},\"id\":" ID_EVENT "}",
+            ev_id, seq, text),
+        0);
+    return agx_buf_steal(&b);
+}
+
+/* The requests to method+path recorded from index from on. */
+static size_t count_req(const char *method, const char *path, size_t from)
+{
+    size_t n = 0, at = from;
+    while (find_req(method, path, at, &at)) {
+        n++;
+        at++;
+    }
+    return n;
+}
+
+/* Routes of a backend whose tracker has no cursor yet and whose task has two events;
+ * auto-cursor on, started; returns once the start-up catch-up listed the tasks. */
+static void auto_cursor_start(const char *tasks_json)
+{
+    fake_backend_route(fb, "GET", "/tasks", 200, tasks_json);
+    fake_backend_route(fb, "GET", "/tracker/", 200, TRACKER_AT("null"));
+    fake_backend_route(fb, "GET", "/tracker", 200, "[" TRACKER_AT("null") "]");
+    fake_backend_route(fb, "GET", "/events", 200,
+                       "[" EVJ("ev-1", 10, "first") "," EVJ("ev-2", 11, "second") "]");
+    fake_backend_route(fb, "PUT", "/tracker/", 200, TRACKER_AT("\"ev-2\""));
+    ck_assert_int_eq(acp_server_set_auto_cursor(srv, true), AGENTEX_OK);
+    start_server(srv);
+    const fake_request_t *q = wait_req("GET", "/tasks", 0);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_str_eq(q->query, "agent_id=" AGENT_ID "&status=RUNNING&limit=100&page_number=1"
+                               "&order_by=created_at&order_direction=asc");
+}
+
+/* The n-th PUT /tracker/trk-1 from index from on moved the cursor to ev_id and sent the
+ * status read just before it back (the backend overwrites it on every PUT). */
+static void assert_cursor_put(size_t from, int n, const char *ev_id)
+{
+    size_t at = from;
+    const fake_request_t *q = NULL;
+    for (int i = 0; i <= n; i++) {
+        q = find_req("PUT", "/tracker/trk-1", at, &at);
+        ck_assert_msg(q != NULL, "PUT %d of the cursor missing", i);
+        at++;
+    }
+    char want[160];
+    snprintf(want, sizeof want,
+             "{\"last_processed_event_id\":\"%s\",\"status\":\"BUSY\",\"status_reason\":\"kept\"}",
+             ev_id);
+    ck_assert_str_eq(q->body, want);
+}
+
+/* The backend delivers ev-2 before ev-1 (concurrent event/send calls): the handler still
+ * gets ev-1 then ev-2, the cursor follows, and ev-1 arriving later is skipped. */
+START_TEST(test_auto_cursor_order_and_dedupe)
+{
+    auto_cursor_start("[]");
+    size_t base_n = fake_backend_count(fb);
+    char *b = event_body_at("ev-2", 11, "second");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    ck_assert_str_eq(R.r[0].event_id, "ev-1");
+    ck_assert_str_eq(R.r[0].text, "first");
+    ck_assert_str_eq(R.r[0].request, "null"); /* listed, not requested: no headers */
+    ck_assert_str_eq(R.r[0].tag, "");
+    ck_assert_str_eq(R.r[1].event_id, "ev-2");
+    ck_assert_ptr_nonnull(strstr(R.r[1].request, "5f0c3d2b")); /* its own request's headers */
+    ck_assert_ptr_nonnull(wait_req("PUT", "/tracker/trk-1", base_n));
+    for (int i = 0; i < 250 && count_req("PUT", "/tracker/trk-1", base_n) < 2; i++)
+        msleep(20);
+    ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", base_n), 2);
+    assert_cursor_put(base_n, 0, "ev-1");
+    assert_cursor_put(base_n, 1, "ev-2");
+    const fake_request_t *q = find_req("GET", "/events", base_n, NULL);
+    ck_assert_str_eq(q->query, "task_id=" TASK_ID "&agent_id=" AGENT_ID "&limit=100");
+    ck_assert_uint_eq(count_req("GET", "/tracker", base_n), 1); /* read once per run */
+
+    /* ev-1's own delivery comes late: the tracker is past it, the list is empty */
+    msleep(200); /* the task's jobs are done: its next job reads the tracker again */
+    size_t mid = fake_backend_count(fb);
+    fake_backend_push(fb, 200, "[" TRACKER_AT("\"ev-2\"") "]");
+    fake_backend_push(fb, 200, "[]");
+    b = event_body_at("ev-1", 10, "first");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    ck_assert_uint_ge(fake_backend_wait(fb, mid + 2, 5000), mid + 2);
+    q = find_req("GET", "/events", mid, NULL);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_str_eq(q->query, "task_id=" TASK_ID "&agent_id=" AGENT_ID
+                               "&last_processed_event_id=ev-2&limit=100");
+    msleep(200);
+    ck_assert_int_eq(rec_wait(3, 10), 2); /* not handled again */
+    ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", mid), 0);
+}
+END_TEST
+
+/* A burst: ev-2 and then ev-1 queued while the first job runs.  The first job handles
+ * both from the list; the second finds its event behind the cursor it knows and asks
+ * the backend nothing. */
+START_TEST(test_auto_cursor_burst_skips_handled)
+{
+    auto_cursor_start("[]");
+    size_t base_n = fake_backend_count(fb);
+    R.sleep_ms = 100;
+    char *b = event_body_at("ev-2", 11, "second");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    b = event_body_at("ev-1", 10, "first");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    msleep(400);
+    ck_assert_int_eq(rec_wait(3, 10), 2);
+    ck_assert_str_eq(R.r[0].event_id, "ev-1");
+    ck_assert_str_eq(R.r[1].event_id, "ev-2");
+    ck_assert_uint_eq(count_req("GET", "/tracker", base_n), 1);
+    ck_assert_uint_eq(count_req("GET", "/events", base_n), 1);
+    ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", base_n), 2);
+}
+END_TEST
+
+/* A failing handler keeps the cursor before its event, and the later event waits. */
+START_TEST(test_auto_cursor_handler_failure_keeps_cursor)
+{
+    auto_cursor_start("[]");
+    size_t base_n = fake_backend_count(fb);
+    fake_backend_push(fb, 200, "[" TRACKER_AT("null") "]");
+    fake_backend_push(fb, 200, "[" EVJ("ev-1", 10, "fail-event") "," EVJ("ev-2", 11, "second") "]");
+    char *b = event_body_at("ev-2", 11, "second");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    ck_assert_int_eq(rec_wait(1, 5000), 1);
+    ck_assert_str_eq(R.r[0].event_id, "ev-1");
+    msleep(300);
+    ck_assert_int_eq(rec_wait(2, 10), 1); /* ev-2 was not handled */
+    ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", base_n), 0);
+    ck_assert_uint_eq(count_req("GET", "/tracker/trk-1", base_n), 0);
+}
+END_TEST
+
+/* At start-up every RUNNING task catches up without a request: the handler gets the
+ * agent of the registration (without its key) and the task of the list. */
+START_TEST(test_auto_cursor_start_up_catch_up)
+{
+    auto_cursor_start("[" TASK_JSON "]");
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_str_eq(R.r[i].event_id, i ? "ev-2" : "ev-1");
+        ck_assert_str_eq(R.r[i].task, TASK_ID);
+        ck_assert_str_eq(R.r[i].request, "null");
+        ck_assert_str_eq(R.r[i].agent_id, AGENT_ID);
+        ck_assert(!R.r[i].agent_key);
+        ck_assert(R.r[i].has_agent);
+        ck_assert_str_eq(R.r[i].method, "event/send");
+    }
+    for (int i = 0; i < 250 && count_req("PUT", "/tracker/trk-1", 0) < 2; i++)
+        msleep(20);
+    assert_cursor_put(0, 1, "ev-2");
+}
+END_TEST
+
+/* The option needs registration and per-task delivery; ACP_AUTO_CURSOR sets it. */
+START_TEST(test_auto_cursor_requirements)
+{
+    acp_server_t *s = NULL;
+    ck_assert_int_eq(acp_server_new(&s), AGENTEX_OK);
+    server_config(s, false);
+    ck_assert_int_eq(acp_server_set_auto_cursor(s, true), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_start(s), AGENTEX_EINVAL);
+    ck_assert_ptr_nonnull(strstr(acp_server_errmsg(s), "auto-cursor needs a backend"));
+    ck_assert_int_eq(acp_server_set_backend(s, fake_backend_url(fb)), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_set_delivery(s, ACP_DELIVERY_CONCURRENT), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_start(s), AGENTEX_EINVAL);
+    ck_assert_ptr_nonnull(strstr(acp_server_errmsg(s), "auto-cursor needs per-task delivery"));
+    ck_assert_uint_eq(fake_backend_count(fb), 0); /* refused before anything was contacted */
+    ck_assert_int_eq(acp_server_free(s), AGENTEX_OK);
+
+    setenv("ACP_AUTO_CURSOR", "1", 1);
+    ck_assert_int_eq(acp_server_new(&s), AGENTEX_OK);
+    server_config(s, false);
+    ck_assert_int_eq(acp_server_start(s), AGENTEX_EINVAL);
+    ck_assert_ptr_nonnull(strstr(acp_server_errmsg(s), "auto-cursor"));
+    ck_assert_int_eq(acp_server_free(s), AGENTEX_OK);
+
+    setenv("ACP_AUTO_CURSOR", "yes", 1); /* not 0 or 1: ignored with a warning, stays off */
+    ck_assert_int_eq(acp_server_new(&s), AGENTEX_OK);
+    server_config(s, false);
+    ck_assert_int_eq(acp_server_start(s), AGENTEX_OK);
+    acp_server_stop(s);
+    ck_assert_int_eq(acp_server_wait(s), AGENTEX_OK);
+    ck_assert_int_eq(acp_server_free(s), AGENTEX_OK);
+    unsetenv("ACP_AUTO_CURSOR");
+}
+END_TEST
+
 #define MSG_REPLY                                                                                  \
     "{\"id\":\"m1\",\"task_id\":\"" TASK_ID "\",\"content\":{\"type\":\"text\",\"author\":"        \
     "\"agent\",\"content\":\"x\"},\"streaming_status\":null}"
@@ -2251,6 +2487,11 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_message_send_peer_gone);
     tcase_add_test(tc, test_message_send_half_close_is_gone);
     tcase_add_loop_test(tc, test_requests_under_enomem, 0, 2);
+    tcase_add_test(tc, test_auto_cursor_order_and_dedupe);
+    tcase_add_test(tc, test_auto_cursor_burst_skips_handled);
+    tcase_add_test(tc, test_auto_cursor_handler_failure_keeps_cursor);
+    tcase_add_test(tc, test_auto_cursor_start_up_catch_up);
+    tcase_add_test(tc, test_auto_cursor_requirements);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("examples");

@@ -250,7 +250,8 @@ static agentex_client_t *client(void)
 /* Starts examples/<prog> as agent `name` against g_url and waits until it serves (its log
  * says so, after registration) and the backend lists it Ready.  Returns its agent id
  * (static buffer of the proc). */
-static void agent_start(proc_t *p, const char *prog, const char *name, const char *acp_type)
+static void agent_start_env(proc_t *p, const char *prog, const char *name, const char *acp_type,
+                            const char *extra_env)
 {
     char bin[600], env_name[96], env_base[300], env_type[64];
     snprintf(bin, sizeof bin, "%s/examples/%s", tp_build_dir(), prog);
@@ -258,8 +259,10 @@ static void agent_start(proc_t *p, const char *prog, const char *name, const cha
     snprintf(env_base, sizeof env_base, "AGENTEX_BASE_URL=%s", g_url);
     snprintf(env_type, sizeof env_type, "ACP_TYPE=%s", acp_type ? acp_type : "async");
     const char *argv[] = {bin, NULL};
-    const char *env[] = {env_name,     env_base, env_type, "ACP_URL=http://127.0.0.1",
-                         "ACP_PORT=0", "ACP_HOST=127.0.0.1", NULL};
+    const char *env[] = {env_name,     env_base,
+                         env_type,     "ACP_URL=http://127.0.0.1",
+                         "ACP_PORT=0", "ACP_HOST=127.0.0.1",
+                         extra_env,    NULL};
     proc_start(p, prog, argv, env, false);
     ck_assert_msg(wait_file_contains(p->log, "serving on", 10000),
                   "%s did not start serving (log %s)", prog, p->log);
@@ -272,6 +275,11 @@ static void agent_start(proc_t *p, const char *prog, const char *name, const cha
     ck_assert_str_eq(adk_agent_status_reason(a), "Agent registered successfully.");
     adk_agent_free(a);
     agentex_client_free(c);
+}
+
+static void agent_start(proc_t *p, const char *prog, const char *name, const char *acp_type)
+{
+    agent_start_env(p, prog, name, acp_type, NULL);
 }
 
 static char *agent_id_of(agentex_client_t *c, const char *name)
@@ -871,6 +879,75 @@ START_TEST(test_persist_before_deliver)
 }
 END_TEST
 
+/* ---- auto-cursor ---------------------------------------------------------------------------- */
+
+/* echo_agent with ACP_AUTO_CURSOR=1: events sent while it is down are answered, in order
+ * and once each, as soon as it is back (before any new event), and the cursor keeps the
+ * status an operator set on the tracker. */
+START_TEST(test_auto_cursor_restart_catches_up)
+{
+    proc_t agent, again;
+    dev_start(NULL);
+    agent_start_env(&agent, "echo_agent", "e2e-auto", NULL, "ACP_AUTO_CURSOR=1");
+    agentex_client_t *c = client();
+    char *agent_id = agent_id_of(c, "e2e-auto");
+    char *task = task_create(c, "e2e-auto", NULL);
+    adk_event_t *one = event_send(c, "e2e-auto", task, "one");
+    adk_tracker_t *tr = wait_cursor(c, task, agent_id, adk_event_id(one));
+    ck_assert_int_eq(
+        adk_tracker_update(c, adk_tracker_id(tr), NULL, "WATCHED", "by the test", false, NULL),
+        AGENTEX_OK);
+    adk_tracker_free(tr);
+    proc_stop_ok(&agent);
+
+    /* down: both deliveries fail, both events are stored */
+    adk_event_list_t *missed = NULL;
+    for (int i = 0; i < 2; i++) {
+        adk_content_t *content = NULL;
+        adk_event_t *ev = NULL;
+        ck_assert_int_eq(adk_content_text_new(ADK_AUTHOR_USER, i ? "three" : "two", &content),
+                         AGENTEX_OK);
+        ck_assert_int_eq(adk_rpc_event_send(c, "e2e-auto", task, content, &ev), AGENTEX_ERPC);
+        adk_content_free(content);
+    }
+    ck_assert_int_eq(adk_events_list(c, task, agent_id, adk_event_id(one), 0, &missed), AGENTEX_OK);
+    ck_assert_uint_eq(adk_event_list_count(missed), 2);
+
+    /* back: the start-up catch-up answers them with no new event */
+    agent_start_env(&again, "echo_agent", "e2e-auto", NULL, "ACP_AUTO_CURSOR=1");
+    const char *last = adk_event_id(adk_event_list_at(missed, 1));
+    tr = wait_cursor(c, task, agent_id, last);
+    ck_assert_str_eq(adk_tracker_status(tr), "WATCHED");
+    ck_assert_str_eq(adk_tracker_status_reason(tr), "by the test");
+    adk_tracker_free(tr);
+    adk_event_t *four = event_send(c, "e2e-auto", task, "four");
+    adk_tracker_free(wait_cursor(c, task, agent_id, adk_event_id(four)));
+
+    static const char *const want[] = {NULL, "You said: one", "You said: two", "You said: three",
+                                       "You said: four"};
+    adk_message_list_t *l = wait_messages(c, task, 5);
+    tp_sleep_ms(200); /* nothing more arrives: every event was answered once */
+    adk_message_list_free(l);
+    l = wait_messages(c, task, 5);
+    ck_assert_uint_eq(adk_message_list_count(l), 5);
+    ck_assert_ptr_nonnull(strstr(msg_text(l, 0), "Welcome!"));
+    for (size_t i = 1; i < 5; i++)
+        ck_assert_str_eq(msg_text(l, i), want[i]);
+    adk_message_list_free(l);
+    ck_assert_msg(file_contains(again.log, "auto-cursor: catching up 1 running task"), "log %s",
+                  again.log);
+
+    adk_event_list_free(missed);
+    adk_event_free(one);
+    adk_event_free(four);
+    free(task);
+    free(agent_id);
+    agentex_client_free(c);
+    proc_stop_ok(&again);
+    proc_stop_ok(&g_dev);
+}
+END_TEST
+
 /* ---- state_agent -------------------------------------------------------------------------- */
 
 START_TEST(test_state_counter)
@@ -1355,6 +1432,7 @@ Suite *e2e_suite(void)
     tcase_add_test(tc, test_echo_conversation_and_cancel);
     tcase_add_test(tc, test_batch_cursor);
     tcase_add_test(tc, test_persist_before_deliver);
+    tcase_add_test(tc, test_auto_cursor_restart_catches_up);
     tcase_add_test(tc, test_state_counter);
     tcase_add_test(tc, test_sync_message_send);
     tcase_add_test(tc, test_streaming_deltas);

@@ -58,7 +58,8 @@ typedef agentex_err_t (*acp_message_send_cb)(acp_ctx_t *ctx, const adk_task_t *t
  * AGENTEX_BASE_URL (default http://localhost:5003; empty turns registration off),
  * AGENT_ID, AGENT_API_KEY, AGENT_INPUT_TYPE, AUTH_PRINCIPAL_B64, AGENTEX_DEPLOYMENT_ID,
  * AGENTEX_SDK_API_KEY, AGENTEX_CUSTOM_HEADERS; and, specific to libagentex, ACP_HOST (the
- * listening address, default 0.0.0.0) and ACP_MAX_PENDING.  Setters below override them.
+ * listening address, default 0.0.0.0), ACP_MAX_PENDING and ACP_AUTO_CURSOR.  Setters below
+ * override them.
  * Nothing is bound or contacted until acp_server_run / acp_server_start.
  */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_new(acp_server_t **out);
@@ -96,6 +97,13 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_workers(acp_server_t 
 #define ACP_DEFAULT_WORKER_NICE 10
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_worker_nice(acp_server_t *s, int n);
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_delivery(acp_server_t *s, acp_delivery_t mode);
+/* Auto-cursor (default off, or ACP_AUTO_CURSOR=1): each event/send hands the event
+ * handler every event of the task after the tracker's cursor, in sequence_id order, and
+ * moves the cursor past each one the handler returned AGENTEX_OK for; at start-up the
+ * agent's RUNNING tasks catch up the same way.  Events are handled at least once and in
+ * order across restarts.  Needs registration and per-task delivery (else
+ * acp_server_run fails with AGENTEX_EINVAL).  See acp_server(3). */
+AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_auto_cursor(acp_server_t *s, bool on);
 /* Largest accepted request body (default 8 MiB): larger gets HTTP 413. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes);
 /* Backpressure: at most n acknowledged handlers queued or running (default

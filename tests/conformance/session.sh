@@ -364,10 +364,12 @@ check "task stream by name (terminal task)" "no connected frame" grep -q '"type"
 dcall "stream: unknown task" 404 GET "/tasks/$NOID/stream"
 
 # ---- echo_agent (the SDK's own calls go through Prism too) -------------------------------
+# With the auto-cursor on, its calls include the cursor walk as well: the running tasks at
+# start-up, the tracker lookup, the event list after the cursor, the tracker read and update.
 if [ -n "$ECHO_BIN" ]; then
   EPORT=$(free_port)
   AGENT_NAME=conf-echo AGENT_DESCRIPTION="echo agent under Prism" ACP_URL=http://127.0.0.1 ACP_PORT=$EPORT ACP_HOST=127.0.0.1 \
-    ACP_TYPE=async AGENTEX_BASE_URL=$PROXY AGENT_API_KEY= \
+    ACP_TYPE=async AGENTEX_BASE_URL=$PROXY AGENT_API_KEY= ACP_AUTO_CURSOR=1 \
     "$ECHO_BIN" > "$TMP/echo.out" 2> "$TMP/echo.err" < /dev/null &
   ECHO_PID=$!
   registered=
@@ -389,6 +391,15 @@ if [ -n "$ECHO_BIN" ]; then
       sleep 0.1
     done
     check "echo_agent" "no agent message echoing 'ping' on the echo task after event/send" test -n "$got"
+    curl -s "$DEV/agents/name/conf-echo" > "$TMP/echo.agent"
+    ECHO_AGENT_ID=$(jf "$TMP/echo.agent" o.id)
+    moved=
+    for _ in $(seq 1 100); do
+      curl -s "$DEV/tracker?task_id=$ECHO_TASK&agent_id=$ECHO_AGENT_ID" > "$TMP/echo.tracker"
+      if [ "$(jf "$TMP/echo.tracker" 'Array.isArray(o) && o.length === 1 && typeof o[0].last_processed_event_id === "string"')" = true ]; then moved=1; break; fi
+      sleep 0.1
+    done
+    check "echo_agent" "the auto-cursor did not move the echo task's tracker" test -n "$moved"
     call "echo: list messages" 200 GET "/messages?task_id=$ECHO_TASK"
   fi
 fi
