@@ -2405,6 +2405,100 @@ static bool sleep_unless_stopped(acp_server_t *s, long ms)
     return false;
 }
 
+/* ---- the backend version guard (protocol 3.2, as the Python SDK) ---- */
+
+#define MIN_BACKEND_MAJOR 0
+#define MIN_BACKEND_MINOR 1
+#define MIN_BACKEND_PATCH 0
+#define MIN_BACKEND_VERSION "0.1.0"
+
+/* One SemVer number: digits, no leading zero (but "0"). */
+static const char *semver_num(const char *p, long *out)
+{
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
+        return NULL;
+    long n = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > (LONG_MAX - 9) / 10)
+            return NULL;
+        n = n * 10 + (*p - '0');
+    }
+    *out = n;
+    return p;
+}
+
+/* -1 older than MIN_BACKEND_VERSION, 0 not older, -2 not a SemVer ("1.2.3", optionally
+ * "-pre" and/or "+build"; a pre-release is older than its release). */
+int agx_acp_version_older(const char *v)
+{
+    long x[3];
+    const char *p = v;
+    for (int i = 0; i < 3; i++) {
+        if (!p || !(p = semver_num(p, &x[i])))
+            return -2;
+        if (i < 2 && *p++ != '.')
+            return -2;
+    }
+    if (*p && *p != '-' && *p != '+')
+        return -2;
+    if (*p == '-' && !p[1])
+        return -2;
+    const long min[3] = {MIN_BACKEND_MAJOR, MIN_BACKEND_MINOR, MIN_BACKEND_PATCH};
+    for (int i = 0; i < 3; i++)
+        if (x[i] != min[i])
+            return x[i] < min[i] ? -1 : 0;
+    return *p == '-' ? -1 : 0; /* the minimum's own pre-release is older */
+}
+
+static bool env_true(const char *var)
+{
+    const char *v = getenv(var);
+    return v && (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+                 !strcasecmp(v, "on"));
+}
+
+/* GET {base}/openapi.json (5 s), info.version: start-up fails only on a SemVer older than
+ * MIN_BACKEND_VERSION; an unreachable backend or another answer is a warning.
+ * AGENTEX_SKIP_VERSION_CHECK=1/true/yes/on skips it. */
+static agentex_err_t version_guard(acp_server_t *s)
+{
+    if (env_true("AGENTEX_SKIP_VERSION_CHECK")) {
+        AGX_DEBUG("acp: backend version check skipped (AGENTEX_SKIP_VERSION_CHECK)");
+        return AGENTEX_OK;
+    }
+    agentex_client_t *c = NULL;
+    cJSON *doc = NULL;
+    agentex_err_t err = agentex_client_new(s->base_url, &c); /* the URL was checked before */
+    if (!err && !(err = agentex_client_set_timeouts(c, 0, 5000)))
+        err = agentex_client_set_retries(c, 0, 0, 0);
+    if (err) {
+        agentex_client_free(c);
+        return err;
+    }
+    err = agx_client_request(c, "GET", "/openapi.json", NULL, NULL, &doc);
+    const cJSON *info = err ? NULL : cJSON_GetObjectItemCaseSensitive(doc, "info");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(info, "version");
+    int older = cJSON_IsString(ver) ? agx_acp_version_older(ver->valuestring) : -2;
+    if (err)
+        AGX_WARN("acp: cannot read the backend version (%s); continuing", agentex_client_errmsg(c));
+    else if (older == -2)
+        AGX_WARN("acp: %s/openapi.json has no SemVer info.version; continuing", s->base_url);
+    else
+        AGX_DEBUG("acp: backend version %s", ver->valuestring);
+    if (older == -1) {
+        set_errmsg(s,
+                   "the backend at %s is version %s, older than " MIN_BACKEND_VERSION
+                   " (set AGENTEX_SKIP_VERSION_CHECK=1 to start anyway)",
+                   s->base_url, ver->valuestring);
+        err = AGENTEX_EPROTO;
+    } else {
+        err = AGENTEX_OK;
+    }
+    cJSON_Delete(doc);
+    agentex_client_free(c);
+    return err;
+}
+
 static agentex_err_t do_register(acp_server_t *s, int port)
 {
     agentex_client_t *c = NULL;
@@ -2420,8 +2514,8 @@ static agentex_err_t do_register(acp_server_t *s, int port)
                    agentex_strerror(err));
         goto out;
     }
-    err = agentex_client_set_timeouts(c, 0, 30000);
-    if (err)
+    if ((err = version_guard(s)) != AGENTEX_OK ||
+        (err = agentex_client_set_timeouts(c, 0, 30000)) != AGENTEX_OK)
         goto out;
     long delay = s->reg_delay_ms;
     for (int attempt = 1; attempt <= s->reg_attempts; attempt++) {

@@ -12,6 +12,9 @@ agentex_err_t agx_acp_registration_body(const acp_server_t *s, int port, cJSON *
 
 /* true when name matches ^[a-z0-9-]+$. */
 bool agx_acp_name_valid(const char *name);
+/* The start-up version guard's test of info.version against the oldest supported backend
+ * (0.1.0): -1 older, 0 not older, -2 not a SemVer. */
+int agx_acp_version_older(const char *v);
 
 /* The fast path of POST /api (lib/acp.c): true when body is an async request
  * (task/create, event/send, task/cancel, task/interrupt) that the full path would accept

@@ -84,6 +84,7 @@ static const char *const unset_env[] = {"AGENT_NAME",
                                         "AGENTEX_DEPLOYMENT_ID",
                                         "AGENTEX_SDK_API_KEY",
                                         "AGENTEX_CUSTOM_HEADERS",
+                                        "AGENTEX_SKIP_VERSION_CHECK",
                                         NULL};
 
 static void clear_env(void)
@@ -915,6 +916,7 @@ static void start_server(acp_server_t *s)
 static void setup(void)
 {
     clear_env();
+    setenv("AGENTEX_SKIP_VERSION_CHECK", "1", 1); /* except in the version guard's tests */
     memset(R.r, 0, sizeof R.r);
     R.n = 0;
     R.order_errors = 0;
@@ -1977,6 +1979,79 @@ static const fake_request_t *wait_req(const char *method, const char *path, size
     return NULL;
 }
 
+/* ---- the backend version guard ---- */
+
+START_TEST(test_version_older_table)
+{
+    static const struct {
+        const char *v;
+        int want;
+    } T[] = {
+        {"0.1.0", 0},
+        {"0.1.1", 0},
+        {"0.2.0+build.7", 0},
+        {"1.0.0-rc.1", 0},
+        {"10.0.0", 0},
+        {"0.0.9", -1},
+        {"0.1.0-rc.1", -1},
+        {"0.0.0", -1},
+        {"0.01.0", -2},
+        {"v0.1.0", -2},
+        {"0.1", -2},
+        {"", -2},
+        {"0.1.0-", -2},
+        {"0.1.0x", -2},
+        {"0.1.0.0", -2},
+        {"latest", -2},
+        {"99999999999999999999.0.0", -2},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
+        ck_assert_msg(agx_acp_version_older(T[i].v) == T[i].want, "'%s': %d, want %d", T[i].v,
+                      agx_acp_version_older(T[i].v), T[i].want);
+}
+END_TEST
+
+/* An older backend stops the start before registration, with a message naming the
+ * versions; AGENTEX_SKIP_VERSION_CHECK skips the check; an answer that is not SemVer
+ * (or no answer) only warns. */
+START_TEST(test_version_guard)
+{
+    unsetenv("AGENTEX_SKIP_VERSION_CHECK");
+    fake_backend_push(fb, 200,
+                      "{\"openapi\":\"3.1.0\",\"info\":{\"title\":\"x\",\"version\":\"0.0.9\"}}");
+    agentex_err_t err = acp_server_start(srv);
+    ck_assert_int_eq(err, AGENTEX_EPROTO);
+    ck_assert_ptr_nonnull(strstr(acp_server_errmsg(srv), fake_backend_url(fb)));
+    ck_assert_ptr_nonnull(strstr(acp_server_errmsg(srv), "is version 0.0.9, older than 0.1.0"));
+    ck_assert_ptr_nonnull(strstr(acp_server_errmsg(srv), "AGENTEX_SKIP_VERSION_CHECK=1"));
+    ck_assert_uint_eq(fake_backend_count(fb), 1);
+    const fake_request_t *q = fake_backend_request(fb, 0);
+    ck_assert_str_eq(q->method, "GET");
+    ck_assert_str_eq(q->path, "/openapi.json");
+
+    /* not SemVer: a warning, then registration */
+    fake_backend_push(fb, 200, "{\"info\":{\"version\":\"nightly\"}}");
+    start_server(srv);
+    ck_assert_str_eq(fake_backend_request(fb, 1)->path, "/openapi.json");
+    ck_assert_str_eq(fake_backend_request(fb, 2)->path, "/agents/register");
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+
+    /* a new enough backend: registration follows */
+    fake_backend_push(fb, 200, "{\"info\":{\"version\":\"0.1.0\"}}");
+    start_server(srv);
+    ck_assert_str_eq(fake_backend_request(fb, 4)->path, "/agents/register");
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+
+    /* skipped: straight to registration */
+    setenv("AGENTEX_SKIP_VERSION_CHECK", "on", 1);
+    size_t n = fake_backend_count(fb);
+    start_server(srv);
+    ck_assert_str_eq(fake_backend_request(fb, n)->path, "/agents/register");
+}
+END_TEST
+
 /* ---- auto-cursor ---- */
 
 #define EVJ(id, seq, text)                                                                         \
@@ -2452,6 +2527,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_new_and_body_enomem);
     tcase_add_test(tc, test_rpc_enomem);
     tcase_add_test(tc, test_fast_scan_table);
+    tcase_add_test(tc, test_version_older_table);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("server");
@@ -2487,6 +2563,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_message_send_peer_gone);
     tcase_add_test(tc, test_message_send_half_close_is_gone);
     tcase_add_loop_test(tc, test_requests_under_enomem, 0, 2);
+    tcase_add_test(tc, test_version_guard);
     tcase_add_test(tc, test_auto_cursor_order_and_dedupe);
     tcase_add_test(tc, test_auto_cursor_burst_skips_handled);
     tcase_add_test(tc, test_auto_cursor_handler_failure_keeps_cursor);
