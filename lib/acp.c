@@ -994,44 +994,51 @@ static agentex_err_t cursor_call(acp_ctx_t *ctx, const adk_event_t *ev, bool own
     return rc;
 }
 
+/* Logs a failed event/send handler; the cursor stays before its event. */
+static void cursor_handler_failed(acp_ctx_t *ctx, const adk_event_t *ev, agentex_err_t rc)
+{
+    agx_log(AGENTEX_LOG_ERROR,
+            "task %s: event/send handler failed on event %s (sequence %lld): %s (%s); the "
+            "cursor stays before it",
+            ctx->task_id, adk_event_id(ev), (long long)adk_event_sequence_id(ev),
+            ctx->has_error && ctx->errmsg ? ctx->errmsg : agentex_strerror(rc),
+            agentex_err_name(rc));
+}
+
 /* The task's pending events, in order, up to the end of the list.  ctx->event is the
- * request's event (NULL for the start-up catch-up).  Logs every failure itself. */
+ * request's event (NULL for the start-up catch-up).  Logs every failure itself.  When
+ * the bookkeeping fails (the tracker or the list cannot be read, the cursor cannot be
+ * moved), the request's own event still goes to the handler if it has not yet: the
+ * option must never deliver less than the plain mode; the event stays after the cursor
+ * and is handled again later (at least once). */
 static agentex_err_t cursor_deliver(acp_ctx_t *ctx)
 {
     acp_server_t *s = ctx->s;
     task_entry_t *e = ctx->entry;
     const adk_event_t *own = ctx->event;
     const char *own_id = own ? adk_event_id(own) : NULL;
+    const char *what = "read the tracker";
+    bool seen = false;
+    size_t handled = 0;
     agentex_err_t err = cursor_load(ctx);
-    if (err) {
-        agx_log(AGENTEX_LOG_ERROR,
-                "task %s: auto-cursor: cannot read the tracker: %s; the task's events wait "
-                "in the backend for its next event/send or a restart",
-                ctx->task_id, agentex_client_errmsg(ctx->client));
-        return err;
-    }
+    if (err)
+        goto bookkeeping_failed;
     if (own && e->cursor_seq >= 0 && adk_event_sequence_id(own) <= e->cursor_seq) {
         AGX_DEBUG("acp: task %s: event %s is behind the cursor: handled already", ctx->task_id,
                   own_id);
         return AGENTEX_OK;
     }
-    bool seen = false;
-    size_t handled = 0;
     for (;;) {
         adk_event_list_t *page = NULL;
+        what = "list the events after the cursor";
         err = adk_events_list(ctx->client, ctx->task_id, s->agent_id, e->cursor_id, CURSOR_PAGE,
                               &page);
-        if (err) {
-            agx_log(AGENTEX_LOG_ERROR,
-                    "task %s: auto-cursor: cannot list the events after the cursor: %s",
-                    ctx->task_id, agentex_client_errmsg(ctx->client));
-            return err;
-        }
+        if (err)
+            goto bookkeeping_failed;
         size_t n = adk_event_list_count(page), progress = 0;
         for (size_t i = 0; i < n; i++) {
             const adk_event_t *ev = adk_event_list_at(page, i);
-            long long seq = (long long)adk_event_sequence_id(ev);
-            if (e->cursor_seq >= 0 && seq <= e->cursor_seq)
+            if (e->cursor_seq >= 0 && adk_event_sequence_id(ev) <= e->cursor_seq)
                 continue; /* a backend that ignored the cursor */
             /* stopping: finish up to the acknowledged event; the rest wait in the backend */
             if (atomic_load(&s->stopping) && (!own || seen))
@@ -1039,26 +1046,18 @@ static agentex_err_t cursor_deliver(acp_ctx_t *ctx)
             bool is_own = own_id && strcmp(adk_event_id(ev), own_id) == 0;
             agentex_err_t rc = cursor_call(ctx, ev, is_own);
             if (rc != AGENTEX_OK) {
-                agx_log(AGENTEX_LOG_ERROR,
-                        "task %s: event/send handler failed on event %s (sequence %lld): %s "
-                        "(%s); the cursor stays before it",
-                        ctx->task_id, adk_event_id(ev), seq,
-                        ctx->has_error && ctx->errmsg ? ctx->errmsg : agentex_strerror(rc),
-                        agentex_err_name(rc));
+                cursor_handler_failed(ctx, ev, rc);
                 adk_event_list_free(page);
                 return rc;
-            }
-            if ((err = cursor_commit(ctx, ev)) != AGENTEX_OK) {
-                agx_log(AGENTEX_LOG_ERROR,
-                        "task %s: auto-cursor: event %s (sequence %lld) was handled but the "
-                        "cursor did not move: %s; it will be handled again",
-                        ctx->task_id, adk_event_id(ev), seq, agentex_client_errmsg(ctx->client));
-                adk_event_list_free(page);
-                return err;
             }
             seen = seen || is_own;
             handled++;
             progress++;
+            what = "move the cursor past a handled event (it will be handled again)";
+            if ((err = cursor_commit(ctx, ev)) != AGENTEX_OK) {
+                adk_event_list_free(page);
+                goto bookkeeping_failed;
+            }
         }
         adk_event_list_free(page);
         if (n < CURSOR_PAGE || progress == 0 || (atomic_load(&s->stopping) && (!own || seen)))
@@ -1070,6 +1069,18 @@ static agentex_err_t cursor_deliver(acp_ctx_t *ctx)
     if (handled > (own && seen ? 1u : 0u))
         AGX_INFO("acp: task %s: auto-cursor delivered %zu event(s)", ctx->task_id, handled);
     return AGENTEX_OK;
+
+bookkeeping_failed:
+    agx_log(AGENTEX_LOG_ERROR, "task %s: auto-cursor: cannot %s: %s%s", ctx->task_id, what,
+            agentex_client_errmsg(ctx->client),
+            own && !seen ? "; handling the request's own event without the cursor" : "");
+    if (own && !seen) {
+        agentex_err_t rc = cursor_call(ctx, own, true);
+        if (rc != AGENTEX_OK)
+            cursor_handler_failed(ctx, own, rc);
+        return rc;
+    }
+    return err;
 }
 
 /* A start-up catch-up of one task (no request behind it): cursor_deliver, then free. */

@@ -2201,6 +2201,27 @@ START_TEST(test_auto_cursor_burst_skips_handled)
 }
 END_TEST
 
+/* When the tracker cannot be read, the request's own event still reaches the handler
+ * (the option never delivers less than the plain mode); nothing else is delivered and
+ * the cursor does not move. */
+START_TEST(test_auto_cursor_tracker_unreadable_delivers_own)
+{
+    auto_cursor_start("[]");
+    size_t base_n = fake_backend_count(fb);
+    fake_backend_push(fb, 404, "{\"message\":\"no tracker\",\"code\":404,\"data\":null}");
+    char *b = event_body_at("ev-2", 11, "second");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    ck_assert_int_eq(rec_wait(1, 5000), 1);
+    ck_assert_str_eq(R.r[0].event_id, "ev-2");
+    ck_assert_ptr_nonnull(strstr(R.r[0].request, "5f0c3d2b")); /* with its own params */
+    msleep(300);
+    ck_assert_int_eq(rec_wait(2, 10), 1);
+    ck_assert_uint_eq(count_req("GET", "/events", base_n), 0);
+    ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", base_n), 0);
+}
+END_TEST
+
 /* A failing handler keeps the cursor before its event, and the later event waits. */
 START_TEST(test_auto_cursor_handler_failure_keeps_cursor)
 {
@@ -2567,6 +2588,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_auto_cursor_order_and_dedupe);
     tcase_add_test(tc, test_auto_cursor_burst_skips_handled);
     tcase_add_test(tc, test_auto_cursor_handler_failure_keeps_cursor);
+    tcase_add_test(tc, test_auto_cursor_tracker_unreadable_delivers_own);
     tcase_add_test(tc, test_auto_cursor_start_up_catch_up);
     tcase_add_test(tc, test_auto_cursor_requirements);
     suite_add_tcase(s, tc);
