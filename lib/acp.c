@@ -994,6 +994,16 @@ static agentex_err_t cursor_call(acp_ctx_t *ctx, const adk_event_t *ev, bool own
     return rc;
 }
 
+/* ev is at or behind the cursor this process moved.  sequence_id values above 2^53 arrive
+ * rounded (cJSON reads numbers as doubles); rounding keeps their order, so only equal
+ * values are ambiguous, and the event id settles those. */
+static bool cursor_passed(const task_entry_t *e, const adk_event_t *ev)
+{
+    int64_t seq = adk_event_sequence_id(ev);
+    return e->cursor_seq >= 0 && (seq < e->cursor_seq || (seq == e->cursor_seq && e->cursor_id &&
+                                                          !strcmp(adk_event_id(ev), e->cursor_id)));
+}
+
 /* Logs a failed event/send handler; the cursor stays before its event. */
 static void cursor_handler_failed(acp_ctx_t *ctx, const adk_event_t *ev, agentex_err_t rc)
 {
@@ -1023,7 +1033,7 @@ static agentex_err_t cursor_deliver(acp_ctx_t *ctx)
     agentex_err_t err = cursor_load(ctx);
     if (err)
         goto bookkeeping_failed;
-    if (own && e->cursor_seq >= 0 && adk_event_sequence_id(own) <= e->cursor_seq) {
+    if (own && cursor_passed(e, own)) {
         AGX_DEBUG("acp: task %s: event %s is behind the cursor: handled already", ctx->task_id,
                   own_id);
         return AGENTEX_OK;
@@ -1038,7 +1048,7 @@ static agentex_err_t cursor_deliver(acp_ctx_t *ctx)
         size_t n = adk_event_list_count(page), progress = 0;
         for (size_t i = 0; i < n; i++) {
             const adk_event_t *ev = adk_event_list_at(page, i);
-            if (e->cursor_seq >= 0 && adk_event_sequence_id(ev) <= e->cursor_seq)
+            if (cursor_passed(e, ev))
                 continue; /* a backend that ignored the cursor */
             /* stopping: finish up to the acknowledged event; the rest wait in the backend */
             if (atomic_load(&s->stopping) && (!own || seen))

@@ -2222,6 +2222,33 @@ START_TEST(test_auto_cursor_tracker_unreadable_delivers_own)
 }
 END_TEST
 
+/* sequence_id values above 2^53 arrive rounded (cJSON reads doubles): 2^53 + 1 reads as
+ * 2^53.  The later event must not be taken for the one the cursor is at. */
+START_TEST(test_auto_cursor_sequence_above_2_53)
+{
+    auto_cursor_start("[]");
+    fake_backend_push(fb, 200, "[" TRACKER_AT("null") "]");
+    fake_backend_push(
+        fb, 200,
+        "[" EVJ("ev-a", 9007199254740992, "alpha") "," EVJ("ev-x", 9007199254740993, "omega") "]");
+    char *b = event_body_at("ev-x", 0, "omega");
+    /* the request carries the same rounded number the list does */
+    char *at = strstr(b, "\"sequence_id\":0");
+    ck_assert_ptr_nonnull(at);
+    agx_buf_t nb;
+    agx_buf_init(&nb);
+    ck_assert_int_eq(agx_buf_printf(&nb, "%.*s\"sequence_id\":9007199254740993%s", (int)(at - b), b,
+                                    at + strlen("\"sequence_id\":0")),
+                     0);
+    free(b);
+    rpc_expect(nb.data, good_key, ACK(ID_EVENT));
+    agx_buf_free(&nb);
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    ck_assert_str_eq(R.r[0].event_id, "ev-a");
+    ck_assert_str_eq(R.r[1].event_id, "ev-x");
+}
+END_TEST
+
 /* A failing handler keeps the cursor before its event, and the later event waits. */
 START_TEST(test_auto_cursor_handler_failure_keeps_cursor)
 {
@@ -2589,6 +2616,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_auto_cursor_burst_skips_handled);
     tcase_add_test(tc, test_auto_cursor_handler_failure_keeps_cursor);
     tcase_add_test(tc, test_auto_cursor_tracker_unreadable_delivers_own);
+    tcase_add_test(tc, test_auto_cursor_sequence_above_2_53);
     tcase_add_test(tc, test_auto_cursor_start_up_catch_up);
     tcase_add_test(tc, test_auto_cursor_requirements);
     suite_add_tcase(s, tc);
