@@ -948,6 +948,89 @@ START_TEST(test_auto_cursor_restart_catches_up)
 }
 END_TEST
 
+/* Concurrent event/send calls reach the agent in any order; with the auto-cursor each
+ * task's replies still follow its events' sequence_id order, once each. */
+#define AC_TASKS 4
+#define AC_SENDERS 3
+#define AC_EVENTS 12 /* per sender */
+
+typedef struct ac_sender {
+    pthread_t th;
+    const char *task;
+    int index;
+    int failures;
+} ac_sender_t;
+
+static void *ac_send(void *arg)
+{
+    ac_sender_t *x = arg;
+    agentex_client_t *c = NULL;
+    if (agentex_client_new(g_url, &c) != AGENTEX_OK ||
+        agentex_client_set_timeouts(c, 3000, 15000) != AGENTEX_OK) {
+        agentex_client_free(c);
+        x->failures = AC_EVENTS;
+        return NULL;
+    }
+    for (int i = 0; i < AC_EVENTS; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "s%d-%d", x->index, i);
+        adk_content_t *content = NULL;
+        adk_event_t *ev = NULL;
+        if (adk_content_text_new(ADK_AUTHOR_USER, text, &content) != AGENTEX_OK ||
+            adk_rpc_event_send(c, "e2e-auto-order", x->task, content, &ev) != AGENTEX_OK)
+            x->failures++;
+        adk_content_free(content);
+        adk_event_free(ev);
+    }
+    agentex_client_free(c);
+    return NULL;
+}
+
+START_TEST(test_auto_cursor_concurrent_senders_in_order)
+{
+    proc_t agent;
+    dev_start(NULL);
+    agent_start_env(&agent, "echo_agent", "e2e-auto-order", NULL, "ACP_AUTO_CURSOR=1");
+    agentex_client_t *c = client();
+    char *agent_id = agent_id_of(c, "e2e-auto-order");
+    char *tasks[AC_TASKS];
+    for (int t = 0; t < AC_TASKS; t++)
+        tasks[t] = task_create(c, "e2e-auto-order", NULL);
+    ac_sender_t snd[AC_TASKS * AC_SENDERS];
+    for (int k = 0; k < AC_TASKS * AC_SENDERS; k++) {
+        snd[k] = (ac_sender_t){.task = tasks[k % AC_TASKS], .index = k, .failures = 0};
+        ck_assert_int_eq(pthread_create(&snd[k].th, NULL, ac_send, &snd[k]), 0);
+    }
+    for (int k = 0; k < AC_TASKS * AC_SENDERS; k++) {
+        pthread_join(snd[k].th, NULL);
+        ck_assert_int_eq(snd[k].failures, 0);
+    }
+    const size_t per_task = AC_SENDERS * AC_EVENTS;
+    for (int t = 0; t < AC_TASKS; t++) {
+        adk_event_list_t *evs = NULL;
+        ck_assert_int_eq(adk_events_list(c, tasks[t], agent_id, NULL, 1000, &evs), AGENTEX_OK);
+        ck_assert_uint_eq(adk_event_list_count(evs), per_task);
+        adk_tracker_free(
+            wait_cursor(c, tasks[t], agent_id, adk_event_id(adk_event_list_at(evs, per_task - 1))));
+        adk_message_list_t *l = wait_messages(c, tasks[t], per_task + 1);
+        ck_assert_uint_eq(adk_message_list_count(l), per_task + 1); /* the welcome, then one each */
+        for (size_t i = 0; i < per_task; i++) {
+            char want[96];
+            snprintf(want, sizeof want, "You said: %s",
+                     adk_content_text(adk_event_content(adk_event_list_at(evs, i))));
+            ck_assert_str_eq(msg_text(l, i + 1), want);
+        }
+        adk_message_list_free(l);
+        adk_event_list_free(evs);
+        free(tasks[t]);
+    }
+    free(agent_id);
+    agentex_client_free(c);
+    proc_stop_ok(&agent);
+    proc_stop_ok(&g_dev);
+}
+END_TEST
+
 /* ---- state_agent -------------------------------------------------------------------------- */
 
 START_TEST(test_state_counter)
@@ -1433,6 +1516,7 @@ Suite *e2e_suite(void)
     tcase_add_test(tc, test_batch_cursor);
     tcase_add_test(tc, test_persist_before_deliver);
     tcase_add_test(tc, test_auto_cursor_restart_catches_up);
+    tcase_add_test(tc, test_auto_cursor_concurrent_senders_in_order);
     tcase_add_test(tc, test_state_counter);
     tcase_add_test(tc, test_sync_message_send);
     tcase_add_test(tc, test_streaming_deltas);
