@@ -2097,13 +2097,12 @@ static size_t count_req(const char *method, const char *path, size_t from)
 
 /* Routes of a backend whose tracker has no cursor yet and whose task has two events;
  * auto-cursor on, started; returns once the start-up catch-up listed the tasks. */
-static void auto_cursor_start(const char *tasks_json)
+static void auto_cursor_start_with(const char *tasks_json, const char *events_json)
 {
     fake_backend_route(fb, "GET", "/tasks", 200, tasks_json);
     fake_backend_route(fb, "GET", "/tracker/", 200, TRACKER_AT("null"));
     fake_backend_route(fb, "GET", "/tracker", 200, "[" TRACKER_AT("null") "]");
-    fake_backend_route(fb, "GET", "/events", 200,
-                       "[" EVJ("ev-1", 10, "first") "," EVJ("ev-2", 11, "second") "]");
+    fake_backend_route(fb, "GET", "/events", 200, events_json);
     fake_backend_route(fb, "PUT", "/tracker/", 200, TRACKER_AT("\"ev-2\""));
     ck_assert_int_eq(acp_server_set_auto_cursor(srv, true), AGENTEX_OK);
     start_server(srv);
@@ -2111,6 +2110,12 @@ static void auto_cursor_start(const char *tasks_json)
     ck_assert_ptr_nonnull(q);
     ck_assert_str_eq(q->query, "agent_id=" AGENT_ID "&status=RUNNING&limit=100&page_number=1"
                                "&order_by=created_at&order_direction=asc");
+}
+
+static void auto_cursor_start(const char *tasks_json)
+{
+    auto_cursor_start_with(tasks_json,
+                           "[" EVJ("ev-1", 10, "first") "," EVJ("ev-2", 11, "second") "]");
 }
 
 /* The n-th PUT /tracker/trk-1 from index from on moved the cursor to ev_id and sent the
@@ -2246,6 +2251,32 @@ START_TEST(test_auto_cursor_sequence_above_2_53)
     ck_assert_int_eq(rec_wait(2, 5000), 2);
     ck_assert_str_eq(R.r[0].event_id, "ev-a");
     ck_assert_str_eq(R.r[1].event_id, "ev-x");
+}
+END_TEST
+
+/* Stopping during a start-up catch-up: it ends between two events, and the cursor was
+ * moved past exactly the events handled (the rest wait in the backend). */
+START_TEST(test_auto_cursor_stop_mid_catch_up)
+{
+    R.sleep_ms = 60;
+    auto_cursor_start_with(
+        "[" TASK_JSON "]",
+        "[" EVJ("ev-1", 1, "a") "," EVJ("ev-2", 2, "b") "," EVJ("ev-3", 3, "c") "," EVJ(
+            "ev-4", 4, "d") "," EVJ("ev-5", 5, "e") "," EVJ("ev-6", 6,
+                                                            "f") "," EVJ("ev-7", 7,
+                                                                         "g") "," EVJ("ev-8", 8,
+                                                                                      "h") "]");
+    ck_assert_int_eq(rec_wait(1, 5000), 1);
+    acp_server_stop(srv);
+    ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
+    int n = rec_wait(8, 10);
+    ck_assert_int_lt(n, 8);
+    ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", 0), (size_t)n);
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "ev-%d", i + 1);
+        ck_assert_str_eq(R.r[i].event_id, id);
+    }
 }
 END_TEST
 
@@ -2617,6 +2648,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_auto_cursor_handler_failure_keeps_cursor);
     tcase_add_test(tc, test_auto_cursor_tracker_unreadable_delivers_own);
     tcase_add_test(tc, test_auto_cursor_sequence_above_2_53);
+    tcase_add_test(tc, test_auto_cursor_stop_mid_catch_up);
     tcase_add_test(tc, test_auto_cursor_start_up_catch_up);
     tcase_add_test(tc, test_auto_cursor_requirements);
     suite_add_tcase(s, tc);
