@@ -366,10 +366,15 @@ dcall "stream: unknown task" 404 GET "/tasks/$NOID/stream"
 # ---- echo_agent (the SDK's own calls go through Prism too) -------------------------------
 # With the auto-cursor on, its calls include the cursor walk as well: the running tasks at
 # start-up, the tracker lookup, the event list after the cursor, the tracker read and update.
+# Its start-up version guard reads GET /openapi.json, FastAPI's own document, which the spec
+# does not list (Prism can only answer "no path matched"): the agent skips it here, and the
+# session reads that document directly, as the guard does.
+dcall "openapi.json (the agents' version guard)" 200 GET /openapi.json
+check "openapi.json" "info.version is not the spec's 0.1.0" test "$(j o.info.version)" = 0.1.0
 if [ -n "$ECHO_BIN" ]; then
   EPORT=$(free_port)
   AGENT_NAME=conf-echo AGENT_DESCRIPTION="echo agent under Prism" ACP_URL=http://127.0.0.1 ACP_PORT=$EPORT ACP_HOST=127.0.0.1 \
-    ACP_TYPE=async AGENTEX_BASE_URL=$PROXY AGENT_API_KEY= ACP_AUTO_CURSOR=1 \
+    ACP_TYPE=async AGENTEX_BASE_URL=$PROXY AGENT_API_KEY= ACP_AUTO_CURSOR=1 AGENTEX_SKIP_VERSION_CHECK=1 \
     "$ECHO_BIN" > "$TMP/echo.out" 2> "$TMP/echo.err" < /dev/null &
   ECHO_PID=$!
   registered=
