@@ -1494,6 +1494,7 @@ START_TEST(test_demo)
         "user: What can you do?\nagent: You said: What can you do?\n",
         "   status: CANCELED\n",
         "   | -- task CANCELED: Task canceled by user\n",
+        "   agent: You said: first, while it runs\n   agent: You said: second, while it is down\n",
         "echo_agent stopped (exit status 0)\n",
         "agentex-dev stopped (exit status 0)\n"};
     for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)

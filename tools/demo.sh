@@ -4,7 +4,9 @@
 # Starts build/bin/agentex-dev (the local backend) on a free loopback port, starts
 # build/examples/echo_agent against it, and talks to the agent with the `agentex`
 # command-line tool (build/bin/agentex).  If build/examples/streaming_agent exists, a
-# second act shows an answer streaming in word by word.  Everything it starts is stopped
+# second act shows an answer streaming in word by word.  A last act stops an agent running
+# with ACP_AUTO_CURSOR=1, sends it an event while it is down, and shows that it answers
+# once restarted.  Everything it starts is stopped
 # at the end (SIGTERM; each process must exit 0), and on any failure.
 # Env: BUILD (default build), AGX_DEMO_KEEP=1 keeps the logs directory.
 set -euo pipefail
@@ -80,6 +82,7 @@ start_agent() {
   wait_for 10 agent_ready "$name" || die "$name did not register (log: $log)"
 }
 agent_ready() { [ "$("$CLI" --url "$URL" agent "$1")" = "$1 Ready" ]; }
+has_reply() { "$CLI" --url "$URL" messages "$1" | grep -qxF "agent: $2"; }
 
 # ---- 1. the backend ----------------------------------------------------------------------
 say "1. Starting agentex-dev, the local Agentex backend (SQLite in memory, loopback only)"
@@ -137,6 +140,29 @@ if [ -x "$STREAM" ]; then
   stop "$STREAM_PID" streaming_agent
   forget "$STREAM_PID"
 fi
+
+# ---- 9. durability -----------------------------------------------------------------------
+say "9. Durability: an agent with ACP_AUTO_CURSOR=1 answers what was sent while it was down"
+ACP_AUTO_CURSOR=1 start_agent demo-durable "$ECHO" "$TMP/durable.log"
+DURABLE_PID=$LAST_PID
+T3=$("$CLI" --agent demo-durable task create --name "demo-durable-$$")
+"$CLI" --agent demo-durable send "$T3" "first, while it runs" >/dev/null
+wait_for 10 has_reply "$T3" "You said: first, while it runs" || die "no reply to the first event"
+stop "$DURABLE_PID" "echo_agent (demo-durable)"
+forget "$DURABLE_PID"
+if "$CLI" --agent demo-durable send "$T3" "second, while it is down" >/dev/null 2>"$TMP/down.err"; then
+  die "event/send reached a stopped agent"
+fi
+note "agentex send failed as expected; the backend stored the event anyway:"
+note "  $(head -n1 "$TMP/down.err")"
+note "restarting it; at start it walks the task's events from the tracker's cursor:"
+ACP_AUTO_CURSOR=1 start_agent demo-durable "$ECHO" "$TMP/durable2.log"
+DURABLE_PID=$LAST_PID
+wait_for 10 has_reply "$T3" "You said: second, while it is down" ||
+  die "the restarted agent did not answer the stored event (log: $TMP/durable2.log)"
+"$CLI" messages "$T3" | sed 's/^/   /'
+stop "$DURABLE_PID" "echo_agent (demo-durable)"
+forget "$DURABLE_PID"
 
 # ---- stop --------------------------------------------------------------------------------
 say "Stopping (SIGTERM)"
