@@ -2224,6 +2224,21 @@ START_TEST(test_auto_cursor_tracker_unreadable_delivers_own)
     ck_assert_int_eq(rec_wait(2, 10), 1);
     ck_assert_uint_eq(count_req("GET", "/events", base_n), 0);
     ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", base_n), 0);
+
+    /* an event list that is not a list: the same */
+    msleep(100);
+    size_t mid = fake_backend_count(fb);
+    fake_backend_push(fb, 200, "[" TRACKER_AT("null") "]");
+    fake_backend_push(fb, 200, "{\"events\":[]}");
+    b = event_body_at("ev-3", 12, "third");
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    ck_assert_str_eq(R.r[1].event_id, "ev-3");
+    msleep(300);
+    ck_assert_int_eq(rec_wait(3, 10), 2);
+    ck_assert_uint_eq(count_req("GET", "/events", mid), 1);
+    ck_assert_uint_eq(count_req("PUT", "/tracker/trk-1", mid), 0);
 }
 END_TEST
 
