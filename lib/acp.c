@@ -9,6 +9,8 @@
  *    async-signal-safe), then drains: new requests are refused, every queued handler
  *    runs (agx_pool_shutdown), and only then is the HTTP loop stopped, so message/send
  *    streams in flight finish intact.
+ * Start-up: the backend version guard, registration, the workers, the supervisor, then
+ * (auto-cursor) one job that queues a catch-up per running task; see "auto-cursor" below.
  */
 #include <errno.h>
 #include <fcntl.h>
