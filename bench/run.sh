@@ -9,6 +9,9 @@
 #  peer:      shared/bench/peer_fastacp.py (FastAPI + uvicorn doing what the Python SDK does),
 #             measured by the same function as ours, against the same sink;
 #  ceiling:   nginx answering POST /api with a fixed ack (the practical HTTP ceiling);
+#  client:    $BUILD/bin/client_bench (tools/client_bench.c): the CPU time of one handler's
+#             backend call (adk_messages_create through libcurl) against the same request
+#             written and read on a plain socket, on the server's CPU, against the sink;
 #  floor:     $BUILD/bin/rss_floor (tools/rss_floor.c): libcurl and libwebsockets initialised
 #             as an agent does, without libagentex code: the idle memory any such agent pays.
 #
@@ -26,7 +29,8 @@
 # server listens on 127.0.0.1, and only PIDs this script started are stopped.
 # Needs (Debian 12): apt-get install -y wrk nginx-light curl python3-fastapi python3-uvicorn python3-httpx
 # Env: BUILD (build)  SHARED_DIR (<repo>/../shared)  OUT_DIR (mktemp)
-#      BENCH_LAYOUTS ("split shared")  BENCH_PARTS ("ours unbounded peer ceiling floor")
+#      BENCH_LAYOUTS ("split shared")  BENCH_PARTS ("ours unbounded peer ceiling client floor")
+#      CLIENT_CALLS (20000: client_bench's calls per way)
 #      WRK_THREADS (2, shared layout) WRK_CONNS (32) WRK_DURATION (10, max 20)  DRAIN_MAX (20 s)
 #      OURS_PORT (18090) SINK_PORT (18091) PEER_PORT (18080) CEIL_PORT (18082) FLOOR_PORT (18093)
 #      NGINX_WORKERS ("1 2", shared layout; split runs 1)  UNBOUNDED_PENDING (100000000)
@@ -38,7 +42,8 @@ BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRC/$BUILD;; esac
 AGENT_BIN=$BUILD/examples/echo_agent
 FLOOR_BIN=$BUILD/bin/rss_floor
-PARTS=" ${BENCH_PARTS:-ours unbounded peer ceiling floor} "
+CLIENT_BIN=$BUILD/bin/client_bench
+PARTS=" ${BENCH_PARTS:-ours unbounded peer ceiling client floor} "
 LAYOUTS=${BENCH_LAYOUTS:-split shared}
 UNBOUNDED_PENDING=${UNBOUNDED_PENDING:-100000000}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -55,7 +60,7 @@ find_shared() {
 }
 SHARED=$(find_shared)
 [ -f "$SHARED/bench/lib.sh" ] || { echo "bench: $SHARED/bench/lib.sh not found (set SHARED_DIR to the shared/ folder)" >&2; exit 1; }
-for b in "$AGENT_BIN" "$FLOOR_BIN"; do
+for b in "$AGENT_BIN" "$FLOOR_BIN" "$CLIENT_BIN"; do
   [ -x "$b" ] || { echo "bench: $b not found: run make first" >&2; exit 1; }
 done
 
@@ -259,6 +264,19 @@ run_floor() {
   cleanup_started
 }
 
+# ---- one backend call of a handler: libcurl against a plain socket ----------------------------
+# On the server's CPU of the split layout (the sink on the others), as the echo agent's
+# handler runs; CPU time of the calling thread only.
+run_client() {
+  local dir=$OUT_DIR/client
+  mkdir -p "$dir"
+  start_sink "$dir/sink"
+  "${SERVER_RUN[@]}" "$CLIENT_BIN" "http://127.0.0.1:$SINK_PORT" "${CLIENT_CALLS:-20000}" \
+    > "$dir/client.out" 2> "$dir/client.err" || die "client_bench failed: $(head -n1 "$dir/client.err")"
+  grep '^RESULT' "$dir/client.out" | tee "$dir/result.txt"
+  cleanup_started
+}
+
 if [ "$NCPU" -lt 2 ] && [[ " $LAYOUTS " == *" split "* ]]; then
   echo "bench: 1 CPU: the split layout needs 2, running the shared layout only"
   LAYOUTS=shared
@@ -275,6 +293,10 @@ for L in $LAYOUTS; do
     ws=$NGINX_WORKERS; [ "$L" = split ] && ws=1
     for w in $ws; do echo "-- nginx fixed ack, $w worker(s)"; run_ceiling "$w"; done;; esac
 done
+case "$PARTS" in *" client "*)
+  if [ "$NCPU" -ge 2 ]; then set_layout split; else set_layout shared; fi
+  echo "== one handler backend call (POST /messages): libcurl through libagentex vs a plain socket, layout $LAYOUT"
+  run_client;; esac
 case "$PARTS" in *" floor "*) echo "== memory floor: libcurl + libwebsockets initialised, no libagentex code"; run_floor;; esac
 
 # ---- summary --------------------------------------------------------------------------------
@@ -309,7 +331,7 @@ floor_kb=$(kv "$F" rss_idle_kb)
     done
     [ -n "$floor_kb" ] && row "floor: libcurl + lws, no libagentex" - - - - "$(fmt_mib "$floor_kb")" "$(fmt_mib "$(kv "$F" rss_idle_anon_kb)")" -
     for R in "$D"/*/result.txt; do
-      grep -o 'non2xx=[1-9][0-9]*\|sockerr=[1-9][0-9]*' "$R" | sed "s#^#warning: $L/$(basename "$(dirname "$R")"): #"
+      grep -o 'non2xx=[1-9][0-9]*\|sockerr=[1-9][0-9]*' "$R" 2>/dev/null | sed "s#^#warning: $L/$(basename "$(dirname "$R")"): #"
     done
     # CPU time per request does not depend on how much CPU the machine left the server, so it
     # is steadier than the rates when the machine is noisy
@@ -354,6 +376,15 @@ floor_kb=$(kv "$F" rss_idle_kb)
       else target "idle RSS < 4 MiB" "-" NA; fi
     done
   done
+  C=$OUT_DIR/client/result.txt
+  if [ -f "$C" ]; then
+    cw() { grep "way=$1 " "$C" | grep -o "$2=[^ ]*" | cut -d= -f2; }
+    echo
+    echo "One handler backend call (POST /messages, keep-alive, CPU time of the calling thread):"
+    printf '  %-46s %8s us CPU %8s us wall\n' "adk_messages_create (libcurl), answer parsed" "$(cw sdk cpu_us_per_call)" "$(cw sdk wall_us_per_call)"
+    printf '  %-46s %8s us CPU %8s us wall\n' "adk_messages_create, out NULL" "$(cw sdk_noout cpu_us_per_call)" "$(cw sdk_noout wall_us_per_call)"
+    printf '  %-46s %8s us CPU %8s us wall\n' "the same request on a plain socket" "$(cw raw cpu_us_per_call)" "$(cw raw wall_us_per_call)"
+  fi
   if [ -n "$floor_kb" ]; then
     echo
     echo "The floor process links the same shared libraries as echo_agent and only initialises libcurl"
