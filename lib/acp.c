@@ -10,7 +10,7 @@
  *    runs (agx_pool_shutdown), and only then is the HTTP loop stopped, so message/send
  *    streams in flight finish intact.
  * Start-up: the backend version guard, registration, the workers, the supervisor, then
- * (auto-cursor) one job that queues a catch-up per running task; see "auto-cursor" below.
+ * (auto-cursor) one job that queues a catch-up per task still open; see "auto-cursor" below.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -921,7 +921,7 @@ static size_t reap_push(acp_server_t *s, acp_ctx_t *ctx)
  * whose delivery failed while the agent was down or busy, and events delivered out of
  * order, are therefore handled in order; an event that arrives again after the list
  * already handled it is skipped.  At start-up cursor_scan_job does the same for every
- * RUNNING task of the agent. */
+ * RUNNING or INTERRUPTED task of the agent. */
 
 #define CURSOR_PAGE 100 /* events (and tasks, at start-up) per list call */
 
@@ -1146,39 +1146,45 @@ fail:
     return -1;
 }
 
-/* Start-up (a job of its own): queues the catch-up of every RUNNING task of the agent. */
+/* Start-up (a job of its own): queues the catch-up of every open task of the agent,
+ * RUNNING or INTERRUPTED (the backend forwards event/send whatever the task's status,
+ * protocol 7.6; a finished task's missed events wait for its next event/send).  One list
+ * per status: the filter takes one value. */
 static void cursor_scan_job(void *wctx, void *arg)
 {
+    static const char *const statuses[] = {"RUNNING", "INTERRUPTED"};
     acp_server_t *s = arg;
     agentex_client_t *c = wctx;
     size_t queued = 0, failed = 0;
-    for (int page = 1; !atomic_load(&s->stopping); page++) {
-        const agx_adk_filter_t f[] = {{"agent_id", s->agent_id, true},
-                                      {"status", "RUNNING", false}};
-        adk_list_opts_t o = {CURSOR_PAGE, page, "created_at", "asc"};
-        adk_task_list_t *l = NULL;
-        if (agx_adk_list(c, "acp auto-cursor", "/tasks", f, 2, &o, &agx_adk_task_list, &l)) {
-            agx_log(AGENTEX_LOG_ERROR,
-                    "acp: auto-cursor: cannot list the agent's running tasks: %s; their missed "
-                    "events are handled with their next event/send",
-                    agentex_client_errmsg(c));
-            break;
+    for (size_t k = 0; k < sizeof statuses / sizeof statuses[0]; k++) {
+        for (int page = 1; !atomic_load(&s->stopping); page++) {
+            const agx_adk_filter_t f[] = {{"agent_id", s->agent_id, true},
+                                          {"status", statuses[k], false}};
+            adk_list_opts_t o = {CURSOR_PAGE, page, "created_at", "asc"};
+            adk_task_list_t *l = NULL;
+            if (agx_adk_list(c, "acp auto-cursor", "/tasks", f, 2, &o, &agx_adk_task_list, &l)) {
+                agx_log(AGENTEX_LOG_ERROR,
+                        "acp: auto-cursor: cannot list the agent's %s tasks: %s; their missed "
+                        "events are handled with their next event/send",
+                        statuses[k], agentex_client_errmsg(c));
+                break;
+            }
+            size_t n = adk_task_list_count(l);
+            for (size_t i = 0; i < n; i++) {
+                if (cursor_queue_task(s, adk_task_list_at(l, i)) == 0)
+                    queued++;
+                else
+                    failed++;
+            }
+            adk_task_list_free(l);
+            if (n < CURSOR_PAGE)
+                break;
         }
-        size_t n = adk_task_list_count(l);
-        for (size_t i = 0; i < n; i++) {
-            if (cursor_queue_task(s, adk_task_list_at(l, i)) == 0)
-                queued++;
-            else
-                failed++;
-        }
-        adk_task_list_free(l);
-        if (n < CURSOR_PAGE)
-            break;
     }
     if (failed)
         agx_log(AGENTEX_LOG_ERROR,
                 "acp: auto-cursor: %zu task(s) not caught up (stopping or out of memory)", failed);
-    AGX_INFO("acp: auto-cursor: catching up %zu running task(s)", queued);
+    AGX_INFO("acp: auto-cursor: catching up %zu task(s)", queued);
 }
 
 static void backlog_done(acp_server_t *s, size_t nreap);

@@ -2097,24 +2097,33 @@ static size_t count_req(const char *method, const char *path, size_t from)
 
 /* Routes of a backend whose tracker has no cursor yet and whose task has two events;
  * auto-cursor on, started; returns once the start-up catch-up listed the tasks. */
-static void auto_cursor_start_with(const char *tasks_json, const char *events_json)
+static void auto_cursor_start_with(const char *running_json, const char *interrupted_json,
+                                   const char *events_json)
 {
-    fake_backend_route(fb, "GET", "/tasks", 200, tasks_json);
+    fake_backend_route(fb, "GET", "/tasks?status=INTERRUPTED", 200, interrupted_json);
+    fake_backend_route(fb, "GET", "/tasks", 200, running_json);
     fake_backend_route(fb, "GET", "/tracker/", 200, TRACKER_AT("null"));
     fake_backend_route(fb, "GET", "/tracker", 200, "[" TRACKER_AT("null") "]");
     fake_backend_route(fb, "GET", "/events", 200, events_json);
     fake_backend_route(fb, "PUT", "/tracker/", 200, TRACKER_AT("\"ev-2\""));
     ck_assert_int_eq(acp_server_set_auto_cursor(srv, true), AGENTEX_OK);
     start_server(srv);
+    /* the start-up catch-up lists the tasks that can still get events, one status a call */
     const fake_request_t *q = wait_req("GET", "/tasks", 0);
     ck_assert_ptr_nonnull(q);
     ck_assert_str_eq(q->query, "agent_id=" AGENT_ID "&status=RUNNING&limit=100&page_number=1"
+                               "&order_by=created_at&order_direction=asc");
+    size_t at = 0;
+    ck_assert_ptr_nonnull(find_req("GET", "/tasks", 0, &at));
+    q = wait_req("GET", "/tasks", at + 1);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_str_eq(q->query, "agent_id=" AGENT_ID "&status=INTERRUPTED&limit=100&page_number=1"
                                "&order_by=created_at&order_direction=asc");
 }
 
 static void auto_cursor_start(const char *tasks_json)
 {
-    auto_cursor_start_with(tasks_json,
+    auto_cursor_start_with(tasks_json, "[]",
                            "[" EVJ("ev-1", 10, "first") "," EVJ("ev-2", 11, "second") "]");
 }
 
@@ -2269,18 +2278,17 @@ START_TEST(test_auto_cursor_sequence_above_2_53)
 }
 END_TEST
 
+#define EVN(n, text) EVJ("ev-" #n, n, text)
+#define EIGHT_EVENTS                                                                               \
+    "[" EVN(1, "a") "," EVN(2, "b") "," EVN(3, "c") "," EVN(4, "d") "," EVN(5, "e") "," EVN(       \
+        6, "f") "," EVN(7, "g") "," EVN(8, "h") "]"
+
 /* Stopping during a start-up catch-up: it ends between two events, and the cursor was
  * moved past exactly the events handled (the rest wait in the backend). */
 START_TEST(test_auto_cursor_stop_mid_catch_up)
 {
     R.sleep_ms = 60;
-    auto_cursor_start_with(
-        "[" TASK_JSON "]",
-        "[" EVJ("ev-1", 1, "a") "," EVJ("ev-2", 2, "b") "," EVJ("ev-3", 3, "c") "," EVJ(
-            "ev-4", 4, "d") "," EVJ("ev-5", 5, "e") "," EVJ("ev-6", 6,
-                                                            "f") "," EVJ("ev-7", 7,
-                                                                         "g") "," EVJ("ev-8", 8,
-                                                                                      "h") "]");
+    auto_cursor_start_with("[" TASK_JSON "]", "[]", EIGHT_EVENTS);
     ck_assert_int_eq(rec_wait(1, 5000), 1);
     acp_server_stop(srv);
     ck_assert_int_eq(acp_server_wait(srv), AGENTEX_OK);
@@ -2332,6 +2340,18 @@ START_TEST(test_auto_cursor_start_up_catch_up)
     for (int i = 0; i < 250 && count_req("PUT", "/tracker/trk-1", 0) < 2; i++)
         msleep(20);
     assert_cursor_put(0, 1, "ev-2");
+}
+END_TEST
+
+/* An interrupted task catches up at start-up too (events reach it without resuming it). */
+START_TEST(test_auto_cursor_start_up_interrupted_task)
+{
+    auto_cursor_start_with("[]", "[" TASK_JSON "]",
+                           "[" EVJ("ev-1", 10, "first") "," EVJ("ev-2", 11, "second") "]");
+    ck_assert_int_eq(rec_wait(2, 5000), 2);
+    ck_assert_str_eq(R.r[0].event_id, "ev-1");
+    ck_assert_str_eq(R.r[1].event_id, "ev-2");
+    ck_assert_str_eq(R.r[1].task, TASK_ID);
 }
 END_TEST
 
@@ -2664,6 +2684,7 @@ Suite *acp_suite(void)
     tcase_add_test(tc, test_auto_cursor_tracker_unreadable_delivers_own);
     tcase_add_test(tc, test_auto_cursor_sequence_above_2_53);
     tcase_add_test(tc, test_auto_cursor_stop_mid_catch_up);
+    tcase_add_test(tc, test_auto_cursor_start_up_interrupted_task);
     tcase_add_test(tc, test_auto_cursor_start_up_catch_up);
     tcase_add_test(tc, test_auto_cursor_requirements);
     suite_add_tcase(s, tc);

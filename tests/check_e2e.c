@@ -934,7 +934,7 @@ START_TEST(test_auto_cursor_restart_catches_up)
     for (size_t i = 1; i < 5; i++)
         ck_assert_str_eq(msg_text(l, i), want[i]);
     adk_message_list_free(l);
-    ck_assert_msg(file_contains(again.log, "auto-cursor: catching up 1 running task"), "log %s",
+    ck_assert_msg(file_contains(again.log, "auto-cursor: catching up 1 task"), "log %s",
                   again.log);
 
     adk_event_list_free(missed);

@@ -100,9 +100,9 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_delivery(acp_server_t
 /* Auto-cursor (default off, or ACP_AUTO_CURSOR=1): each event/send hands the event
  * handler every event of the task after the tracker's cursor, in sequence_id order, and
  * moves the cursor past each one the handler returned AGENTEX_OK for; at start-up the
- * agent's RUNNING tasks catch up the same way.  Events are handled at least once and in
- * order across restarts.  Needs registration and per-task delivery (else
- * acp_server_run fails with AGENTEX_EINVAL).  See acp_server(3). */
+ * agent's RUNNING and INTERRUPTED tasks catch up the same way.  Events are handled at
+ * least once and in order across restarts.  Needs registration and per-task delivery
+ * (else acp_server_run fails with AGENTEX_EINVAL).  See acp_server(3). */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_auto_cursor(acp_server_t *s, bool on);
 /* Largest accepted request body (default 8 MiB): larger gets HTTP 413. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t acp_server_set_max_body(acp_server_t *s, size_t bytes);

@@ -46,6 +46,18 @@ typedef struct route {
     struct route *next;
 } route_t;
 
+/* A prefix without '?' matches the start of the path; "PATH?TEXT" matches the path PATH
+ * exactly when its query contains TEXT. */
+static bool route_matches(const route_t *rt, const fake_request_t *r)
+{
+    const char *q = strchr(rt->prefix, '?');
+    if (!q)
+        return strncmp(r->path, rt->prefix, strlen(rt->prefix)) == 0;
+    size_t n = (size_t)(q - rt->prefix);
+    return strlen(r->path) == n && strncmp(r->path, rt->prefix, n) == 0 &&
+           strstr(r->query ? r->query : "", q + 1) != NULL;
+}
+
 typedef struct conn {
     fake_backend_t *fb;
     pthread_t thread;
@@ -486,8 +498,7 @@ static void record_and_choose(fake_backend_t *fb, fake_request_t *r, resp_t *out
     } else {
         const route_t *rt = fb->routes;
         for (; rt; rt = rt->next) {
-            if ((!rt->method || strcmp(rt->method, r->method) == 0) &&
-                strncmp(r->path, rt->prefix, strlen(rt->prefix)) == 0)
+            if ((!rt->method || strcmp(rt->method, r->method) == 0) && route_matches(rt, r))
                 break;
         }
         if (rt) {

@@ -4,7 +4,8 @@
  * A plain-socket HTTP/1.1 server on 127.0.0.1 (a free port) running on its own thread.
  * It records every request (method, path, query, headers, body) and answers from:
  *   1. a FIFO of scripted responses (fake_backend_push*), consumed in order; else
- *   2. the first route whose method and path prefix match (fake_backend_route); else
+ *   2. the first route whose method and path prefix (or path and query text) match
+ *      (fake_backend_route); else
  *   3. 404 {"message":"fake backend: no response scripted","code":404,"data":null}.
  * Keep-alive is supported (as the real backend); Content-Length and chunked bodies are read.
  * Thread-safe: tests may call every function while requests are served.
@@ -49,7 +50,8 @@ void fake_backend_push_delayed(fake_backend_t *fb, long delay_ms, int status, co
 void fake_backend_push_raw(fake_backend_t *fb, const char *raw);
 /* Closes the connection without answering. */
 void fake_backend_push_close(fake_backend_t *fb);
-/* A persistent answer for method + path prefix, used when the FIFO is empty. */
+/* A persistent answer for method + path prefix, used when the FIFO is empty.  A prefix
+ * "PATH?TEXT" matches the path PATH exactly when its query contains TEXT. */
 void fake_backend_route(fake_backend_t *fb, const char *method, const char *path_prefix, int status,
                         const char *body);
 
