@@ -93,7 +93,11 @@ static void clear_env(void)
         unsetenv(unset_env[i]);
 }
 
-static char *event_body(const char *id_json, const char *task_id, const char *text)
+/* An event/send request for task_id carrying the event ev_id with the sequence_id seq
+ * (the number's text, so that values above 2^53 can be written) and the text content
+ * text (JSON-escaped). */
+static char *event_body_full(const char *id_json, const char *task_id, const char *ev_id,
+                             const char *seq, const char *text)
 {
     agx_buf_t b;
     agx_buf_init(&b);
@@ -101,18 +105,22 @@ static char *event_body(const char *id_json, const char *task_id, const char *te
         agx_buf_printf(
             &b,
             "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":{\"agent\":" AGENT_JSON
-            ",\"task\":{\"id\":\"%s\",\"status\":\"RUNNING\"},\"event\":{"
-            "\"id\":\"e5a1c9d4-7b2f-4f38-8e60-1a9d3c7b2e54\",\"sequence_id\":1042,"
-            "\"task_id\":\"%s\",\"agent_id\":\"" AGENT_ID "\",\"created_at\":"
+            ",\"task\":{\"id\":\"%s\",\"status\":\"RUNNING\"},\"event\":{\"id\":\"%s\","
+            "\"sequence_id\":%s,\"task_id\":\"%s\",\"agent_id\":\"" AGENT_ID "\",\"created_at\":"
             "\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":\"text\","
             "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\","
             "\"content\":",
-            task_id, task_id),
+            task_id, ev_id, seq, task_id),
         0);
     ck_assert_int_eq(agx_json_escape(&b, text), 0);
     ck_assert_int_eq(
         agx_buf_printf(&b, ",\"attachments\":null}},\"request\":null},\"id\":%s}", id_json), 0);
     return agx_buf_steal(&b);
+}
+
+static char *event_body(const char *id_json, const char *task_id, const char *text)
+{
+    return event_body_full(id_json, task_id, "e5a1c9d4-7b2f-4f38-8e60-1a9d3c7b2e54", "1042", text);
 }
 
 static char *simple_body(const char *method, const char *id_json, const char *task_id)
@@ -2065,23 +2073,13 @@ END_TEST
     "\"BUSY\",\"status_reason\":\"kept\",\"last_processed_event_id\":" cursor ",\"created_at\":"   \
     "\"2026-03-01T09:05:00.123456Z\",\"updated_at\":\"2026-03-01T09:05:00.123456Z\"}"
 
-/* An event/send request carrying the event EVJ(ev_id, seq, text). */
-static char *event_body_at(const char *ev_id, int seq, const char *text)
+/* Sends the event/send request the backend sends for the event EVJ(ev_id, seq, text)
+ * and checks the acknowledgement. */
+static void send_event_at(const char *ev_id, const char *seq, const char *text)
 {
-    agx_buf_t b;
-    agx_buf_init(&b);
-    ck_assert_int_eq(
-        agx_buf_printf(
-            &b,
-            "{\"jsonrpc\":\"2.0\",\"method\":\"event/send\",\"params\":{\"agent\":" AGENT_JSON
-            ",\"task\":{\"id\":\"" TASK_ID "\",\"status\":\"RUNNING\"},\"event\":{\"id\":\"%s\","
-            "\"sequence_id\":%d,\"task_id\":\"" TASK_ID "\",\"agent_id\":\"" AGENT_ID "\","
-            "\"created_at\":\"2026-03-01T09:06:10.500000Z\",\"content\":{\"type\":\"text\","
-            "\"author\":\"user\",\"style\":\"static\",\"format\":\"plain\",\"content\":\"%s\","
-            "\"attachments\":null}},\"request\":null},\"id\":" ID_EVENT "}",
-            ev_id, seq, text),
-        0);
-    return agx_buf_steal(&b);
+    char *b = event_body_full(ID_EVENT, TASK_ID, ev_id, seq, text);
+    rpc_expect(b, good_key, ACK(ID_EVENT));
+    free(b);
 }
 
 /* The requests to method+path recorded from index from on. */
@@ -2151,9 +2149,7 @@ START_TEST(test_auto_cursor_order_and_dedupe)
 {
     auto_cursor_start("[]");
     size_t base_n = fake_backend_count(fb);
-    char *b = event_body_at("ev-2", 11, "second");
-    rpc_expect(b, good_key, ACK(ID_EVENT));
-    free(b);
+    send_event_at("ev-2", "11", "second");
     ck_assert_int_eq(rec_wait(2, 5000), 2);
     ck_assert_str_eq(R.r[0].event_id, "ev-1");
     ck_assert_str_eq(R.r[0].text, "first");
@@ -2176,9 +2172,7 @@ START_TEST(test_auto_cursor_order_and_dedupe)
     size_t mid = fake_backend_count(fb);
     fake_backend_push(fb, 200, "[" TRACKER_AT("\"ev-2\"") "]");
     fake_backend_push(fb, 200, "[]");
-    b = event_body_at("ev-1", 10, "first");
-    rpc_expect(b, good_key, ACK(ID_EVENT));
-    free(b);
+    send_event_at("ev-1", "10", "first");
     ck_assert_uint_ge(fake_backend_wait(fb, mid + 2, 5000), mid + 2);
     q = find_req("GET", "/events", mid, NULL);
     ck_assert_ptr_nonnull(q);
@@ -2198,12 +2192,8 @@ START_TEST(test_auto_cursor_burst_skips_handled)
     auto_cursor_start("[]");
     size_t base_n = fake_backend_count(fb);
     R.sleep_ms = 100;
-    char *b = event_body_at("ev-2", 11, "second");
-    rpc_expect(b, good_key, ACK(ID_EVENT));
-    free(b);
-    b = event_body_at("ev-1", 10, "first");
-    rpc_expect(b, good_key, ACK(ID_EVENT));
-    free(b);
+    send_event_at("ev-2", "11", "second");
+    send_event_at("ev-1", "10", "first");
     ck_assert_int_eq(rec_wait(2, 5000), 2);
     msleep(400);
     ck_assert_int_eq(rec_wait(3, 10), 2);
@@ -2223,9 +2213,7 @@ START_TEST(test_auto_cursor_tracker_unreadable_delivers_own)
     auto_cursor_start("[]");
     size_t base_n = fake_backend_count(fb);
     fake_backend_push(fb, 404, "{\"message\":\"no tracker\",\"code\":404,\"data\":null}");
-    char *b = event_body_at("ev-2", 11, "second");
-    rpc_expect(b, good_key, ACK(ID_EVENT));
-    free(b);
+    send_event_at("ev-2", "11", "second");
     ck_assert_int_eq(rec_wait(1, 5000), 1);
     ck_assert_str_eq(R.r[0].event_id, "ev-2");
     ck_assert_ptr_nonnull(strstr(R.r[0].request, "5f0c3d2b")); /* with its own params */
@@ -2239,9 +2227,7 @@ START_TEST(test_auto_cursor_tracker_unreadable_delivers_own)
     size_t mid = fake_backend_count(fb);
     fake_backend_push(fb, 200, "[" TRACKER_AT("null") "]");
     fake_backend_push(fb, 200, "{\"events\":[]}");
-    b = event_body_at("ev-3", 12, "third");
-    rpc_expect(b, good_key, ACK(ID_EVENT));
-    free(b);
+    send_event_at("ev-3", "12", "third");
     ck_assert_int_eq(rec_wait(2, 5000), 2);
     ck_assert_str_eq(R.r[1].event_id, "ev-3");
     msleep(300);
@@ -2260,18 +2246,7 @@ START_TEST(test_auto_cursor_sequence_above_2_53)
     fake_backend_push(
         fb, 200,
         "[" EVJ("ev-a", 9007199254740992, "alpha") "," EVJ("ev-x", 9007199254740993, "omega") "]");
-    char *b = event_body_at("ev-x", 0, "omega");
-    /* the request carries the same rounded number the list does */
-    char *at = strstr(b, "\"sequence_id\":0");
-    ck_assert_ptr_nonnull(at);
-    agx_buf_t nb;
-    agx_buf_init(&nb);
-    ck_assert_int_eq(agx_buf_printf(&nb, "%.*s\"sequence_id\":9007199254740993%s", (int)(at - b), b,
-                                    at + strlen("\"sequence_id\":0")),
-                     0);
-    free(b);
-    rpc_expect(nb.data, good_key, ACK(ID_EVENT));
-    agx_buf_free(&nb);
+    send_event_at("ev-x", "9007199254740993", "omega");
     ck_assert_int_eq(rec_wait(2, 5000), 2);
     ck_assert_str_eq(R.r[0].event_id, "ev-a");
     ck_assert_str_eq(R.r[1].event_id, "ev-x");
@@ -2310,9 +2285,7 @@ START_TEST(test_auto_cursor_handler_failure_keeps_cursor)
     size_t base_n = fake_backend_count(fb);
     fake_backend_push(fb, 200, "[" TRACKER_AT("null") "]");
     fake_backend_push(fb, 200, "[" EVJ("ev-1", 10, "fail-event") "," EVJ("ev-2", 11, "second") "]");
-    char *b = event_body_at("ev-2", 11, "second");
-    rpc_expect(b, good_key, ACK(ID_EVENT));
-    free(b);
+    send_event_at("ev-2", "11", "second");
     ck_assert_int_eq(rec_wait(1, 5000), 1);
     ck_assert_str_eq(R.r[0].event_id, "ev-1");
     msleep(300);

@@ -389,22 +389,24 @@ if [ -n "$ECHO_BIN" ]; then
     ECHO_TASK=$(j o.result.id)
     rpc "echo: event/send" 200 name/conf-echo event/send \
       '{"task_name":"conf-echo-task","content":{"type":"text","author":"user","content":"ping"}}'
-    got=
-    for _ in $(seq 1 100); do
-      curl -s "$DEV/messages?task_id=$ECHO_TASK" > "$TMP/echo.msgs"
-      if [ "$(jf "$TMP/echo.msgs" 'Array.isArray(o) && o.some(m => m.content && m.content.author === "agent" && /ping/.test(m.content.content))')" = true ]; then got=1; break; fi
-      sleep 0.1
-    done
-    check "echo_agent" "no agent message echoing 'ping' on the echo task after event/send" test -n "$got"
+    # poll_dev PATH FILE EXPR: GETs agentex-dev's PATH into FILE until EXPR (on it) is true, 10 s
+    poll_dev() {
+      local _
+      for _ in $(seq 1 100); do
+        curl -s "$DEV$1" > "$2"
+        [ "$(jf "$2" "$3")" = true ] && return 0
+        sleep 0.1
+      done
+      return 1
+    }
+    check "echo_agent" "no agent message echoing 'ping' on the echo task after event/send" \
+      poll_dev "/messages?task_id=$ECHO_TASK" "$TMP/echo.msgs" \
+      'Array.isArray(o) && o.some(m => m.content && m.content.author === "agent" && /ping/.test(m.content.content))'
     curl -s "$DEV/agents/name/conf-echo" > "$TMP/echo.agent"
     ECHO_AGENT_ID=$(jf "$TMP/echo.agent" o.id)
-    moved=
-    for _ in $(seq 1 100); do
-      curl -s "$DEV/tracker?task_id=$ECHO_TASK&agent_id=$ECHO_AGENT_ID" > "$TMP/echo.tracker"
-      if [ "$(jf "$TMP/echo.tracker" 'Array.isArray(o) && o.length === 1 && typeof o[0].last_processed_event_id === "string"')" = true ]; then moved=1; break; fi
-      sleep 0.1
-    done
-    check "echo_agent" "the auto-cursor did not move the echo task's tracker" test -n "$moved"
+    check "echo_agent" "the auto-cursor did not move the echo task's tracker" \
+      poll_dev "/tracker?task_id=$ECHO_TASK&agent_id=$ECHO_AGENT_ID" "$TMP/echo.tracker" \
+      'Array.isArray(o) && o.length === 1 && typeof o[0].last_processed_event_id === "string"'
     call "echo: list messages" 200 GET "/messages?task_id=$ECHO_TASK"
   fi
 fi
