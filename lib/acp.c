@@ -2439,7 +2439,11 @@ static bool sleep_unless_stopped(acp_server_t *s, long ms)
 #define MIN_BACKEND_MAJOR 0
 #define MIN_BACKEND_MINOR 1
 #define MIN_BACKEND_PATCH 0
-#define MIN_BACKEND_VERSION "0.1.0"
+#define VERSION_TEXT_(n) #n
+#define VERSION_TEXT(n) VERSION_TEXT_(n)
+#define MIN_BACKEND_VERSION                                                                        \
+    VERSION_TEXT(MIN_BACKEND_MAJOR)                                                                \
+    "." VERSION_TEXT(MIN_BACKEND_MINOR) "." VERSION_TEXT(MIN_BACKEND_PATCH)
 
 /* One SemVer number: digits, no leading zero (but "0"). */
 static const char *semver_num(const char *p, long *out)
