@@ -346,6 +346,8 @@ START_TEST(test_client_new_validates_and_normalises_base_url)
         {"http://h/x?y=1", AGENTEX_EINVAL, NULL},
         {"http://h/#frag", AGENTEX_EINVAL, NULL},
         {"http://h\r\nX: y", AGENTEX_EINVAL, NULL},
+        {"http://user:pw@h:1", AGENTEX_EINVAL, NULL},
+        {"http://h:1/a@b", AGENTEX_OK, "http://h:1/a@b"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         agentex_client_t *c = (agentex_client_t *)1;
@@ -703,6 +705,96 @@ START_TEST(test_client_response_without_out_is_not_parsed)
 }
 END_TEST
 
+START_TEST(test_client_reads_every_answer_framing)
+{
+    cJSON *out = NULL;
+    /* chunked, after an interim 100 Continue */
+    fake_backend_push_raw(fb, "HTTP/1.1 100 Continue\r\n\r\n"
+                              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5\r\n{\"id\"\r\n6;x=y\r\n:\"t1\"}\r\n0\r\n\r\n");
+    ck_assert_int_eq(req("GET", "/a", NULL, NULL, &out), AGENTEX_OK);
+    ck_assert_str_eq(cJSON_GetObjectItem(out, "id")->valuestring, "t1");
+    cJSON_Delete(out);
+    /* HTTP/1.0, the body ends with the connection */
+    fake_backend_push_raw(fb, "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"
+                              "{\"until\":\"close\"}");
+    ck_assert_int_eq(req("GET", "/b", NULL, NULL, &out), AGENTEX_OK);
+    ck_assert_str_eq(cJSON_GetObjectItem(out, "until")->valuestring, "close");
+    cJSON_Delete(out);
+    /* an error status framed by chunks keeps its explanation */
+    fake_backend_push_raw(fb, "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "14\r\n{\"detail\":\"no task\"}\r\n0\r\n\r\n");
+    ck_assert_int_eq(req("GET", "/c", NULL, NULL, NULL), AGENTEX_ENOTFOUND);
+    ck_assert_str_eq(agentex_client_errmsg(cl), "GET /c: HTTP 404: no task");
+    /* "Connection: close" is obeyed: the next request opens a new connection (the raw
+     * answer above closed its connection: /d opens one, /e another) */
+    size_t conns = fake_backend_connections(fb);
+    fake_backend_push_full(fb, 200, NULL, "Connection: close\r\n", "{}");
+    ck_assert_int_eq(req("GET", "/d", NULL, NULL, NULL), AGENTEX_OK);
+    fake_backend_push(fb, 200, "{}");
+    ck_assert_int_eq(req("GET", "/e", NULL, NULL, NULL), AGENTEX_OK);
+    ck_assert_uint_eq(fake_backend_connections(fb), conns + 2);
+    ck_assert_uint_eq(fake_backend_count(fb), 5);
+}
+END_TEST
+
+START_TEST(test_client_request_line_host_and_framing_headers)
+{
+    /* a base URL with a path: every request path goes below it */
+    char url[128];
+    snprintf(url, sizeof(url), "%s/api/v1", fake_backend_url(fb));
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(url, &c), AGENTEX_OK);
+    /* custom framing headers cannot contradict the body the client sends */
+    ck_assert_int_eq(agentex_client_set_header(c, "Content-Length", "999"), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_header(c, "Transfer-Encoding", "chunked"), AGENTEX_OK);
+    fake_backend_push(fb, 200, "{}");
+    cJSON *body = cJSON_Parse("{\"k\":\"v\"}");
+    ck_assert_int_eq(agx_client_request(c, "POST", "/tasks", NULL, body, NULL), AGENTEX_OK);
+    cJSON_Delete(body);
+    const fake_request_t *r = last_request();
+    ck_assert_str_eq(r->path, "/api/v1/tasks");
+    ck_assert_str_eq(r->body, "{\"k\":\"v\"}");
+    ck_assert_str_eq(fake_request_header(r, "content-length"), "9");
+    ck_assert_ptr_null(fake_request_header(r, "transfer-encoding"));
+    char host[64];
+    snprintf(host, sizeof(host), "127.0.0.1:%d", fake_backend_port(fb));
+    ck_assert_str_eq(fake_request_header(r, "host"), host);
+    /* a custom Host replaces the URL's */
+    ck_assert_int_eq(agentex_client_set_header(c, "Host", "backend.internal"), AGENTEX_OK);
+    fake_backend_push(fb, 200, "{}");
+    ck_assert_int_eq(agx_client_request(c, "GET", "/x", NULL, NULL, NULL), AGENTEX_OK);
+    ck_assert_str_eq(fake_request_header(last_request(), "host"), "backend.internal");
+    agentex_client_free(c);
+}
+END_TEST
+
+/* The server closes a kept connection while the client holds it (its keep-alive timeout):
+ * the next call goes through on a new connection and reaches the backend once. */
+START_TEST(test_client_survives_a_kept_connection_closed_by_the_server)
+{
+    ck_assert_int_eq(agentex_client_set_retries(cl, 0, 1, 1), AGENTEX_OK);
+    static const long pauses_ms[] = {0, 400}; /* sent at once; looked at after an idle time */
+    for (size_t i = 0; i < 2; i++) {
+        fake_backend_reset(fb);
+        /* a complete answer that says nothing of closing; then the server hangs up */
+        fake_backend_push_raw(fb, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        ck_assert_int_eq(req("GET", "/first", NULL, NULL, NULL), AGENTEX_OK);
+        if (pauses_ms[i])
+            usleep((useconds_t)pauses_ms[i] * 1000);
+        else
+            usleep(50 * 1000); /* the close has reached the client, who has not looked */
+        fake_backend_push(fb, 201, "{\"id\":\"m1\"}");
+        cJSON *out = NULL;
+        ck_assert_int_eq(req("POST", "/messages", NULL, "{}", &out), AGENTEX_OK);
+        ck_assert_str_eq(cJSON_GetObjectItem(out, "id")->valuestring, "m1");
+        cJSON_Delete(out);
+        ck_assert_uint_eq(fake_backend_count(fb), 2);
+        ck_assert_str_eq(last_request()->path, "/messages");
+    }
+}
+END_TEST
+
 static TCase *wire_tcase(void)
 {
     TCase *tc = tcase_create("wire");
@@ -713,6 +805,9 @@ static TCase *wire_tcase(void)
     tcase_add_test(tc, test_client_set_header_replaces_removes_and_overrides);
     tcase_add_test(tc, test_client_reuses_one_connection);
     tcase_add_test(tc, test_client_response_without_out_is_not_parsed);
+    tcase_add_test(tc, test_client_reads_every_answer_framing);
+    tcase_add_test(tc, test_client_request_line_host_and_framing_headers);
+    tcase_add_test(tc, test_client_survives_a_kept_connection_closed_by_the_server);
     return tc;
 }
 
