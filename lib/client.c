@@ -553,6 +553,7 @@ static CURLcode conn_open(agentex_client_t *c, long timeout_ms, char *why, size_
     SETOPT(CURLOPT_URL, c->base_url);
     SETOPT(CURLOPT_CONNECT_ONLY, 1L);
     SETOPT(CURLOPT_HTTPPROXYTUNNEL, 1L); /* with a proxy: CONNECT, then our requests */
+    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1); /* TLS ALPN: http/1.1 only */
     SETOPT(CURLOPT_NOSIGNAL, 1L);
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);

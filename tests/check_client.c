@@ -7,9 +7,14 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -966,6 +971,111 @@ START_TEST(test_client_timeout_is_etimedout)
 }
 END_TEST
 
+/* -- TLS, against openssl s_server -- */
+
+/* Runs a shell command line; its exit status. */
+static int sh(const char *cmd) { return system(cmd); }
+
+/* A free TCP port on 127.0.0.1 (closed again: the server binds it next). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static int port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* A TLS server offering HTTP/2 first (ALPN h2,http/1.1), serving the files of a temporary
+ * folder as HTTP/1.0 answers whose body ends with the connection (s_server -WWW), with a
+ * self-signed certificate for 127.0.0.1.  The client must negotiate http/1.1, verify the
+ * certificate against the CA bundle it is given, and read the answer. */
+START_TEST(test_client_https_verifies_and_speaks_http11)
+{
+    char dir[] = "/tmp/agx-tls-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout key.pem -out cert.pem -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 && mkdir -p tasks",
+             dir);
+    ck_assert_msg(sh(cmd) == 0, "openssl could not make a certificate (is openssl installed?)");
+    char path[128];
+    snprintf(path, sizeof(path), "%s/tasks/t1", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"id\":\"t1\"}", f);
+    fclose(f);
+    int port = free_port();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (chdir(dir) != 0)
+            _exit(127);
+        char accept[32];
+        snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execlp("openssl", "openssl", "s_server", "-accept", accept, "-cert", "cert.pem", "-key",
+               "key.pem", "-alpn", "h2,http/1.1", "-WWW", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && !port_accepts(port); i++)
+        usleep(50 * 1000);
+    ck_assert_msg(port_accepts(port), "openssl s_server did not start");
+
+    char url[64], ca[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+    snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
+    agentex_client_t *c = NULL;
+    ck_assert_int_eq(agentex_client_new(url, &c), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_retries(c, 0, 1, 1), AGENTEX_OK);
+    ck_assert_int_eq(agentex_client_set_timeouts(c, 3000, 5000), AGENTEX_OK);
+    /* the default CA bundle does not know the self-signed certificate */
+    ck_assert_int_eq(agx_client_request(c, "GET", "/tasks/t1", NULL, NULL, NULL), AGENTEX_ECONNECT);
+    ck_assert_int_eq(agentex_client_http_status(c), 0);
+    /* with it as the CA bundle: verified, and read to the end of the connection */
+    ck_assert_int_eq(agentex_client_set_tls(c, 1, ca), AGENTEX_OK);
+    for (int i = 0; i < 2; i++) {
+        cJSON *out = NULL;
+        agentex_err_t err = agx_client_request(c, "GET", "/tasks/t1", NULL, NULL, &out);
+        ck_assert_msg(err == AGENTEX_OK, "%s", agentex_client_errmsg(c));
+        ck_assert_int_eq(agentex_client_http_status(c), 200);
+        ck_assert_str_eq(cJSON_GetObjectItem(out, "id")->valuestring, "t1");
+        cJSON_Delete(out);
+    }
+    agentex_client_free(c);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(sh(cmd), 0);
+}
+END_TEST
+
 static TCase *errors_tcase(void)
 {
     TCase *tc = tcase_create("errors");
@@ -977,6 +1087,7 @@ static TCase *errors_tcase(void)
     tcase_add_test(tc, test_client_connection_refused_is_econnect);
     tcase_add_test(tc, test_client_tls_to_plain_http_server_is_econnect);
     tcase_add_test(tc, test_client_timeout_is_etimedout);
+    tcase_add_test(tc, test_client_https_verifies_and_speaks_http11);
     return tc;
 }
 
