@@ -10,7 +10,7 @@
 #             measured by the same function as ours, against the same sink;
 #  ceiling:   nginx answering POST /api with a fixed ack (the practical HTTP ceiling);
 #  client:    $BUILD/bin/client_bench (tools/client_bench.c): the CPU time of one handler's
-#             backend call (adk_messages_create through libcurl) against the same request
+#             backend call (adk_messages_create: libagentex's HTTP/1.1 on a libcurl connection) against the same request
 #             written and read on a plain socket, on the server's CPU, against the sink;
 #  floor:     $BUILD/bin/rss_floor (tools/rss_floor.c): libcurl and libwebsockets initialised
 #             as an agent does, without libagentex code: the idle memory any such agent pays.
@@ -264,7 +264,7 @@ run_floor() {
   cleanup_started
 }
 
-# ---- one backend call of a handler: libcurl against a plain socket ----------------------------
+# ---- one backend call of a handler: libagentex's client against a plain socket ----------------
 # On the server's CPU of the split layout (the sink on the others), as the echo agent's
 # handler runs; CPU time of the calling thread only.
 run_client() {
@@ -295,7 +295,7 @@ for L in $LAYOUTS; do
 done
 case "$PARTS" in *" client "*)
   if [ "$NCPU" -ge 2 ]; then set_layout split; else set_layout shared; fi
-  echo "== one handler backend call (POST /messages): libcurl through libagentex vs a plain socket, layout $LAYOUT"
+  echo "== one handler backend call (POST /messages): libagentex's client vs a plain socket, layout $LAYOUT"
   run_client;; esac
 case "$PARTS" in *" floor "*) echo "== memory floor: libcurl + libwebsockets initialised, no libagentex code"; run_floor;; esac
 
@@ -381,7 +381,7 @@ floor_kb=$(kv "$F" rss_idle_kb)
     cw() { grep "way=$1 " "$C" | grep -o "$2=[^ ]*" | cut -d= -f2; }
     echo
     echo "One handler backend call (POST /messages, keep-alive, CPU time of the calling thread):"
-    printf '  %-46s %8s us CPU %8s us wall\n' "adk_messages_create (libcurl), answer parsed" "$(cw sdk cpu_us_per_call)" "$(cw sdk wall_us_per_call)"
+    printf '  %-46s %8s us CPU %8s us wall\n' "adk_messages_create, answer parsed" "$(cw sdk cpu_us_per_call)" "$(cw sdk wall_us_per_call)"
     printf '  %-46s %8s us CPU %8s us wall\n' "adk_messages_create, out NULL" "$(cw sdk_noout cpu_us_per_call)" "$(cw sdk_noout wall_us_per_call)"
     printf '  %-46s %8s us CPU %8s us wall\n' "the same request on a plain socket" "$(cw raw cpu_us_per_call)" "$(cw raw wall_us_per_call)"
   fi

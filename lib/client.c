@@ -783,7 +783,9 @@ static agentex_err_t build_request(agentex_client_t *c, const char *method, cons
     const char *host = custom_value(c, "Host");
     agx_buf_t *b = &c->req;
     agx_buf_reset(b);
-    if (agx_buf_printf(b, "%s %s%s", method, prefix ? prefix : "", path) != 0)
+    /* appends, not printf: this runs once per request on a handler's path */
+    if (agx_buf_puts(b, method) != 0 || agx_buf_append(b, " ", 1) != 0 ||
+        agx_buf_puts(b, prefix ? prefix : "") != 0 || agx_buf_puts(b, path) != 0)
         return AGENTEX_ENOMEM;
     char sep = '?';
     for (size_t i = 0; query && query[i]; i += 2) {
@@ -800,12 +802,26 @@ static agentex_err_t build_request(agentex_client_t *c, const char *method, cons
         sep = '&';
     }
     size_t blen = body ? strlen(body) : 0;
-    int rc = host ? agx_buf_printf(b, " HTTP/1.1\r\nHost: %s\r\n", host)
-                  : agx_buf_printf(b, " HTTP/1.1\r\nHost: %.*s\r\n", alen, authority);
+    int rc = agx_buf_puts(b, " HTTP/1.1\r\nHost: ");
+    if (rc == 0)
+        rc = host ? agx_buf_puts(b, host) : agx_buf_append(b, authority, (size_t)alen);
+    if (rc == 0)
+        rc = agx_buf_append(b, "\r\n", 2);
     if (rc == 0)
         rc = agx_buf_append(b, c->hdrs.data ? c->hdrs.data : "", c->hdrs.len);
-    if (rc == 0 && with_length)
-        rc = agx_buf_printf(b, "Content-Length: %zu\r\n", blen);
+    if (rc == 0 && with_length) {
+        char num[24];
+        size_t i = sizeof(num);
+        size_t v = blen;
+        do
+            num[--i] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        rc = agx_buf_puts(b, "Content-Length: ");
+        if (rc == 0)
+            rc = agx_buf_append(b, num + i, sizeof(num) - i);
+        if (rc == 0)
+            rc = agx_buf_append(b, "\r\n", 2);
+    }
     if (rc == 0)
         rc = agx_buf_append(b, "\r\n", 2);
     if (rc == 0 && blen)

@@ -14,7 +14,8 @@
  * and prints one line per way:
  *   RESULT client way=sdk calls=N cpu_us_per_call=X wall_us_per_call=Y
  * CPU time is the thread's (CLOCK_THREAD_CPUTIME_ID); the backend's CPU is not in it.
- * The difference between sdk and raw is what libcurl and libagentex add to a request.
+ * The difference between sdk and raw is what libagentex's client adds to a request (it
+ * writes and reads HTTP/1.1 itself on the connection libcurl opened; see agentex_client(3)).
  * Exit 0, or 1 with a one-line reason on stderr.
  */
 #include <arpa/inet.h>
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
         adk_content_text_new(ADK_AUTHOR_AGENT, reply_text, &content) != AGENTEX_OK)
         return fail("set-up", "out of memory");
 
-    /* the raw request: the body adk_messages_create sends, and the headers libcurl sends */
+    /* the raw request: the body and the headers adk_messages_create sends */
     cJSON *body = cJSON_CreateObject(), *cj = NULL;
     char *text = NULL, req[4096];
     int rc = 1, len = -1;

@@ -2,8 +2,9 @@
  * agentex/client.h - the Agentex backend REST client.
  *
  * An agentex_client_t holds the backend base URL, the keys, extra headers,
- * timeouts, the retry policy and TLS settings, plus one keep-alive connection
- * cache.  Every adk_* call takes a client explicitly.
+ * timeouts, the retry policy and TLS settings, plus one connection kept alive
+ * between calls (opened by libcurl, HTTP/1.1 written and read by the client: see
+ * agentex_client(3), "Connection").  Every adk_* call takes a client explicitly.
  *
  * Thread safety: a client belongs to one thread at a time; the library does no
  * locking on it.  Give each thread its own client with agentex_client_dup().
@@ -29,7 +30,8 @@ typedef struct agentex_client agentex_client_t;
 /* The default backend, as the Python SDK's: "http://localhost:5003". */
 #define AGENTEX_DEFAULT_BASE_URL "http://localhost:5003"
 
-/* A new client for base_url (scheme://host[:port][/prefix], trailing '/' dropped).
+/* A new client for base_url (scheme://host[:port][/prefix], trailing '/' dropped; no
+ * user:password@).
  * base_url NULL means AGENTEX_DEFAULT_BASE_URL. */
 AGENTEX_API AGENTEX_NODISCARD agentex_err_t agentex_client_new(const char *base_url,
                                                                agentex_client_t **out);
@@ -72,8 +74,8 @@ AGENTEX_API AGENTEX_NODISCARD agentex_err_t agentex_client_set_tls(agentex_clien
 
 /* The base URL, borrowed until the client is freed. */
 AGENTEX_API const char *agentex_client_base_url(const agentex_client_t *c);
-/* The last failure's message ("" after a success): curl's error text, the HTTP status,
- * and the backend's "message"/"detail" field.  Borrowed until the next call on c. */
+/* The last failure's message ("" after a success): what failed on the connection, the
+ * HTTP status, and the backend's "message"/"detail" field.  Borrowed until the next call on c. */
 AGENTEX_API const char *agentex_client_errmsg(const agentex_client_t *c);
 /* The HTTP status of the last response, 0 if none arrived. */
 AGENTEX_API long agentex_client_http_status(const agentex_client_t *c);
