@@ -152,7 +152,12 @@ $(BUILD)/fuzz/fuzz_acp_scan: tests/fuzz_acp_scan.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
 	clang $(STD) $(WARN) -Iinclude -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 	  tests/fuzz_acp_scan.c $(LIB_SRCS) -o $@ $(PKG_LIBS) -pthread
-fuzz: $(BUILD)/fuzz/fuzz_sse $(BUILD)/fuzz/fuzz_acp_scan
+# libFuzzer target for the HTTP/1.1 response parser of the client (clang only)
+$(BUILD)/fuzz/fuzz_h1resp: tests/fuzz_h1resp.c lib/h1resp.c lib/h1resp.h lib/common.c
+	@mkdir -p $(dir $@)
+	clang $(STD) $(WARN) -Iinclude -Ilib $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz_h1resp.c lib/h1resp.c lib/common.c -o $@ $(PKG_LIBS) -pthread
+fuzz: $(BUILD)/fuzz/fuzz_sse $(BUILD)/fuzz/fuzz_acp_scan $(BUILD)/fuzz/fuzz_h1resp
 
 bench: all
 	BUILD=$(BUILD) bench/run.sh
