@@ -774,6 +774,37 @@ START_TEST(test_client_request_line_host_and_framing_headers)
 }
 END_TEST
 
+START_TEST(test_client_sends_and_reads_large_bodies)
+{
+    /* 3 MiB each way: the request leaves in several writes, the answer arrives in many reads */
+    size_t n = 3u << 20;
+    char *big = malloc(n + 1);
+    ck_assert_ptr_nonnull(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
+    big[n] = '\0';
+    cJSON *body = cJSON_CreateObject();
+    ck_assert_ptr_nonnull(cJSON_AddStringToObject(body, "state", big));
+    char *answer = malloc(n + 32);
+    ck_assert_ptr_nonnull(answer);
+    snprintf(answer, n + 32, "{\"echo\":\"%s\"}", big);
+    fake_backend_push(fb, 200, answer);
+    cJSON *out = NULL;
+    ck_assert_int_eq(agx_client_request(cl, "PUT", "/states/s1", NULL, body, &out), AGENTEX_OK);
+    const fake_request_t *r = last_request();
+    ck_assert_uint_eq(r->body_len, n + strlen("{\"state\":\"\"}"));
+    ck_assert_str_eq(cJSON_GetObjectItem(out, "echo")->valuestring, big);
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+    free(answer);
+    free(big);
+    /* the connection is still good for the next call */
+    fake_backend_push(fb, 200, "{}");
+    ck_assert_int_eq(req("GET", "/x", NULL, NULL, NULL), AGENTEX_OK);
+    ck_assert_uint_eq(fake_backend_connections(fb), 1);
+}
+END_TEST
+
 /* The server closes a kept connection while the client holds it (its keep-alive timeout):
  * the next call goes through on a new connection and reaches the backend once. */
 START_TEST(test_client_survives_a_kept_connection_closed_by_the_server)
@@ -812,6 +843,7 @@ static TCase *wire_tcase(void)
     tcase_add_test(tc, test_client_response_without_out_is_not_parsed);
     tcase_add_test(tc, test_client_reads_every_answer_framing);
     tcase_add_test(tc, test_client_request_line_host_and_framing_headers);
+    tcase_add_test(tc, test_client_sends_and_reads_large_bodies);
     tcase_add_test(tc, test_client_survives_a_kept_connection_closed_by_the_server);
     return tc;
 }
