@@ -70,26 +70,17 @@ struct agentex_client {
     int should_retry;     /* x-should-retry: -1 absent, 0 false, 1 true */
     uint64_t rng;
     long http_status;
-    char curl_err[CURL_ERROR_SIZE];
     char errmsg[AGX_ERRMSG_MAX];
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
-
-static int is_token_char(unsigned char ch)
-{
-    /* RFC 9110 tchar */
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return 1;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
 
 static int valid_header_name(const char *name)
 {
     if (!name || !*name)
         return 0;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        if (!is_token_char(*p))
+        if (!agx_http_tchar(*p))
             return 0;
     return 1;
 }
@@ -598,7 +589,7 @@ static int conn_usable(agentex_client_t *c)
         return 0;
     if (agx_now_ms() - c->idle_since < AGX_IDLE_CHECK_MS)
         return 1;
-    for (;;) {
+    for (int round = 0; round < 8; round++) { /* a server that keeps talking is not idle */
         struct pollfd pf = {.fd = c->fd, .events = POLLIN};
         int r = poll(&pf, 1, 0);
         if (r == 0)
@@ -611,6 +602,7 @@ static int conn_usable(agentex_client_t *c)
         if (cc != CURLE_AGAIN)
             return 0;
     }
+    return 0;
 }
 
 /* Waits until fd is ready for events, or deadline (agx_now_ms) passes: 0, or -1 timed out. */
@@ -704,12 +696,18 @@ static int append_header(agx_buf_t *b, const char *name, const char *value)
     return agx_buf_printf(b, *value ? "%s: %s\r\n" : "%s:%s\r\n", name, value);
 }
 
-static int has_custom(const agentex_client_t *c, const char *name)
+/* The value of the custom header name (agentex_client_set_header), NULL if none. */
+static const char *custom_value(const agentex_client_t *c, const char *name)
 {
     for (const hdr_t *h = c->headers; h; h = h->next)
         if (strcasecmp(h->name, name) == 0)
-            return 1;
-    return 0;
+            return h->value;
+    return NULL;
+}
+
+static int has_custom(const agentex_client_t *c, const char *name)
+{
+    return custom_value(c, name) != NULL;
 }
 
 int agx_client_foreach_header(const agentex_client_t *c,
@@ -761,14 +759,6 @@ static agentex_err_t build_headers(agentex_client_t *c)
         return AGENTEX_ENOMEM;
     c->hdrs_dirty = 0;
     return AGENTEX_OK;
-}
-
-static const char *custom_value(const agentex_client_t *c, const char *name)
-{
-    for (const hdr_t *h = c->headers; h; h = h->next)
-        if (strcasecmp(h->name, name) == 0)
-            return h->value;
-    return NULL;
 }
 
 /* Writes the whole request into c->req: the request line (the base URL's path, then path

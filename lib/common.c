@@ -295,6 +295,36 @@ void agx_buf_free(agx_buf_t *b)
 
 /* ---- misc ---- */
 
+bool agx_http_tchar(unsigned char ch)
+{
+    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
+        return true;
+    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+bool agx_http_list_has(const char *v, size_t n, const char *tok, bool last)
+{
+    size_t tl = strlen(tok);
+    bool found = false;
+    for (size_t i = 0; i <= n;) {
+        size_t j = i;
+        while (j < n && v[j] != ',')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && (v[a] == ' ' || v[a] == '\t'))
+            a++;
+        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+            b--;
+        bool match = b - a == tl && strncasecmp(v + a, tok, tl) == 0;
+        if (last)
+            found = match;
+        else if (match)
+            return true;
+        i = j + 1;
+    }
+    return found;
+}
+
 char *agx_url_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -70,39 +70,6 @@ static int put_body(agx_h1resp_t *p, const char *data, size_t n)
     return AGX_H1_MORE;
 }
 
-static int is_tchar(unsigned char ch)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return 1;
-    return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-/* Does the comma-separated list v (length n) hold token tok (case-insensitively)?  With
- * last set, only its last element counts. */
-static int list_has(const char *v, size_t n, const char *tok, int last)
-{
-    size_t tl = strlen(tok);
-    int found = 0;
-    size_t i = 0;
-    while (i <= n) {
-        size_t j = i;
-        while (j < n && v[j] != ',')
-            j++;
-        size_t a = i, b = j;
-        while (a < b && (v[a] == ' ' || v[a] == '\t'))
-            a++;
-        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
-            b--;
-        int match = b - a == tl && strncasecmp(v + a, tok, tl) == 0;
-        if (last)
-            found = match;
-        else if (match)
-            return 1;
-        i = j + 1;
-    }
-    return found;
-}
-
 /* "HTTP/1.x SSS[ reason]" */
 static int parse_status(agx_h1resp_t *p, const char *s, size_t n)
 {
@@ -123,7 +90,7 @@ static int parse_status(agx_h1resp_t *p, const char *s, size_t n)
     return AGX_H1_MORE;
 }
 
-static void copy_trimmed(char *dst, size_t cap, const char *v, size_t n)
+static void copy_bounded(char *dst, size_t cap, const char *v, size_t n)
 {
     if (n >= cap)
         n = cap - 1;
@@ -140,7 +107,7 @@ static int parse_field(agx_h1resp_t *p, const char *s, size_t n)
         return fail(p, "malformed header field");
     size_t nl = (size_t)(colon - s);
     for (size_t i = 0; i < nl; i++)
-        if (!is_tchar((unsigned char)s[i]))
+        if (!agx_http_tchar((unsigned char)s[i]))
             return fail(p, "malformed header field name");
     const char *v = colon + 1;
     size_t vl = n - nl - 1;
@@ -165,15 +132,15 @@ static int parse_field(agx_h1resp_t *p, const char *s, size_t n)
         p->has_length = 1;
         p->length = len;
     } else if (NAME_IS("transfer-encoding")) {
-        p->chunked = list_has(v, vl, "chunked", 1);
+        p->chunked = agx_http_list_has(v, vl, "chunked", true);
         p->other_coding = !p->chunked;
     } else if (NAME_IS("connection")) {
-        if (list_has(v, vl, "close", 0))
+        if (agx_http_list_has(v, vl, "close", false))
             p->conn_close = 1;
-        if (list_has(v, vl, "keep-alive", 0))
+        if (agx_http_list_has(v, vl, "keep-alive", false))
             p->conn_keep = 1;
     } else if (NAME_IS("retry-after")) {
-        copy_trimmed(p->retry_after, sizeof(p->retry_after), v, vl);
+        copy_bounded(p->retry_after, sizeof(p->retry_after), v, vl);
     } else if (NAME_IS("x-should-retry")) {
         if (vl == 4 && strncasecmp(v, "true", 4) == 0)
             p->should_retry = 1;

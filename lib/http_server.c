@@ -585,33 +585,6 @@ static long pct_decode(char *dst, const char *s, size_t n, bool plus_space)
     return (long)o;
 }
 
-static bool is_tchar(unsigned char ch)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
-        return true;
-    return ch && strchr(extra, ch) != NULL;
-}
-
-static bool token_has(const char *v, const char *tok)
-{
-    size_t tl = strlen(tok);
-    const char *p = v;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == tl && strncasecmp(s, tok, tl) == 0)
-            return true;
-    }
-    return false;
-}
-
 static int parse_query(conn_t *c, const char *q)
 {
     c->nparam = 0;
@@ -691,7 +664,7 @@ static int parse_head(conn_t *c, size_t end, const char **detail)
     if (le > s && le[-1] == '\r')
         le--;
     char *p = s;
-    while (p < le && is_tchar((unsigned char)*p))
+    while (p < le && agx_http_tchar((unsigned char)*p))
         p++;
     if (p == s || p >= le || *p != ' ' || p - s > 32)
         return 400;
@@ -777,7 +750,7 @@ static int parse_head(conn_t *c, size_t end, const char **detail)
         if (*p == ' ' || *p == '\t')
             return 400; /* obsolete line folding */
         char *colon = p;
-        while (colon < e && is_tchar((unsigned char)*colon)) {
+        while (colon < e && agx_http_tchar((unsigned char)*colon)) {
             *colon = (char)((*colon >= 'A' && *colon <= 'Z') ? *colon + 32 : *colon);
             colon++;
         }
@@ -807,16 +780,16 @@ static int parse_head(conn_t *c, size_t end, const char **detail)
                 c->expect_continue = true;
             break;
         case 7:
-            if (memcmp(p, "upgrade", 7) == 0 && token_has(v, "websocket"))
+            if (memcmp(p, "upgrade", 7) == 0 && agx_http_list_has(v, strlen(v), "websocket", false))
                 upg_ws = true;
             break;
         case 10:
             if (memcmp(p, "connection", 10) == 0) {
-                if (token_has(v, "close"))
+                if (agx_http_list_has(v, strlen(v), "close", false))
                     conn_close = true;
-                if (token_has(v, "keep-alive"))
+                if (agx_http_list_has(v, strlen(v), "keep-alive", false))
                     conn_keep = true;
-                if (token_has(v, "upgrade"))
+                if (agx_http_list_has(v, strlen(v), "upgrade", false))
                     conn_upgrade = true;
             }
             break;
@@ -1152,7 +1125,7 @@ static void process_input_loop(conn_t *c)
                      * the method is a token of at most 32 characters, then a space */
                     c->method_checked = true;
                     size_t i = 0;
-                    while (i < 33 && is_tchar((unsigned char)c->in[i]))
+                    while (i < 33 && agx_http_tchar((unsigned char)c->in[i]))
                         i++;
                     if (i == 0 || c->in[i] != ' ')
                         send_error(c, 400, "Bad request");

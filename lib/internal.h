@@ -59,6 +59,13 @@ void agx_buf_free(agx_buf_t *b);
  * New string (agx_free) or NULL on ENOMEM. */
 char *agx_url_escape(const char *s);
 
+/* HTTP syntax (RFC 9110) shared by the server, the client and its response parser. */
+/* Is ch a tchar, a character of a token (a header name, a method)? */
+bool agx_http_tchar(unsigned char ch);
+/* Does the comma-separated list v (n bytes) hold the token tok, case-insensitively?  With
+ * last, only its last element counts (the final Transfer-Encoding). */
+bool agx_http_list_has(const char *v, size_t n, const char *tok, bool last);
+
 /* Monotonic clock in milliseconds. */
 int64_t agx_now_ms(void);
 /* Wall clock, microseconds since the epoch. */

@@ -567,6 +567,26 @@ START_TEST(test_clocks)
 }
 END_TEST
 
+START_TEST(test_http_tokens_and_lists)
+{
+    ck_assert(agx_http_tchar('a') && agx_http_tchar('Z') && agx_http_tchar('7'));
+    ck_assert(agx_http_tchar('-') && agx_http_tchar('~') && agx_http_tchar('!'));
+    ck_assert(!agx_http_tchar(' ') && !agx_http_tchar(':') && !agx_http_tchar('"'));
+    ck_assert(!agx_http_tchar('\0') && !agx_http_tchar(0x7f) && !agx_http_tchar(0xc3));
+    static const char v[] = "Upgrade ,\tKEEP-alive,, close";
+    ck_assert(agx_http_list_has(v, strlen(v), "keep-alive", false));
+    ck_assert(agx_http_list_has(v, strlen(v), "upgrade", false));
+    ck_assert(agx_http_list_has(v, strlen(v), "close", true));
+    ck_assert(!agx_http_list_has(v, strlen(v), "upgrade", true));
+    ck_assert(!agx_http_list_has(v, strlen(v), "keep", false));
+    /* only the first n bytes count */
+    ck_assert(!agx_http_list_has(v, 7, "keep-alive", false));
+    ck_assert(agx_http_list_has(v, 7, "upgrade", true));
+    ck_assert(!agx_http_list_has("", 0, "close", false));
+    ck_assert(!agx_http_list_has("chunked, gzip", 13, "chunked", true));
+}
+END_TEST
+
 Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
@@ -609,6 +629,7 @@ Suite *common_suite(void)
     tcase_set_timeout(tc, 5);
     tcase_add_test(tc, test_url_escape);
     tcase_add_test(tc, test_str_equal_ct);
+    tcase_add_test(tc, test_http_tokens_and_lists);
     tcase_add_test(tc, test_clocks);
     suite_add_tcase(s, tc);
     return s;
