@@ -222,48 +222,23 @@ static char *ack(const char *method_name, const char *task_id)
 
 /* ---- command line ------------------------------------------------------------------------- */
 
-static int run_cmd(const char *const *args, char *out, size_t outlen)
-{
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        execv(args[0], (char *const *)args);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t k;
-    while (len + 1 < outlen && (k = read(fds[0], out + len, outlen - 1 - len)) > 0)
-        len += (size_t)k;
-    out[len] = '\0';
-    close(fds[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 START_TEST(cli_arguments)
 {
     char out[4096];
     const char *help[] = {tp_dev_binary(), "--help", NULL};
-    ck_assert_int_eq(run_cmd(help, out, sizeof out), 0);
+    ck_assert_int_eq(tp_run(help, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "usage: agentex-dev"));
     const char *ver[] = {tp_dev_binary(), "--version", NULL};
-    ck_assert_int_eq(run_cmd(ver, out, sizeof out), 0);
+    ck_assert_int_eq(tp_run(ver, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "agentex-dev 0.1.0"));
     const char *badport[] = {tp_dev_binary(), "--port", "70000", NULL};
-    ck_assert_int_ne(run_cmd(badport, out, sizeof out), 0);
+    ck_assert_int_ne(tp_run(badport, out, sizeof out), 0);
     ck_assert_str_eq(out, "agentex-dev: --port: invalid value '70000'\n");
     const char *unknown[] = {tp_dev_binary(), "--frobnicate", "1", NULL};
-    ck_assert_int_ne(run_cmd(unknown, out, sizeof out), 0);
+    ck_assert_int_ne(tp_run(unknown, out, sizeof out), 0);
     ck_assert_str_eq(out, "agentex-dev: unknown argument '--frobnicate' (see --help)\n");
     const char *level[] = {tp_dev_binary(), "--log-level", "loud", NULL};
-    ck_assert_int_ne(run_cmd(level, out, sizeof out), 0);
+    ck_assert_int_ne(tp_run(level, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "--log-level"));
 }
 END_TEST

@@ -121,6 +121,42 @@ int tp_stop(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int tp_run(const char *const *args, char *out, size_t outlen)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execv(args[0], (char *const *)args);
+        _exit(127);
+    }
+    ck_assert_int_ge(pid, 0);
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t k;
+    char sink[4096];
+    /* read to the end, keeping what fits: a child must never block on a full pipe */
+    while ((k = read(fds[0], len + 1 < outlen ? out + len : sink,
+                     len + 1 < outlen ? outlen - 1 - len : sizeof sink)) != 0) {
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            break;
+        if (len + 1 < outlen)
+            len += (size_t)k;
+    }
+    out[len] = '\0';
+    close(fds[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
 pid_t tp_dev_spawn(const char *const *extra, char *line, size_t cap, int *errfd)
 {
     int fds[2], efds[2] = {-1, -1};

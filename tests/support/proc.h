@@ -38,6 +38,10 @@ int tp_read_line(int fd, char *line, size_t cap, long timeout_ms);
  * by a signal), -1 when pid <= 0 or it cannot be waited for. */
 int tp_stop(pid_t pid);
 
+/* Runs args[0] (args NULL-terminated) with stdout and stderr both into out (NUL-terminated,
+ * at most outlen-1 bytes kept), waits for it and returns its exit status (128 when a signal
+ * ended it, 127 when it could not be executed). */
+int tp_run(const char *const *args, char *out, size_t outlen);
 /* Spawns agentex-dev --port 0 --log-level warn (debug when $AGX_DEV_LOG is set) followed by
  * extra (NULL-terminated, may be NULL) with stdout on a pipe, and reads its first stdout
  * line into line ("" when it exited without printing one; waits at most 10 s).  errfd:
