@@ -109,7 +109,13 @@ $(BUILD)/lib/$(REALNAME): $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) lib/libag
 
 examples: $(addprefix $(BUILD)/examples/,$(EX_NAMES))
 devserver: $(call DEV_BIN,$(BUILD))
-tools: $(addprefix $(BUILD)/bin/,$(TOOL_NAMES))
+tools: $(addprefix $(BUILD)/bin/,$(TOOL_NAMES)) $(BUILD)/bin/rss_floor_lws
+
+# bench/run.sh's memory floor of libwebsockets alone: tools/rss_floor.c linked with nothing else
+$(BUILD)/bin/rss_floor_lws: tools/rss_floor.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(REL_CFLAGS) -DRSS_FLOOR_LWS_ONLY $(shell pkg-config --cflags libwebsockets) \
+	  $< -o $@ $(shell pkg-config --libs libwebsockets)
 
 $(BUILD)/agentex.pc: pkgconfig/agentex.pc.in $(VHDR)
 	@mkdir -p $(dir $@)

@@ -12,8 +12,14 @@
 #  client:    $BUILD/bin/client_bench (tools/client_bench.c): the CPU time of one handler's
 #             backend call (adk_messages_create: libagentex's HTTP/1.1 on a libcurl connection) against the same request
 #             written and read on a plain socket, on the server's CPU, against the sink;
+#  openloop:  $BUILD/bin/openloop (tools/openloop.c): latency at fixed request rates
+#             (OPENLOOP_RATES), 32 connections, each request timed from its due time, for ours
+#             (default limit), nginx's fixed ack and the peer (at rates up to PEER_OPENLOOP_MAX):
+#             wrk measures latency at saturation, which is queueing; this is latency at a load
+#             the server sustains;
 #  floor:     $BUILD/bin/rss_floor (tools/rss_floor.c): libcurl and libwebsockets initialised
-#             as an agent does, without libagentex code: the idle memory any such agent pays.
+#             as an agent does, without libagentex code: the idle memory any such agent pays;
+#             $BUILD/bin/rss_floor_lws, the same program linked with libwebsockets alone.
 #
 # CPU layouts (BENCH_LAYOUTS, both by default, the first is the reference for the targets):
 #  split:   the server under test on the first CPU this script may use; wrk and the sink on the
@@ -29,7 +35,8 @@
 # server listens on 127.0.0.1, and only PIDs this script started are stopped.
 # Needs (Debian 12): apt-get install -y wrk nginx-light curl python3-fastapi python3-uvicorn python3-httpx
 # Env: BUILD (build)  SHARED_DIR (<repo>/../shared)  OUT_DIR (mktemp)
-#      BENCH_LAYOUTS ("split shared")  BENCH_PARTS ("ours unbounded peer ceiling client floor")
+#      BENCH_LAYOUTS ("split shared")  BENCH_PARTS ("ours unbounded peer ceiling openloop client floor")
+#      OPENLOOP_RATES ("500 5000" requests/s)  OPENLOOP_SECONDS (5, max 20)  PEER_OPENLOOP_MAX (1000)
 #      CLIENT_CALLS (20000: client_bench's calls per way)
 #      WRK_THREADS (2, shared layout) WRK_CONNS (32) WRK_DURATION (10, max 20)  DRAIN_MAX (20 s)
 #      OURS_PORT (18090) SINK_PORT (18091) PEER_PORT (18080) CEIL_PORT (18082) FLOOR_PORT (18093)
@@ -42,8 +49,13 @@ BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$SRC/$BUILD;; esac
 AGENT_BIN=$BUILD/examples/echo_agent
 FLOOR_BIN=$BUILD/bin/rss_floor
+FLOOR_LWS_BIN=$BUILD/bin/rss_floor_lws
 CLIENT_BIN=$BUILD/bin/client_bench
-PARTS=" ${BENCH_PARTS:-ours unbounded peer ceiling client floor} "
+OPENLOOP_BIN=$BUILD/bin/openloop
+PARTS=" ${BENCH_PARTS:-ours unbounded peer ceiling openloop client floor} "
+OPENLOOP_RATES=${OPENLOOP_RATES:-500 5000}
+OPENLOOP_SECONDS=${OPENLOOP_SECONDS:-5}
+PEER_OPENLOOP_MAX=${PEER_OPENLOOP_MAX:-1000}
 LAYOUTS=${BENCH_LAYOUTS:-split shared}
 UNBOUNDED_PENDING=${UNBOUNDED_PENDING:-100000000}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -60,7 +72,7 @@ find_shared() {
 }
 SHARED=$(find_shared)
 [ -f "$SHARED/bench/lib.sh" ] || { echo "bench: $SHARED/bench/lib.sh not found (set SHARED_DIR to the shared/ folder)" >&2; exit 1; }
-for b in "$AGENT_BIN" "$FLOOR_BIN" "$CLIENT_BIN"; do
+for b in "$AGENT_BIN" "$FLOOR_BIN" "$FLOOR_LWS_BIN" "$CLIENT_BIN" "$OPENLOOP_BIN"; do
   [ -x "$b" ] || { echo "bench: $b not found: run make first" >&2; exit 1; }
 done
 
@@ -78,6 +90,7 @@ export WRK_CONNS=${WRK_CONNS:-32} WRK_DURATION=${WRK_DURATION:-10}
 SHARED_WRK_THREADS=${WRK_THREADS:-2}
 export WRK_METHOD=event/send
 [ "$WRK_DURATION" -le 20 ] || die "WRK_DURATION must be <= 20 s"
+[ "$OPENLOOP_SECONDS" -le 20 ] || die "OPENLOOP_SECONDS must be <= 20 s"
 DRAIN_MAX=${DRAIN_MAX:-20}
 OURS_PORT=${OURS_PORT:-18090}
 SINK_PORT=${SINK_PORT:-${OURS_SINK_PORT:-18091}}
@@ -146,30 +159,37 @@ start_sink() { # DIR: nginx sink on SINK_PORT, on the load CPUs
 }
 
 # ---- one agent server (ours or the peer) under load -----------------------------------------
+# start_agent NAME KIND MAX_PENDING DIR: the sink (DIR/sink), then the agent; sets AGENT_PID,
+# AGENT_PORT and SINK_PID, and waits for its /healthz
+start_agent() {
+  local name=$1 kind=$2 maxp=$3 dir=$4 t0
+  start_sink "$dir/sink"; SINK_PID=$NGINX_PID
+  t0=$(now)
+  if [ "$kind" = ours ]; then
+    AGENT_PORT=$OURS_PORT
+    port_busy "$AGENT_PORT" && die "port $AGENT_PORT already in use"
+    ACP_MAX_PENDING=$maxp AGENT_NAME=bench-echo ACP_PORT=$AGENT_PORT ACP_HOST=127.0.0.1 ACP_URL=http://127.0.0.1 \
+      AGENTEX_BASE_URL=http://127.0.0.1:$SINK_PORT "${SERVER_RUN[@]}" "$AGENT_BIN" > "$dir/server.out" 2> "$dir/server.err" &
+  else
+    AGENT_PORT=$PEER_PORT
+    port_busy "$AGENT_PORT" && die "port $AGENT_PORT already in use"
+    SINK_URL=http://127.0.0.1:$SINK_PORT PEER_PORT=$AGENT_PORT PEER_HOST=127.0.0.1 \
+      "${SERVER_RUN[@]}" "$PYTHON" "$SHARED/bench/peer_fastacp.py" > "$dir/server.out" 2> "$dir/server.err" &
+  fi
+  AGENT_PID=$!
+  STARTED_PIDS+=("$AGENT_PID")
+  wait_http "http://127.0.0.1:$AGENT_PORT/healthz" 30 || die "$name did not answer /healthz (see $dir/server.err)"
+  echo "$name: pid=$AGENT_PID startup_s=$(sub "$t0" "$(now)") registrations=$(count_lines "$dir/sink/register_access.log")"
+}
+
 # run_server NAME KIND [MAX_PENDING]: KIND ours|peer; MAX_PENDING empty = the library's default
 run_server() {
   local name=$1 kind=$2 maxp=${3:-} dir=$OUT_DIR/$LAYOUT/$1
-  local sinkdir=$dir/sink t0 t1 ack rss_idle rss_end rss_max cpu0 cpu1 st0 st1 port
+  local sinkdir=$dir/sink ack rss_idle rss_end rss_max cpu0 cpu1 st0 st1 port
   local reqs n last_n last_t deadline drain_s sink e2e hz rss_anon pid sink_pid svc svc0 svc1
   mkdir -p "$dir"
-  start_sink "$sinkdir"; sink_pid=$NGINX_PID
-  t0=$(now)
-  if [ "$kind" = ours ]; then
-    port=$OURS_PORT
-    port_busy "$port" && die "port $port already in use"
-    ACP_MAX_PENDING=$maxp AGENT_NAME=bench-echo ACP_PORT=$port ACP_HOST=127.0.0.1 ACP_URL=http://127.0.0.1 \
-      AGENTEX_BASE_URL=http://127.0.0.1:$SINK_PORT "${SERVER_RUN[@]}" "$AGENT_BIN" > "$dir/server.out" 2> "$dir/server.err" &
-  else
-    port=$PEER_PORT
-    port_busy "$port" && die "port $port already in use"
-    SINK_URL=http://127.0.0.1:$SINK_PORT PEER_PORT=$port PEER_HOST=127.0.0.1 \
-      "${SERVER_RUN[@]}" "$PYTHON" "$SHARED/bench/peer_fastacp.py" > "$dir/server.out" 2> "$dir/server.err" &
-  fi
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  wait_http "http://127.0.0.1:$port/healthz" 30 || die "$name did not answer /healthz (see $dir/server.err)"
-  t1=$(now)
-  echo "$name: pid=$pid startup_s=$(sub "$t0" "$t1") registrations=$(count_lines "$sinkdir/register_access.log")"
+  start_agent "$name" "$kind" "$maxp" "$dir"
+  pid=$AGENT_PID; port=$AGENT_PORT; sink_pid=$SINK_PID
   ack=$(curl -s --max-time 5 -H 'Content-Type: application/json' -H "x-agent-api-key: $AGENT_KEY" \
     "http://127.0.0.1:$port/api" -d \
     '{"jsonrpc":"2.0","id":7,"method":"event/send","params":{"agent":{"id":"agent-0001","name":"bench-echo","description":"d","acp_type":"async","created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"},"task":{"id":"task-0001"},"event":{"id":"e","sequence_id":1,"task_id":"task-0001","agent_id":"agent-0001","content":{"type":"text","author":"user","content":"hi"}}}}')
@@ -247,6 +267,30 @@ run_ceiling() { # WORKERS
   cleanup_started
 }
 
+# ---- latency at a fixed rate ------------------------------------------------------------------
+# run_openloop NAME KIND RATE: KIND ours (default limit, its sink) | peer | nginx (fixed ack);
+# openloop on the load CPUs, the server on the layout's server CPUs
+run_openloop() {
+  local name=$1 kind=$2 rate=$3 dir=$OUT_DIR/$LAYOUT/openloop_$1_$3 port
+  mkdir -p "$dir"
+  if [ "$kind" = nginx ]; then
+    port_busy "$CEIL_PORT" && die "port $CEIL_PORT already in use"
+    start_nginx "$dir" "$CEIL_PORT" 1
+    pin_tree "$NGINX_PID" "$SERVER_CPUS"
+    port=$CEIL_PORT
+  else
+    start_agent "$name" "$kind" "" "$dir"
+    port=$AGENT_PORT
+  fi
+  timeout $(( OPENLOOP_SECONDS + 20 )) "${LOAD_RUN[@]}" "$OPENLOOP_BIN" -r "$rate" -c "$WRK_CONNS" \
+    -d "$OPENLOOP_SECONDS" -H "x-agent-api-key: $AGENT_KEY" "http://127.0.0.1:$port/api" \
+    > "$dir/openloop.out" 2> "$dir/openloop.err" \
+    || die "openloop against $name failed: $(head -n1 "$dir/openloop.err")"
+  grep '^RESULT openloop' "$dir/openloop.out" | sed "s/^RESULT openloop/RESULT openloop server=$name layout=$LAYOUT/" \
+    | tee "$dir/result.txt"
+  cleanup_started
+}
+
 # ---- the dependencies' memory floor ---------------------------------------------------------
 run_floor() {
   local dir=$OUT_DIR/floor pid i
@@ -261,6 +305,16 @@ run_floor() {
   sleep 1
   echo "RESULT floor rss_idle_kb=$(rss_kb "$pid") rss_idle_anon_kb=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup")" \
     | tee "$dir/result.txt"
+  stop_pid "$pid"
+  # libwebsockets alone: what the ACP server's mandated dependency costs before any other
+  "$FLOOR_LWS_BIN" "$FLOOR_PORT" > "$dir/floor_lws.out" 2> "$dir/floor_lws.err" &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  for i in $(seq 1 100); do grep -q '^ready' "$dir/floor_lws.out" 2>/dev/null && break; sleep 0.05; done
+  grep -q '^ready' "$dir/floor_lws.out" || die "rss_floor_lws did not start (see $dir/floor_lws.err)"
+  sleep 1
+  echo "RESULT floor_lws rss_idle_kb=$(rss_kb "$pid") rss_idle_anon_kb=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup")" \
+    | tee "$dir/result_lws.txt"
   cleanup_started
 }
 
@@ -292,6 +346,13 @@ for L in $LAYOUTS; do
   case "$PARTS" in *" ceiling "*)
     ws=$NGINX_WORKERS; [ "$L" = split ] && ws=1
     for w in $ws; do echo "-- nginx fixed ack, $w worker(s)"; run_ceiling "$w"; done;; esac
+  case "$PARTS" in *" openloop "*)
+    for r in $OPENLOOP_RATES; do
+      echo "-- open loop, $r requests/s for ${OPENLOOP_SECONDS} s over $WRK_CONNS connections"
+      run_openloop ours ours "$r"
+      run_openloop nginx nginx "$r"
+      [ "$r" -le "$PEER_OPENLOOP_MAX" ] && case "$PARTS" in *" peer "*) run_openloop peer peer "$r";; esac
+    done;; esac
 done
 case "$PARTS" in *" client "*)
   if [ "$NCPU" -ge 2 ]; then set_layout split; else set_layout shared; fi
@@ -310,6 +371,8 @@ target() { # NAME VALUE-TEXT OK(0/1/NA)
 }
 F=$OUT_DIR/floor/result.txt
 floor_kb=$(kv "$F" rss_idle_kb)
+FL=$OUT_DIR/floor/result_lws.txt
+floor_lws_kb=$(kv "$FL" rss_idle_kb)
 {
   for L in $LAYOUTS; do
     D=$OUT_DIR/$L
@@ -330,6 +393,7 @@ floor_kb=$(kv "$F" rss_idle_kb)
       row "nginx fixed ack ($w worker$([ "$w" = 1 ] || echo s))" "$(kv "$R" rps)" "$(kv "$R" p50_ms)" "$(kv "$R" p99_ms)" - - - -
     done
     [ -n "$floor_kb" ] && row "floor: libcurl + lws, no libagentex" - - - - "$(fmt_mib "$floor_kb")" "$(fmt_mib "$(kv "$F" rss_idle_anon_kb)")" -
+    [ -n "$floor_lws_kb" ] && row "floor: libwebsockets alone" - - - - "$(fmt_mib "$floor_lws_kb")" "$(fmt_mib "$(kv "$FL" rss_idle_anon_kb)")" -
     for R in "$D"/*/result.txt; do
       grep -o 'non2xx=[1-9][0-9]*\|sockerr=[1-9][0-9]*' "$R" 2>/dev/null | sed "s#^#warning: $L/$(basename "$(dirname "$R")"): #"
     done
@@ -344,6 +408,17 @@ floor_kb=$(kv "$F" rss_idle_kb)
     steal=$(cat "$D"/*/result.txt 2>/dev/null | grep -o 'cpu_steal[a-z_]*=[0-9.]*' | cut -d= -f2 | tr '\n' ' ')
     [ -n "$steal" ] && echo "CPU steal during the wrk runs (%): $steal(high values make the figures noisy)"
 
+    ol_rows=""
+    for r in $OPENLOOP_RATES; do
+      for n in ours nginx peer; do
+        R=$D/openloop_${n}_$r/result.txt
+        [ -f "$R" ] || continue
+        [ -n "$ol_rows" ] || { echo "Open loop, $WRK_CONNS connections, ${OPENLOOP_SECONDS} s per rate (latency from each request's due time; tools/openloop.c):"
+          printf '  %-30s %7s %9s %8s %8s %8s %7s\n' server req/s achieved "p50 ms" "p99 ms" "p99.9 ms" errors; ol_rows=1; }
+        printf '  %-30s %7s %9s %8s %8s %8s %7s\n' "$(case $n in ours) echo "libagentex (default limit)";; nginx) echo "nginx fixed ack (1 worker)";; *) echo "Python peer";; esac)" \
+          "$r" "$(kv "$R" achieved_rps)" "$(kv "$R" p50_ms)" "$(kv "$R" p99_ms)" "$(kv "$R" p999_ms)" "$(( $(kv "$R" errors) + $(kv "$R" non2xx) ))"
+      done
+    done
     peer_rps=$(kv "$D/peer/result.txt" rps)
     # what a user gets: events handled end to end (the peer's backlog is unbounded)
     a=$(kv "$D/ours/result.txt" end_to_end_rps); b=$(kv "$D/peer/result.txt" end_to_end_rps)
@@ -375,6 +450,17 @@ floor_kb=$(kv "$F" rss_idle_kb)
         target "idle RSS < 4 MiB" "$(fmt_mib "$ours_idle") MiB$extra" "$(awk -v k="$ours_idle" 'BEGIN{print (k < 4096)}')"
       else target "idle RSS < 4 MiB" "-" NA; fi
     done
+    for r in $OPENLOOP_RATES; do
+      R=$D/openloop_ours_$r/result.txt
+      [ -f "$R" ] || continue
+      echo "-- targets, layout $L, libagentex with the default backlog limit, open loop at $r requests/s"
+      a=$(kv "$R" p99_ms); b=$(kv "$D/openloop_nginx_$r/result.txt" p99_ms)
+      target "p99 < 1 ms at $WRK_CONNS connections" "$a ms$([ -n "$b" ] && echo " (nginx $b)")" "$(awk -v p="$a" 'BEGIN{print (p < 1)}')"
+      if [ -n "$b" ]; then
+        r2=$(ratio "$a" "$b")
+        target "  same, as a ratio: p99 ours/nginx <= 1.25" "${r2}x" "$(awk -v r="$r2" 'BEGIN{print (r <= 1.25)}')"
+      fi
+    done
   done
   C=$OUT_DIR/client/result.txt
   if [ -f "$C" ]; then
@@ -390,6 +476,7 @@ floor_kb=$(kv "$F" rss_idle_kb)
     echo "The floor process links the same shared libraries as echo_agent and only initialises libcurl"
     echo "(curl_global_init + one POST, as registration does) and a libwebsockets listener: an idle"
     echo "agent on Debian's libcurl and libwebsockets cannot use less than $(fmt_mib "$floor_kb") MiB of VmRSS."
+    [ -n "$floor_lws_kb" ] && echo "Linked with libwebsockets alone (its listener, no libcurl) the same program holds $(fmt_mib "$floor_lws_kb") MiB."
   fi
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the $NCPU CPUs)"
   echo "logs in $OUT_DIR"

@@ -10,8 +10,14 @@
  * 127.0.0.1:PORT with raw sockets, as the ACP server does.  Then it prints "ready" and
  * idles in lws_service() until SIGINT/SIGTERM.  bench/run.sh reads its VmRSS next to the
  * echo agent's idle VmRSS: the difference is what libagentex itself adds.
+ *
+ * The Makefile also builds it with -DRSS_FLOOR_LWS_ONLY as build/bin/rss_floor_lws, linked
+ * with libwebsockets alone (no libcurl, cJSON or libagentex, no POST): the memory of the
+ * ACP server's one mandated dependency by itself.
  */
+#ifndef RSS_FLOOR_LWS_ONLY
 #include <curl/curl.h>
+#endif
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,12 +43,14 @@ static int on_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return 0;
 }
 
+#ifndef RSS_FLOOR_LWS_ONLY
 static size_t discard(char *p, size_t size, size_t n, void *ud)
 {
     (void)p;
     (void)ud;
     return size * n;
 }
+#endif
 
 int main(int argc, char **argv)
 {
@@ -52,6 +60,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: rss_floor PORT [URL]\n");
         return 2;
     }
+#ifndef RSS_FLOOR_LWS_ONLY
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "rss_floor: curl_global_init failed\n");
         return 1;
@@ -72,6 +81,12 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+#else
+    if (argc == 3) {
+        fprintf(stderr, "rss_floor_lws: takes no URL (it has no HTTP client)\n");
+        return 2;
+    }
+#endif
 
     static const struct lws_protocols protocols[] = {
         {"raw", on_raw, 0, 0, 0, NULL, 0},
@@ -98,7 +113,9 @@ int main(int argc, char **argv)
     while (!stop)
         lws_service(ctx, 200);
     lws_context_destroy(ctx);
+#ifndef RSS_FLOOR_LWS_ONLY
     curl_easy_cleanup(curl);
     curl_global_cleanup();
+#endif
     return 0;
 }
