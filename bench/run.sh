@@ -292,29 +292,28 @@ run_openloop() {
 }
 
 # ---- the dependencies' memory floor ---------------------------------------------------------
+# floor_one NAME BIN DIR [URL]: starts BIN on FLOOR_PORT, waits for its "ready", then prints
+# its idle VmRSS and anonymous memory as "RESULT NAME ..." into DIR/NAME.txt, and stops it
+floor_one() {
+  local name=$1 bin=$2 dir=$3 pid i
+  "$bin" "$FLOOR_PORT" ${4:+"$4"} > "$dir/$name.out" 2> "$dir/$name.err" &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  for i in $(seq 1 100); do grep -q '^ready' "$dir/$name.out" 2>/dev/null && break; sleep 0.05; done
+  grep -q '^ready' "$dir/$name.out" || die "$(basename "$bin") did not start (see $dir/$name.err)"
+  sleep 1
+  echo "RESULT $name rss_idle_kb=$(rss_kb "$pid") rss_idle_anon_kb=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup")" \
+    | tee "$dir/$name.txt"
+  stop_pid "$pid"
+}
 run_floor() {
-  local dir=$OUT_DIR/floor pid i
+  local dir=$OUT_DIR/floor
   mkdir -p "$dir"
   start_sink "$dir/sink"
   port_busy "$FLOOR_PORT" && die "port $FLOOR_PORT already in use"
-  "$FLOOR_BIN" "$FLOOR_PORT" "http://127.0.0.1:$SINK_PORT/agents/register" > "$dir/floor.out" 2> "$dir/floor.err" &
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  for i in $(seq 1 100); do grep -q '^ready' "$dir/floor.out" 2>/dev/null && break; sleep 0.05; done
-  grep -q '^ready' "$dir/floor.out" || die "rss_floor did not start (see $dir/floor.err)"
-  sleep 1
-  echo "RESULT floor rss_idle_kb=$(rss_kb "$pid") rss_idle_anon_kb=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup")" \
-    | tee "$dir/result.txt"
-  stop_pid "$pid"
+  floor_one floor "$FLOOR_BIN" "$dir" "http://127.0.0.1:$SINK_PORT/agents/register"
   # libwebsockets alone: what the ACP server's mandated dependency costs before any other
-  "$FLOOR_LWS_BIN" "$FLOOR_PORT" > "$dir/floor_lws.out" 2> "$dir/floor_lws.err" &
-  pid=$!
-  STARTED_PIDS+=("$pid")
-  for i in $(seq 1 100); do grep -q '^ready' "$dir/floor_lws.out" 2>/dev/null && break; sleep 0.05; done
-  grep -q '^ready' "$dir/floor_lws.out" || die "rss_floor_lws did not start (see $dir/floor_lws.err)"
-  sleep 1
-  echo "RESULT floor_lws rss_idle_kb=$(rss_kb "$pid") rss_idle_anon_kb=$(awk '/^Anonymous:/ {t += $2} END {print t + 0}' "/proc/$pid/smaps_rollup")" \
-    | tee "$dir/result_lws.txt"
+  floor_one floor_lws "$FLOOR_LWS_BIN" "$dir"
   cleanup_started
 }
 
@@ -369,9 +368,9 @@ target() { # NAME VALUE-TEXT OK(0/1/NA)
   case "$3" in 1) m="met";; 0) m="NOT MET"; echo 1 > "$OUT_DIR/unmet";; *) m="not measured";; esac
   printf '  %-42s %-26s %s\n' "$1" "$2" "$m"
 }
-F=$OUT_DIR/floor/result.txt
+F=$OUT_DIR/floor/floor.txt
 floor_kb=$(kv "$F" rss_idle_kb)
-FL=$OUT_DIR/floor/result_lws.txt
+FL=$OUT_DIR/floor/floor_lws.txt
 floor_lws_kb=$(kv "$FL" rss_idle_kb)
 {
   for L in $LAYOUTS; do
