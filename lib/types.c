@@ -865,20 +865,49 @@ static agentex_err_t field_parse(const cJSON *it, const field_t *f, void *p)
     return AGENTEX_EINTERNAL;
 }
 
+/* A table has at most this many keys (one bit each in resource_t.present). */
+#define MAX_FIELDS 32
+
+/* found[i]: the first member of the object json named fields[i].key, or NULL (as
+ * cJSON_GetObjectItemCaseSensitive would answer), in one pass over the members.  They
+ * usually come in the table's order, so each key is first looked for after the previous
+ * member's: a handful of comparisons in all instead of one search of the object per key. */
+static void fields_find(const cJSON *json, const field_t *fields, size_t n, const cJSON **found)
+{
+    size_t next = 0;
+    for (size_t i = 0; i < n; i++)
+        found[i] = NULL;
+    for (const cJSON *it = json->child; it; it = it->next) {
+        if (!it->string)
+            continue;
+        for (size_t k = 0; k < n; k++) {
+            size_t j = (next + k) % n;
+            if (strcmp(fields[j].key, it->string) == 0) {
+                if (!found[j])
+                    found[j] = it;
+                next = j + 1;
+                break;
+            }
+        }
+    }
+}
+
 /* Parses json into a zeroed struct obj (a resource_t first). On error the caller frees
  * obj with fields_free. */
 static agentex_err_t fields_parse(const cJSON *json, const char *what, const field_t *fields,
                                   size_t n, void *obj)
 {
     resource_t *r = obj;
+    const cJSON *found[MAX_FIELDS];
     for (size_t i = 0; i < n; i++)
         if (fields[i].kind == F_TIME)
             *(int64_t *)FIELD_PTR(obj, &fields[i]) = ADK_TIME_NONE;
     if (!cJSON_IsObject(json))
         return proto_error(what, "(object)");
+    fields_find(json, fields, n, found);
     for (size_t i = 0; i < n; i++) {
         const field_t *f = &fields[i];
-        const cJSON *it = cJSON_GetObjectItemCaseSensitive(json, f->key);
+        const cJSON *it = found[i];
         if (it)
             r->present |= UINT32_C(1) << i;
         if (!it || cJSON_IsNull(it)) {
@@ -954,6 +983,7 @@ static agentex_err_t fields_to_json(const void *obj, const field_t *fields, size
         fields_free(x, T##_fields, NELEM(T##_fields));                                             \
         agx_free(x);                                                                               \
     }                                                                                              \
+    _Static_assert(NELEM(T##_fields) <= MAX_FIELDS, #T ": too many fields");                       \
     static agentex_err_t T##_parse(const cJSON *json, adk_##T##_t **out)                           \
     {                                                                                              \
         adk_##T##_t *x = agx_calloc(1, sizeof *x);                                                 \

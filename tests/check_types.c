@@ -1018,6 +1018,38 @@ START_TEST(test_unknown_keys_ignored)
 }
 END_TEST
 
+/* Members are found whatever their order; a key given twice counts once, its first time
+ * (as cJSON_GetObjectItemCaseSensitive answers), and keys printed only when present
+ * stay so after a reordered parse. */
+START_TEST(test_member_order_and_repeats)
+{
+    void *x = NULL;
+    ck_assert_int_eq(from_text(K_AGENT,
+                               "{\"agent_api_key\":\"k\",\"x\":1,\"name\":\"first\","
+                               "\"updated_at\":\"2025-01-02T00:00:00Z\",\"id\":\"a\","
+                               "\"name\":\"second\",\"docker_image\":\"img\",\"id\":\"b\","
+                               "\"created_at\":\"2025-01-01T00:00:00Z\"}",
+                               &x),
+                     AGENTEX_OK);
+    ck_assert_str_eq(adk_agent_id(x), "a");
+    ck_assert_str_eq(adk_agent_name(x), "first");
+    ck_assert_str_eq(adk_agent_api_key(x), "k");
+    ck_assert(adk_agent_created_at(x) < adk_agent_updated_at(x));
+    ck_assert_ptr_null(adk_agent_acp_url(x));
+    cJSON *j = NULL;
+    ck_assert_int_eq(adk_agent_to_json(x, &j), AGENTEX_OK);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "docker_image")->valuestring, "img");
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "name")->valuestring, "first");
+    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(j, "agent_api_key"));
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(j, "acp_url"));
+    cJSON_Delete(j);
+    adk_agent_free(x);
+    /* a required key that only an unknown key resembles is still missing */
+    ck_assert_int_eq(from_text(K_AGENT, "{\"name\":\"n\",\"ID\":\"a\",\"id_\":\"b\"}", &x),
+                     AGENTEX_EPROTO);
+}
+END_TEST
+
 /* A bad timestamp inside an object is a protocol error. */
 START_TEST(test_bad_timestamp_in_object_is_eproto)
 {
@@ -1905,6 +1937,7 @@ Suite *types_suite(void)
     tcase_add_loop_test(tc, test_mangled_vectors, 0, (int)n_rt);
     tcase_add_test(tc, test_not_an_object_is_eproto);
     tcase_add_test(tc, test_unknown_keys_ignored);
+    tcase_add_test(tc, test_member_order_and_repeats);
     tcase_add_test(tc, test_bad_timestamp_in_object_is_eproto);
     tcase_add_test(tc, test_sequence_id);
     tcase_add_test(tc, test_task_status);
